@@ -1,0 +1,56 @@
+"""faconv: factorized-attention ConvLSTM layers for Earth data, on grids and meshes.
+
+Importing faconv fills every registry (mixers, gates, attention, cells, layers).
+"""
+
+from faconv import attention, cells, gates, layers, mixers
+from faconv.attention import ATTENTION, AxialAttention, GlobalAttention
+from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
+from faconv.component import Component
+from faconv.domains import Domain, GridDomain
+from faconv.errors import ConfigError, DomainError, FAConvError, InputError
+from faconv.gates import GATES, Gate, LSTMGate
+from faconv.layers import LAYERS, ConvLSTM2D, FAConvLSTM2D, Recurrent
+from faconv.mixers import MIXERS, MultiScaleDilatedDWMixer, SpatialMixer, SqueezeExcite
+from faconv.registry import Registry, build, list_components, register, registries
+from faconv.typing import State
+from faconv.version import __version__
+
+__all__ = [
+    "ATTENTION",
+    "CELLS",
+    "GATES",
+    "LAYERS",
+    "MIXERS",
+    "AxialAttention",
+    "Cell",
+    "Component",
+    "ConfigError",
+    "ConvLSTM2D",
+    "ConvLSTMCell",
+    "Domain",
+    "DomainError",
+    "FAConvError",
+    "FAConvLSTM2D",
+    "FAConvLSTMCell",
+    "GlobalAttention",
+    "GridDomain",
+    "InputError",
+    "LSTMGate",
+    "MultiScaleDilatedDWMixer",
+    "Recurrent",
+    "Registry",
+    "SpatialMixer",
+    "SqueezeExcite",
+    "State",
+    "__version__",
+    "attention",
+    "build",
+    "cells",
+    "gates",
+    "layers",
+    "list_components",
+    "mixers",
+    "register",
+    "registries",
+]

@@ -1,0 +1,40 @@
+"""Dense reference implementations used by the tests as ground truth for optimised attention."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["axial_reference", "dense_masked_attention"]
+
+
+def dense_masked_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor
+) -> torch.Tensor:
+    """Plain softmax attention over all tokens, restricted by a boolean ``allowed`` mask.
+
+    Shapes:
+        - q, k, v: ``(B, n, L, d)``; allowed: ``(L, L)``, True where query i may see key j.
+        - output: ``(B, n, L, d)``.
+    """
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def axial_reference(module, x: torch.Tensor) -> torch.Tensor:
+    """AxialAttention computed as full ``(H W)²`` attention with axis-restricted masks."""
+    B, H, W, C = x.shape
+    rows = torch.arange(H).repeat_interleave(W)  # token index -> row
+    cols = torch.arange(W).repeat(H)  # token index -> column
+
+    def axis_step(block, inp, same):
+        q, k, v = block.qkv_heads(inp)  # (B, H, W, n, d)
+        q, k, v = (t.reshape(B, H * W, block.num_heads, -1).transpose(1, 2) for t in (q, k, v))
+        o = dense_masked_attention(q, k, v, same)  # (B, n, HW, d)
+        return block.out(o.transpose(1, 2).reshape(B, H, W, -1))
+
+    u_row = axis_step(module.row, x, rows[:, None] == rows[None, :])
+    u_col = axis_step(module.col, x + u_row, cols[:, None] == cols[None, :])
+    return u_row + u_col

@@ -1,0 +1,88 @@
+"""The domain protocol: what a spatial component needs to know about where the points live.
+
+A domain is an immutable description of the point set (a lat-lon grid, a graph or mesh). It is
+passed to every spatial component as the second positional argument and never stored as module
+state, so one module can run on domains of different sizes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+from faconv.errors import DomainError
+
+__all__ = ["Domain"]
+
+
+class Domain(ABC):
+    """Base class of domains.
+
+    Subclasses define ``kind`` (``"grid"`` or ``"graph"``), ``point_shape`` and
+    ``point_weights``; pooling and shape checks are written once here.
+    """
+
+    kind: str
+
+    @property
+    @abstractmethod
+    def point_shape(self) -> tuple[int, ...]:
+        """``P``: ``(H, W)`` for a grid, ``(N,)`` for a graph."""
+
+    @abstractmethod
+    def point_weights(self, device=None, dtype=None) -> torch.Tensor:
+        """Quadrature weights of the points, shape ``P``, summing to 1 (area fractions)."""
+
+    @property
+    def num_points(self) -> int:
+        n = 1
+        for s in self.point_shape:
+            n *= s
+        return n
+
+    def check(self, x: torch.Tensor, name: str = "input", leading: int = 1) -> None:
+        """Raise DomainError unless ``x`` is ``(*lead, *P, C)`` with ``leading`` lead dims."""
+        p = self.point_shape
+        if x.dim() != leading + len(p) + 1:
+            raise DomainError(
+                f"{name} has shape {tuple(x.shape)} (rank {x.dim()}); on a {self.kind} domain "
+                f"with point shape {p} it must have rank {leading + len(p) + 1}"
+            )
+        got = tuple(x.shape[leading : leading + len(p)])
+        if got != p:
+            raise DomainError(
+                f"{name} has point dims {got} but the {self.kind} domain has point shape {p}"
+            )
+
+    def pool(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Area-weighted mean over the points.
+
+        Args:
+            x: ``(B, *P, C)``.
+            mask: optional ``(B, *P, C)`` or ``(B, *P, 1)`` of 0/1 (or bool): 1 where valid.
+
+        Shapes:
+            - output: ``(B, C)``.
+        """
+        w = self.point_weights(x.device, x.dtype).unsqueeze(-1)  # (*P, 1)
+        dims = tuple(range(1, 1 + len(self.point_shape)))
+        if mask is None:
+            return (x * w).sum(dims)
+        w = w * mask.to(x.dtype)
+        return (x * w).sum(dims) / w.sum(dims).clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def check_domain_kind(component: object, domain: Domain) -> None:
+    """Raise DomainError unless ``domain.kind`` is one the spatial ``component`` supports."""
+    if not isinstance(domain, Domain):
+        raise DomainError(
+            f"{type(component).__qualname__} needs a faconv Domain (GridDomain, ...) as its "
+            f"second argument, got {type(domain).__qualname__}"
+        )
+    supported = getattr(component, "domains", frozenset())
+    if domain.kind not in supported:
+        raise DomainError(
+            f"{type(component).__qualname__} ({getattr(component, 'registry_name', '?')}) "
+            f"supports {sorted(supported)} domains, but was given a {domain.kind!r} domain"
+        )

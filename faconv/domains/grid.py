@@ -1,0 +1,83 @@
+"""``GridDomain``: a regular (lat-lon) grid of ``H × W`` points."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from faconv.domains.base import Domain
+from faconv.errors import DomainError
+
+__all__ = ["GridDomain"]
+
+
+@dataclass(frozen=True, eq=False)
+class GridDomain(Domain):
+    """A regular ``H × W`` grid; rows are latitudes, columns longitudes.
+
+    Invariants: ``height, width >= 1``; ``lat`` (if given) holds ``H`` finite latitudes in
+    degrees within [-90, 90], in either order. Point weights are ``cos(lat)`` normalised to sum
+    to 1 (the area of a lat-lon cell), or uniform without latitudes.
+
+    Args:
+        height (int): ``H``, number of rows.
+        width (int): ``W``, number of columns.
+        periodic (bool): the grid wraps around in longitude (a global grid); mixers then pad
+            circularly along ``W``. Default: ``False``.
+        lat (sequence of float, optional): row latitudes in degrees, for area weighting.
+
+    Example:
+        >>> GridDomain(48, 48).point_shape
+        (48, 48)
+    """
+
+    height: int
+    width: int
+    periodic: bool = False
+    lat: tuple[float, ...] | None = None
+
+    kind = "grid"
+
+    def __post_init__(self) -> None:
+        for name in ("height", "width"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise DomainError(f"GridDomain.{name} must be a positive integer, got {v!r}")
+        if self.lat is not None:
+            lat = tuple(float(v) for v in self.lat)
+            if len(lat) != self.height:
+                raise DomainError(
+                    f"GridDomain has height {self.height} but {len(lat)} latitudes were given"
+                )
+            if not all(math.isfinite(v) and -90.0 <= v <= 90.0 for v in lat):
+                raise DomainError("GridDomain latitudes must be finite and within [-90, 90]")
+            object.__setattr__(self, "lat", lat)
+
+    @classmethod
+    def from_coords(cls, lat: Sequence[float], lon: Sequence[float]) -> GridDomain:
+        """Grid from coordinate vectors; periodic when the longitudes cover the full circle."""
+        lon = [float(v) for v in lon]
+        periodic = False
+        if len(lon) >= 2:
+            step = abs(lon[1] - lon[0])
+            periodic = math.isclose(step * len(lon), 360.0, rel_tol=1e-3)
+        return cls(len(lat), len(lon), periodic=periodic, lat=tuple(lat))
+
+    @property
+    def point_shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    def point_weights(self, device=None, dtype=None) -> torch.Tensor:
+        dtype = dtype or torch.get_default_dtype()
+        if self.lat is None:
+            row = torch.ones(self.height, device=device, dtype=dtype)
+        else:
+            lat = torch.tensor(self.lat, device=device, dtype=torch.float64)
+            row = torch.cos(torch.deg2rad(lat)).clamp_min(0.0).to(dtype)
+            if float(row.sum()) == 0.0:  # only the poles: fall back to uniform
+                row = torch.ones_like(row)
+        w = row.unsqueeze(1).expand(self.height, self.width)
+        return w / w.sum()

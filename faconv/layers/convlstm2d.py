@@ -1,0 +1,142 @@
+"""``ConvLSTM2D``: a Keras 3 ``ConvLSTM2D``-exact layer, with Keras weight import."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from faconv.errors import InputError
+from faconv.layers._keras import KerasGridRecurrent
+from faconv.layers.recurrent import LAYERS
+
+__all__ = ["ConvLSTM2D"]
+
+
+@LAYERS.register("convlstm2d")
+class ConvLSTM2D(KerasGridRecurrent):
+    """Standard ConvLSTM matching Keras 3 ``keras.layers.ConvLSTM2D`` exactly.
+
+    Same arguments (PyTorch order: ``in_channels`` first), same equations and gate order
+    (i, f, c, o; see :class:`faconv.ConvLSTMCell`), same output shapes, and
+    :meth:`load_keras_weights` imports the list a Keras layer's ``get_weights()`` returns.
+    Keras regularizers and constraints have no counterpart here (use weight decay in the
+    optimiser). Grids are non-periodic (zero padding), as in Keras.
+
+    Args:
+        in_channels (int): ``C_in``.
+        filters (int): ``F``.
+        kernel_size (int or pair): Keras ``kernel_size``.
+        strides, padding, dilation_rate, activation, recurrent_activation, use_bias,
+        kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias,
+        dropout, recurrent_dropout: as Keras 3 (defaults included: ``padding="valid"``,
+        ``recurrent_activation="sigmoid"``).
+        data_format (str): ``"channels_last"`` or ``"channels_first"``.
+        return_sequences, return_state, go_backwards, stateful (bool): as Keras.
+
+    Shapes:
+        - input: ``(B, T, H, W, C_in)`` (channels_last).
+        - output: ``(B, T, H', W', F)`` or ``(B, H', W', F)``; with ``return_state``:
+          ``(output, h, c)``.
+
+    Example:
+        >>> import torch, faconv
+        >>> layer = faconv.ConvLSTM2D(7, 16, 3, padding="same", return_sequences=True)
+        >>> layer(torch.randn(2, 5, 12, 16, 7)).shape
+        torch.Size([2, 5, 12, 16, 16])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        dilation_rate: int | Sequence[int] = 1,
+        activation: str = "tanh",
+        recurrent_activation: str = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        recurrent_initializer: str = "orthogonal",
+        bias_initializer: str = "zeros",
+        unit_forget_bias: bool = True,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+    ) -> None:
+        cell = {
+            "type": "convlstm",
+            "in_channels": in_channels,
+            "hidden_channels": filters,
+            "kernel_size": kernel_size,
+            "strides": strides,
+            "padding": padding,
+            "dilation_rate": dilation_rate,
+            "activation": activation,
+            "recurrent_activation": recurrent_activation,
+            "use_bias": use_bias,
+            "kernel_initializer": kernel_initializer,
+            "recurrent_initializer": recurrent_initializer,
+            "bias_initializer": bias_initializer,
+            "unit_forget_bias": unit_forget_bias,
+            "dropout": dropout,
+            "recurrent_dropout": recurrent_dropout,
+        }
+        super().__init__(cell, return_sequences, return_state, go_backwards, stateful)
+        self._init_keras(data_format, "ConvLSTM2D")
+        c = self.cell
+        self.in_channels, self.filters = in_channels, filters
+        self.kernel_size, self.strides, self.padding = c.kernel_size, c.strides, c.padding
+        self.dilation_rate = c.dilation_rate
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.use_bias, self.unit_forget_bias = c.use_bias, c.unit_forget_bias
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.dropout, self.recurrent_dropout = c.dropout, c.recurrent_dropout
+
+    def keras_weight_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of Keras ``get_weights()``: kernel, recurrent kernel[, bias]."""
+        (kh, kw), F_ = self.kernel_size, self.filters
+        shapes = [(kh, kw, self.in_channels, 4 * F_), (kh, kw, F_, 4 * F_)]
+        return shapes + [(4 * F_,)] if self.use_bias else shapes
+
+    def load_keras_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Import ``keras_layer.get_weights()`` (numpy arrays in Keras layout), no Keras needed.
+
+        Raises:
+            InputError: if the number or shapes of the arrays do not match this layer.
+        """
+        want = self.keras_weight_shapes()
+        if len(weights) != len(want):
+            raise InputError(
+                f"expected {len(want)} Keras weight arrays (kernel, recurrent_kernel"
+                f"{', bias' if self.use_bias else ''}), got {len(weights)}"
+            )
+        names = ("kernel", "recurrent_kernel", "bias")
+        for name, w, shape in zip(names, weights, want):
+            if tuple(np.shape(w)) != shape:
+                raise InputError(f"Keras {name} has shape {tuple(np.shape(w))}, expected {shape}")
+        cell = self.cell
+        with torch.no_grad():
+            for name, w in zip(names, weights):
+                param = getattr(cell, name)
+                t = torch.as_tensor(np.asarray(w), dtype=param.dtype, device=param.device)
+                param.copy_(t.permute(3, 2, 0, 1) if t.dim() == 4 else t)
+
+    def get_keras_weights(self) -> list[np.ndarray]:
+        """The weights as Keras ``get_weights()`` would return them (for ``set_weights``)."""
+        cell = self.cell
+        out = [
+            cell.kernel.detach().permute(2, 3, 1, 0).cpu().numpy(),
+            cell.recurrent_kernel.detach().permute(2, 3, 1, 0).cpu().numpy(),
+        ]
+        if cell.bias is not None:
+            out.append(cell.bias.detach().cpu().numpy())
+        return out

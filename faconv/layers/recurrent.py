@@ -1,0 +1,124 @@
+"""``Recurrent``: runs any registered cell over time (Keras RNN semantics), and ``LAYERS``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from faconv.cells.base import CELLS, Cell
+from faconv.component import Component
+from faconv.domains.base import Domain
+from faconv.errors import InputError
+from faconv.registry import Registry
+from faconv.typing import State
+
+__all__ = ["LAYERS", "Recurrent"]
+
+
+class Recurrent(Component):
+    """Sequence layer: unrolls a cell over time. It takes the cell (or its spec) and never
+    re-declares the cell's arguments.
+
+    The input-side projection of the cell is computed for the whole sequence at once (one
+    batched product), then the recurrent part runs step by step. Time indices are absolute:
+    a ``stateful`` layer continues counting across calls, so chunked runs (including the
+    every-``K`` attention schedule) equal one full run.
+
+    Args:
+        cell (spec): a :class:`~faconv.cells.Cell`, a registered cell name or a config dict.
+        return_sequences (bool): return all steps ``(B, T, *P, C_hid)`` instead of the last
+            ``(B, *P, C_hid)``. Default: ``True``.
+        return_state (bool): also return the final ``h`` and ``c`` (Keras: ``[output, h, c]``).
+            Default: ``False``.
+        go_backwards (bool): process the sequence in reverse; outputs come in processing order,
+            as in Keras. Default: ``False``.
+        stateful (bool): keep the final state (and time index) as the next call's initial
+            state, until :meth:`reset_states`. Default: ``False``.
+
+    Shapes:
+        - input: ``(B, T, *P, C_in)``.
+        - output: ``(B, T, *P_out, C_hid)`` or ``(B, *P_out, C_hid)``; with ``return_state``
+          the tuple ``(output, h, c)``.
+
+    Config:
+        ``{"type": "recurrent", "cell": {"type": "fa_convlstm", "in_channels": 7,
+        "hidden_channels": 64}, "return_sequences": true}``
+    """
+
+    def __init__(
+        self,
+        cell: Any,
+        return_sequences: bool = True,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+    ) -> None:
+        super().__init__()
+        self.cell: Cell = CELLS.build(cell)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.reset_states()
+
+    def reset_states(self) -> None:
+        """Forget the carried state and restart the time index at 0 (``stateful`` layers)."""
+        self._state: State | None = None
+        self._time = 0
+
+    @property
+    def states(self) -> State | None:
+        """The carried state of a ``stateful`` layer (``None`` before the first call)."""
+        return self._state
+
+    def _start(
+        self, xs: torch.Tensor, domain: Domain, initial_state: Any, time_offset: int | None
+    ) -> tuple[State, int]:
+        batch = xs.shape[0]
+        if initial_state is not None:
+            state = self.cell.check_state(initial_state, batch, domain)
+        elif self.stateful and self._state is not None:
+            if self._state.h.shape[0] != batch:
+                raise InputError(
+                    f"stateful layer carries a state for batch size {self._state.h.shape[0]} "
+                    f"but got batch size {batch}; call reset_states() first"
+                )
+            state = self._state
+        else:
+            state = self.cell.initial_state(batch, domain, device=xs.device, dtype=xs.dtype)
+        if time_offset is None:
+            time_offset = self._time if self.stateful else 0
+        return state, int(time_offset)
+
+    def forward(
+        self,
+        xs: torch.Tensor,
+        domain: Domain,
+        initial_state: State | tuple[torch.Tensor, torch.Tensor] | None = None,
+        *,
+        time_offset: int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run the cell over ``xs``; ``time_offset`` is the absolute index of the first step
+        (default: 0, or where a ``stateful`` layer stopped)."""
+        self.cell.check_input(xs, domain, leading=2, name="input sequence")
+        if xs.shape[1] == 0:
+            raise InputError("input sequence has no time steps (T = 0)")
+        state, t0 = self._start(xs, domain, initial_state, time_offset)
+        if self.go_backwards:
+            xs = xs.flip(1)
+        self.cell.begin_sequence()
+        u = self.cell.project_input(xs, domain)  # hoisted out of the time loop
+        outputs = []
+        for t in range(xs.shape[1]):
+            y, state = self.cell.step(u[:, t], domain, state, t0 + t)
+            if self.return_sequences:
+                outputs.append(y)
+        out = torch.stack(outputs, dim=1) if self.return_sequences else y
+        if self.stateful:
+            self._state, self._time = state.detach(), t0 + xs.shape[1]
+        return (out, state.h, state.c) if self.return_state else out
+
+
+LAYERS = Registry("layer", Recurrent)
+LAYERS.register("recurrent", aliases=("rnn",))(Recurrent)

@@ -1,0 +1,133 @@
+"""Shared multi-scale dilated depthwise mixer for lat-lon grids."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from faconv.component import check_choice, check_positive_int
+from faconv.domains.base import Domain
+from faconv.errors import ConfigError
+from faconv.functional.padding import pad_grid
+from faconv.mixers.base import MIXERS, SpatialMixer
+
+__all__ = ["MultiScaleDilatedDWMixer"]
+
+# padding mode -> "pad circularly along longitude?" given the domain's periodicity
+_PADDING = {
+    "auto": lambda periodic: periodic,
+    "zeros": lambda periodic: False,
+    "circular": lambda periodic: True,
+}
+_COMBINE = ("sum", "concat")
+
+
+@MIXERS.register("dilated_dw", aliases=("multiscale_dw",))
+class MultiScaleDilatedDWMixer(SpatialMixer):
+    """Multi-scale dilated depthwise mixing followed by squeeze-and-excitation.
+
+    The shared spatial mixer of FAConvLSTM (arXiv 2601.10914): ``J`` depthwise ``k × k``
+    branches with dilations ``d_1..d_J`` act on the bottleneck, then their outputs are combined
+    and recalibrated.
+
+    .. math::
+        S = \\sum_{j=1}^{J} \\mathrm{DW}_{k, d_j}(U) \\quad\\text{("sum")}\\qquad
+        S = W_f\\,[\\mathrm{DW}_{k,d_1}(U) \\,\\|\\, \\dots \\,\\|\\, \\mathrm{DW}_{k,d_J}(U)]
+        \\quad\\text{("concat")},\\qquad \\hat S = \\mathrm{SE}(S)
+
+    Each branch pads by ``d_j (k-1) / 2`` so the grid size is kept: zeros along latitude, and
+    along longitude circular on periodic (global) grids or zeros on regional ones.
+
+    Args:
+        channels (int): ``C`` (the bottleneck width ``C_b`` inside a cell).
+        kernel_size (int): odd kernel size ``k``. Default: ``3``.
+        dilations (sequence of int): one branch per dilation. Default: ``(1, 2, 4)``.
+        combine (str): ``"sum"`` or ``"concat"`` (concatenate, then a ``J·C → C`` linear
+            fuse). Default: ``"sum"``.
+        padding (str): ``"auto"`` (circular in longitude iff ``domain.periodic``), ``"zeros"``
+            or ``"circular"``. Default: ``"auto"``.
+        se (spec or None): the recalibration block, built with ``channels``; ``None`` removes
+            it. Default: ``"squeeze_excite"``.
+        bias (bool): per-branch depthwise bias. Default: ``True``.
+
+    Shapes:
+        - input: ``(B, H, W, C)``.
+        - output: ``(B, H, W, C)``.
+
+    Config:
+        ``{"type": "dilated_dw", "kernel_size": 3, "dilations": [1, 2, 4],
+        "se": {"type": "squeeze_excite", "rd_ratio": 4}}``
+
+    Example:
+        >>> import torch
+        >>> from faconv import GridDomain
+        >>> mixer = MultiScaleDilatedDWMixer(16)
+        >>> mixer(torch.randn(2, 12, 24, 16), GridDomain(12, 24, periodic=True)).shape
+        torch.Size([2, 12, 24, 16])
+    """
+
+    domains = frozenset({"grid"})
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 3,
+        dilations: Sequence[int] = (1, 2, 4),
+        combine: str = "sum",
+        padding: str = "auto",
+        se: Any = "squeeze_excite",
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        owner = "dilated_dw"
+        self.channels = check_positive_int(channels, "channels", owner)
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size", owner)
+        if kernel_size % 2 == 0:
+            raise ConfigError(f"{owner}: kernel_size must be odd (centred), got {kernel_size}")
+        if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence):
+            raise ConfigError(f"{owner}: dilations must be a list of integers, got {dilations!r}")
+        if len(dilations) == 0:
+            raise ConfigError(f"{owner}: dilations must name at least one branch")
+        self.dilations = tuple(check_positive_int(d, "each dilation", owner) for d in dilations)
+        self.combine = check_choice(combine, _COMBINE, "combine", owner)
+        self.padding = check_choice(padding, _PADDING, "padding", owner)
+        self.bias = bool(bias)
+
+        n_branch, k = len(self.dilations), kernel_size
+        # weight[j] is the depthwise kernel of branch j (torch layout: C, 1, k, k).
+        self.weight = nn.Parameter(torch.empty(n_branch, channels, 1, k, k))
+        self.branch_bias = nn.Parameter(torch.zeros(n_branch, channels)) if bias else None
+        self.fuse = nn.Linear(n_branch * channels, channels) if combine == "concat" else None
+        self.se = None if se is None else MIXERS.build(se, channels=channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Conv2d's default init per branch, scaled by 1/sqrt(J) so the summed branches keep the
+        # variance of a single depthwise conv.
+        bound = 1.0 / math.sqrt(self.kernel_size**2 * len(self.dilations))
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.branch_bias is not None:
+            nn.init.uniform_(self.branch_bias, -bound, bound)
+
+    def branch(self, x_nchw: torch.Tensor, j: int, periodic: bool) -> torch.Tensor:
+        """Branch ``j`` on an NCHW tensor: padded depthwise conv with dilation ``d_j``."""
+        d = self.dilations[j]
+        p = d * (self.kernel_size - 1) // 2
+        xp = pad_grid(x_nchw, (p, p), (p, p), periodic)
+        b = None if self.branch_bias is None else self.branch_bias[j]
+        return F.conv2d(xp, self.weight[j], b, dilation=d, groups=self.channels)
+
+    def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
+        periodic = _PADDING[self.padding](bool(getattr(domain, "periodic", False)))
+        xc = x.permute(0, 3, 1, 2)  # (B, C, H, W) view
+        outs = [self.branch(xc, j, periodic) for j in range(len(self.dilations))]
+        if self.fuse is None:
+            y = torch.stack(outs).sum(0).permute(0, 2, 3, 1)
+        else:
+            y = self.fuse(torch.cat(outs, dim=1).permute(0, 2, 3, 1))
+        return y if self.se is None else self.se(y, domain)

@@ -1,0 +1,41 @@
+"""Input checks shared by every layer, so bad tensors fail early with a clear message."""
+
+from __future__ import annotations
+
+import torch
+
+from faconv.errors import InputError
+
+__all__ = ["check_channels", "check_finite", "check_floating"]
+
+
+def check_floating(x: torch.Tensor, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor, got {type(x).__qualname__}")
+    if not x.is_floating_point():
+        raise InputError(
+            f"{name} has dtype {x.dtype}; faconv layers take floating-point tensors "
+            "(convert with .float())"
+        )
+
+
+def check_finite(x: torch.Tensor, name: str) -> None:
+    """Raise InputError if ``x`` holds NaN or Inf (missing data must come as an explicit mask)."""
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
+        n_nan = int(torch.isnan(x).sum())
+        n_inf = int(torch.isinf(x).sum())
+        raise InputError(
+            f"{name} contains {n_nan} NaN and {n_inf} Inf values (first at index {bad}). "
+            "Fill missing values and pass them as a mask (faconv's data layer does this) "
+            "instead of feeding NaN to a layer"
+        )
+
+
+def check_channels(x: torch.Tensor, expected: int, name: str) -> None:
+    if x.shape[-1] != expected:
+        raise InputError(
+            f"{name} has {x.shape[-1]} channels in its last dim (shape {tuple(x.shape)}) but "
+            f"the layer was built for {expected}"
+        )
