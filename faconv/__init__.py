@@ -33,6 +33,7 @@ __all__ = [
     "FAConvError",
     "FAConvLSTM2D",
     "FAConvLSTMCell",
+    "Gate",
     "GlobalAttention",
     "GridDomain",
     "InputError",

@@ -25,7 +25,7 @@ def dense_masked_attention(
 
 def axial_reference(module, x: torch.Tensor) -> torch.Tensor:
     """AxialAttention computed as full ``(H W)²`` attention with axis-restricted masks."""
-    B, H, W, C = x.shape
+    B, H, W, _ = x.shape
     rows = torch.arange(H).repeat_interleave(W)  # token index -> row
     cols = torch.arange(W).repeat(H)  # token index -> column
 

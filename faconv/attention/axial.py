@@ -33,7 +33,7 @@ class _AxisAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, axis: str) -> torch.Tensor:
         q, k, v = self.qkv_heads(x)
-        B, H, W = x.shape[:3]
+        B = x.shape[0]
         if axis == "w":  # one sequence of length W per row
             q, k, v = (rearrange(t, "b h w n d -> (b h) n w d") for t in (q, k, v))
             o = F.scaled_dot_product_attention(q, k, v)
