@@ -110,4 +110,3 @@ def _flat(out) -> list[torch.Tensor]:
     if isinstance(out, torch.Tensor):
         return [out]
     return [t for o in out for t in _flat(o)]
-

@@ -40,7 +40,9 @@ def test_unknown_key_is_named_with_suggestion():
 def test_names_are_normalized():
     a = faconv.build({"type": "Dilated-DW", "channels": 4})
     assert type(a).__name__ == "MultiScaleDilatedDWMixer"
-    assert faconv.build("FAConvLSTM", in_channels=3, hidden_channels=8).registry_name == "fa_convlstm"
+    assert (
+        faconv.build("FAConvLSTM", in_channels=3, hidden_channels=8).registry_name == "fa_convlstm"
+    )
 
 
 def test_duplicate_registration_raises_and_override_replaces():

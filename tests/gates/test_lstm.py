@@ -36,7 +36,9 @@ def test_gate_equals_manual_peephole_lstm(peephole):
 def test_forget_bias_starts_at_one_and_peepholes_at_zero():
     g = faconv.LSTMGate(3, 4)
     assert torch.equal(g.proj.bias[4:8], torch.ones(4))
-    assert torch.equal(g.proj.bias[:4], torch.zeros(4)) and torch.equal(g.proj.bias[8:], torch.zeros(8))
+    assert torch.equal(g.proj.bias[:4], torch.zeros(4)) and torch.equal(
+        g.proj.bias[8:], torch.zeros(8)
+    )
     assert torch.equal(g.peephole_weight, torch.zeros(3, 4))
     assert torch.equal(faconv.LSTMGate(3, 4, unit_forget_bias=False).proj.bias, torch.zeros(16))
     ln = faconv.LSTMGate(3, 4, norm="layer")
@@ -49,7 +51,7 @@ def test_layer_norm_option_normalises_each_gate():
     a = g.proj(s).unflatten(-1, (4, 4))
     a_n = torch.nn.functional.layer_norm(a, (4,)) * g.norm_weight + g.norm_bias
     c = randn(2, 5, 4, seed=2)
-    i, f, gg, o = a_n.unbind(-2)
+    i, f, gg, _o = a_n.unbind(-2)
     c_ref = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
     compare_tensors(g(s, c)[1], c_ref)
 

@@ -14,7 +14,7 @@ from tests.strategies import dilation_sets, grid_cases
 def _reference(mixer, x, periodic):
     """Per-channel, per-branch convolutions with explicit padding (no groups, no shared pad)."""
     k = mixer.kernel_size
-    B, H, W, C = x.shape
+    _B, _H, W, C = x.shape
     xc = x.permute(0, 3, 1, 2)
     branches = []
     for j, d in enumerate(mixer.dilations):

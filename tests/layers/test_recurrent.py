@@ -1,0 +1,177 @@
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import faconv
+from faconv import GridDomain, InputError
+from faconv.testing import compare_tensors
+from tests.conftest import randn
+
+
+@st.composite
+def layer_cases(draw):
+    filters = draw(st.sampled_from([4, 8, 12]))
+    return dict(
+        B=draw(st.integers(1, 2)), T=draw(st.integers(1, 7)), H=draw(st.integers(2, 7)),
+        W=draw(st.integers(2, 7)), C=draw(st.integers(1, 4)), filters=filters,
+        cb=draw(st.integers(1, 6)),
+        dilations=draw(st.lists(st.integers(1, 3), min_size=1, max_size=3, unique=True)),
+        K=draw(st.integers(1, 5)), heads=draw(st.sampled_from([1, 2, 4])),
+        periodic=draw(st.booleans()), seed=draw(st.integers(0, 9999)),
+    )  # fmt: skip
+
+
+def _layer(c, **kw):
+    return faconv.FAConvLSTM2D(
+        c["C"], c["filters"], c["cb"], dilations=c["dilations"], attn_every=c["K"],
+        num_heads=c["heads"], periodic=c["periodic"], **kw,
+    ).double()  # fmt: skip
+
+
+@given(c=layer_cases())
+def test_shapes_for_drawn_hyperparameters(c):
+    layer = _layer(c, return_sequences=True, return_state=True)
+    out, h, cc = layer(randn(c["B"], c["T"], c["H"], c["W"], c["C"], seed=c["seed"]))
+    assert out.shape == (c["B"], c["T"], c["H"], c["W"], c["filters"])
+    assert h.shape == cc.shape == (c["B"], c["H"], c["W"], c["filters"])
+    compare_tensors(out[:, -1], h)
+    last = _layer(c)
+    last.load_state_dict(layer.state_dict())
+    compare_tensors(last(randn(c["B"], c["T"], c["H"], c["W"], c["C"], seed=c["seed"])), h)
+
+
+@given(c=layer_cases())
+def test_layer_equals_manual_unroll_of_its_cell(c):
+    layer = _layer(c, return_sequences=True)
+    xs = randn(c["B"], c["T"], c["H"], c["W"], c["C"], seed=c["seed"])
+    dom = GridDomain(c["H"], c["W"], periodic=c["periodic"])
+    state, outs = None, []
+    for t in range(c["T"]):
+        y, state = layer.cell(xs[:, t], dom, state, t=t)
+        outs.append(y)
+    compare_tensors(layer(xs), torch.stack(outs, 1))
+
+
+@given(c=layer_cases(), cuts=st.lists(st.integers(1, 4), min_size=1, max_size=4))
+def test_chunked_stateful_run_equals_full_run(c, cuts):
+    T = sum(cuts)
+    xs = randn(c["B"], T, c["H"], c["W"], c["C"], seed=c["seed"])
+    full = _layer(c, return_sequences=True)
+    chunked = _layer(c, return_sequences=True, stateful=True)
+    chunked.load_state_dict(full.state_dict())
+    pieces, start = [], 0
+    for n in cuts:
+        pieces.append(chunked(xs[:, start : start + n]))
+        start += n
+    compare_tensors(torch.cat(pieces, 1), full(xs))
+    chunked.reset_states()
+    compare_tensors(chunked(xs[:, :2]), full(xs[:, :2]))
+
+
+def test_attention_schedule_counts_absolute_time():
+    cell = faconv.FAConvLSTMCell(2, 4, attn_every=3)
+    assert [t for t in range(10) if cell.attends_at(t)] == [0, 3, 6, 9]
+    assert not faconv.FAConvLSTMCell(2, 4, attention=None).attends_at(0)
+    # the explicit time_offset of a non-stateful call lines the schedule up as well
+    layer = faconv.FAConvLSTM2D(2, 4, attn_every=3, return_sequences=True, return_state=True)
+    xs = torch.randn(1, 5, 4, 4, 2)
+    full = layer(xs)[0]
+    _, h, c = layer(xs[:, :2])
+    rest = layer(xs[:, 2:], (h, c), time_offset=2)[0]
+    torch.testing.assert_close(rest, full[:, 2:])
+    shifted = layer(xs[:, 2:], (h, c))[0]  # restarting the clock at 0 changes the schedule
+    assert not torch.allclose(shifted, full[:, 2:])
+
+
+def test_attention_feedback_option():
+    x, dom = torch.randn(1, 4, 5, 2), GridDomain(4, 5)
+    cell = faconv.FAConvLSTMCell(2, 4, attn_feedback=False)
+    y, state = cell(x, dom, t=0)
+    assert not torch.allclose(y, state.h)  # output attended, recurrence not
+    cell.attn_feedback = True
+    y, state = cell(x, dom, t=0)
+    torch.testing.assert_close(y, state.h)
+
+
+def test_go_backwards_processes_reversed_sequence():
+    layer = faconv.FAConvLSTM2D(2, 4, return_sequences=True, attn_every=1)
+    back = faconv.FAConvLSTM2D(2, 4, return_sequences=True, attn_every=1, go_backwards=True)
+    back.load_state_dict(layer.state_dict())
+    xs = torch.randn(2, 5, 3, 4, 2)
+    torch.testing.assert_close(back(xs), layer(xs.flip(1)))
+
+
+def test_channels_first_layout():
+    layer = faconv.FAConvLSTM2D(3, 8, data_format="channels_first", return_state=True)
+    out, h, c = layer(torch.randn(2, 4, 3, 5, 6))
+    assert out.shape == h.shape == c.shape == (2, 8, 5, 6)
+
+
+def test_recurrent_takes_any_cell_config_and_roundtrips():
+    spec = {"type": "recurrent", "cell": {"type": "convlstm", "in_channels": 2,
+            "hidden_channels": 3}, "return_sequences": False}  # fmt: skip
+    layer = faconv.build(spec)
+    assert isinstance(layer.cell, faconv.ConvLSTMCell)
+    assert faconv.build(layer.to_config()).to_config() == layer.to_config()
+    out = layer(torch.randn(1, 3, 4, 4, 2), GridDomain(4, 4))
+    assert out.shape == (1, 4, 4, 3)
+
+
+def test_layer_configs_roundtrip_with_identical_outputs():
+    from faconv.testing import assert_config_roundtrip
+
+    xs = torch.randn(2, 5, 6, 7, 3)
+    for layer in (
+        faconv.FAConvLSTM2D(3, 8, 4, dilations=(1, 3), attn_every=2, periodic=True),
+        faconv.FAConvLSTM2D(
+            3, 8, peephole="pixel", point_shape=(6, 7), attention=None, se_ratio=None
+        ),
+        faconv.ConvLSTM2D(3, 8, (3, 1), padding="same", recurrent_activation="hard_sigmoid"),
+    ):
+        assert_config_roundtrip(layer, lambda m: m(xs))
+
+
+def test_bad_inputs_raise_clear_errors():
+    layer = faconv.FAConvLSTM2D(3, 8)
+    with pytest.raises(InputError, match=r"rank-5 input \(B, T, H, W, C\)"):
+        layer(torch.randn(2, 6, 7, 3))
+    with pytest.raises(InputError, match="has 4 channels .* built for 3"):
+        layer(torch.randn(1, 2, 6, 7, 4))
+    x = torch.randn(1, 2, 6, 7, 3)
+    x[0, 1, 2, 3, 0] = float("nan")
+    with pytest.raises(InputError, match="1 NaN and 0 Inf"):
+        layer(x)
+    x[0, 1, 2, 3, 0] = float("inf")
+    with pytest.raises(InputError, match="0 NaN and 1 Inf"):
+        layer(x)
+    with pytest.raises(InputError, match="dtype torch.int64"):
+        layer(torch.ones(1, 2, 6, 7, 3, dtype=torch.long))
+    with pytest.raises(InputError, match="no time steps"):
+        layer(torch.randn(1, 0, 6, 7, 3))
+    with pytest.raises(InputError, match="state.h has shape"):
+        layer(torch.randn(1, 2, 6, 7, 3), (torch.zeros(1, 6, 6, 8), torch.zeros(1, 6, 7, 8)))
+    with pytest.raises(faconv.DomainError, match="point dims"):
+        layer(torch.randn(1, 2, 6, 7, 3), domain=GridDomain(6, 8))
+    stateful = faconv.FAConvLSTM2D(3, 8, stateful=True)
+    stateful(torch.randn(2, 2, 6, 7, 3))
+    with pytest.raises(InputError, match="reset_states"):
+        stateful(torch.randn(3, 2, 6, 7, 3))
+
+
+def test_grid_component_on_graph_domain_is_refused():
+    class FakeGraph(faconv.Domain):
+        kind = "graph"
+        point_shape = (12,)
+
+        def point_weights(self, device=None, dtype=None):
+            return torch.full((12,), 1 / 12, device=device, dtype=dtype)
+
+    cell = faconv.FAConvLSTMCell(2, 4)
+    with pytest.raises(faconv.DomainError, match=r"supports \['grid'\] domains.*'graph'"):
+        cell(torch.randn(1, 12, 2), FakeGraph())
+    assert cell.domains == frozenset({"grid"})
+    # the pointwise-only composition (SE as the mixer, no attention) runs on any domain
+    pointwise = faconv.FAConvLSTMCell(2, 4, mixer="squeeze_excite", attention=None)
+    y, _ = pointwise(torch.randn(1, 12, 2), FakeGraph())
+    assert y.shape == (1, 12, 4)
