@@ -1,0 +1,69 @@
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faconv.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("grid_convlstm.py", ["--height", "8", "--width", "16", "--steps", "3"]),
+        ("custom_component.py", []),
+    ],
+)
+def test_example_runs(script, args):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_demo_quick_writes_metrics(tmp_path, capsys):
+    assert main(["demo", "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "FAConvLSTM" in printed and "ConvLSTM" in printed and "ARI" in printed
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for model in ("FAConvLSTM", "ConvLSTM"):
+        m = metrics[model]
+        assert m["parameters"] > 0 and m["train_seconds"] > 0
+        assert -1 <= m["silhouette"] <= 1 and m["davies_bouldin"] > 0
+        assert all(math.isfinite(v) for v in m.values())
+    assert metrics["FAConvLSTM"]["parameters"] < metrics["ConvLSTM"]["parameters"]
+    assert not (tmp_path / "metrics.json.tmp").exists()
+
+
+def test_demo_is_reproducible(tmp_path):
+    from faconv.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(days=24, height=8, width=8, regimes=3, clusters=3, epochs=1, filters=8,
+                     bottleneck=2)  # fmt: skip
+    a, b = run_demo(cfg, progress=False), run_demo(cfg, progress=False)
+    for model in ("FAConvLSTM", "ConvLSTM"):
+        assert a[model]["final_loss"] == b[model]["final_loss"]
+        assert a[model]["silhouette"] == b[model]["silhouette"]
+
+
+def test_synthetic_data_is_deterministic_and_realistic():
+    import numpy as np
+
+    from faconv.synthetic import make_synthetic_regimes
+
+    a, b = (
+        make_synthetic_regimes(60, 10, 12, 5, seed=3),
+        make_synthetic_regimes(60, 10, 12, 5, seed=3),
+    )
+    np.testing.assert_array_equal(a.data, b.data)
+    assert set(a.labels.tolist()) == set(range(5))
+    t2m, msl = a.data[..., 0], a.data[..., 1]
+    assert 250 < t2m.mean() < 310 and 95_000 < msl.mean() < 107_000
+    # persistence: most days keep yesterday's regime
+    assert (a.labels[1:] == a.labels[:-1]).mean() > 0.6
+    assert not np.array_equal(make_synthetic_regimes(60, 10, 12, 5, seed=4).data, a.data)
