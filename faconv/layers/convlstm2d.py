@@ -13,6 +13,23 @@ from faconv.layers.recurrent import LAYERS
 
 __all__ = ["ConvLSTM2D"]
 
+# Keras arguments that belong to the cell; the layer passes them through by name.
+_CELL_ARGS = (
+    "kernel_size",
+    "strides",
+    "padding",
+    "dilation_rate",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "unit_forget_bias",
+    "dropout",
+    "recurrent_dropout",
+)
+
 
 @LAYERS.register("convlstm2d")
 class ConvLSTM2D(KerasGridRecurrent):
@@ -70,36 +87,18 @@ class ConvLSTM2D(KerasGridRecurrent):
         go_backwards: bool = False,
         stateful: bool = False,
     ) -> None:
+        given = locals()
         cell = {
             "type": "convlstm",
             "in_channels": in_channels,
             "hidden_channels": filters,
-            "kernel_size": kernel_size,
-            "strides": strides,
-            "padding": padding,
-            "dilation_rate": dilation_rate,
-            "activation": activation,
-            "recurrent_activation": recurrent_activation,
-            "use_bias": use_bias,
-            "kernel_initializer": kernel_initializer,
-            "recurrent_initializer": recurrent_initializer,
-            "bias_initializer": bias_initializer,
-            "unit_forget_bias": unit_forget_bias,
-            "dropout": dropout,
-            "recurrent_dropout": recurrent_dropout,
+            **{name: given[name] for name in _CELL_ARGS},
         }
         super().__init__(cell, return_sequences, return_state, go_backwards, stateful)
         self._init_keras(data_format, "ConvLSTM2D")
-        c = self.cell
         self.in_channels, self.filters = in_channels, filters
-        self.kernel_size, self.strides, self.padding = c.kernel_size, c.strides, c.padding
-        self.dilation_rate = c.dilation_rate
-        self.activation, self.recurrent_activation = activation, recurrent_activation
-        self.use_bias, self.unit_forget_bias = c.use_bias, c.unit_forget_bias
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
-        self.bias_initializer = bias_initializer
-        self.dropout, self.recurrent_dropout = c.dropout, c.recurrent_dropout
+        for name in _CELL_ARGS:  # the cell's validated, normalised values (for to_config)
+            setattr(self, name, getattr(self.cell, name))
 
     def keras_weight_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of Keras ``get_weights()``: kernel, recurrent kernel[, bias]."""
