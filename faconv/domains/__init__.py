@@ -1,6 +1,7 @@
-"""Domains: where the points live (grids now; graphs and meshes plug in beside them)."""
+"""Domains: where the points live (lat-lon grids; icosahedral mesh construction)."""
 
 from faconv.domains.base import Domain, check_domain_kind
 from faconv.domains.grid import GridDomain
+from faconv.domains.icosahedral import IcosahedralMesh, icosahedral_mesh
 
-__all__ = ["Domain", "GridDomain", "check_domain_kind"]
+__all__ = ["Domain", "GridDomain", "IcosahedralMesh", "check_domain_kind", "icosahedral_mesh"]
