@@ -7,7 +7,7 @@ from faconv import attention, cells, gates, layers, mixers
 from faconv.attention import ATTENTION, AxialAttention, GlobalAttention
 from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
 from faconv.component import Component
-from faconv.domains import Domain, GridDomain, IcosahedralMesh, icosahedral_mesh
+from faconv.domains import Domain, GraphDomain, GridDomain, IcosahedralMesh, icosahedral_mesh
 from faconv.errors import ConfigError, DomainError, FAConvError, InputError
 from faconv.gates import GATES, Gate, LSTMGate
 from faconv.layers import LAYERS, ConvLSTM2D, FAConvLSTM2D, Recurrent
@@ -35,6 +35,7 @@ __all__ = [
     "FAConvLSTMCell",
     "Gate",
     "GlobalAttention",
+    "GraphDomain",
     "GridDomain",
     "IcosahedralMesh",
     "InputError",
