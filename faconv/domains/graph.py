@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -17,18 +20,33 @@ def _as_index(t, name: str) -> torch.Tensor:
     if t.dim() != 1:
         raise DomainError(f"GraphDomain.{name} must be 1-D (E,), got shape {tuple(t.shape)}")
     if t.is_floating_point() or t.dtype == torch.bool:
-        raise DomainError(f"GraphDomain.{name} must hold integer node indices, got {t.dtype}")
+        raise DomainError(f"GraphDomain.{name} must hold integer values, got {t.dtype}")
     return t.long()
+
+
+def _finite_float(t, name: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    t = torch.as_tensor(t)
+    if shape is not None and tuple(t.shape) != shape:
+        raise DomainError(f"GraphDomain.{name} must have shape {shape}, got {tuple(t.shape)}")
+    if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+        raise DomainError(f"GraphDomain.{name} must hold finite floating-point values")
+    return t
 
 
 @dataclass(frozen=True, eq=False)
 class GraphDomain(Domain):
     """A graph of ``N`` nodes with directed edges ``senders[e] -> receivers[e]`` (GraphCast).
 
-    Invariants (checked at construction): ``senders`` and ``receivers`` are 1-D integer tensors
-    of the same length with indices in ``[0, N)``; ``pos`` (if given) is a finite ``(N, D)``
-    tensor; ``areas`` (if given) are finite, positive, ``(N,)``. Point weights are the areas
-    normalised to sum to 1 (uniform without areas), so pooling is an area-weighted mean.
+    Invariants (checked at construction): ``senders``, ``receivers`` and ``edge_scale`` are 1-D
+    integer tensors of one length ``E`` with node indices in ``[0, N)`` and scales ``>= 0``;
+    ``pos`` (if given) is a finite ``(N, D)`` tensor; ``areas`` (if given) are finite, positive,
+    ``(N,)``; ``edge_vec`` (if given) is a finite ``(E, 2)`` tensor. Self-loops and repeated
+    pairs are allowed (a lattice stencil on a narrow periodic grid has them).
+
+    Point weights are the areas normalised to sum to 1 (uniform without areas), so pooling is
+    an area-weighted mean. ``edge_scale`` groups edges by length: 0 for the finest, ``s`` for
+    edges about ``2^s`` times longer (multimesh levels, or lattice dilations) -- the graph
+    analogue of a dilation.
 
     Args:
         senders: ``(E,)`` source node of each edge.
@@ -36,6 +54,9 @@ class GraphDomain(Domain):
         num_nodes (int): ``N``.
         pos: optional ``(N, D)`` node positions (unit vectors on the sphere for meshes).
         areas: optional ``(N,)`` node areas.
+        edge_scale: optional ``(E,)`` scale of each edge. Default: all 0.
+        edge_vec: optional ``(E, 2)`` sender position relative to the receiver in the
+            receiver's local (east, north) frame. Default: derived from ``pos``.
     """
 
     senders: torch.Tensor
@@ -43,6 +64,8 @@ class GraphDomain(Domain):
     num_nodes: int
     pos: torch.Tensor | None = None
     areas: torch.Tensor | None = None
+    edge_scale: torch.Tensor | None = None
+    edge_vec: torch.Tensor | None = None
 
     kind = "graph"
 
@@ -57,27 +80,35 @@ class GraphDomain(Domain):
             )
         for name, t in (("senders", s), ("receivers", r)):
             if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
+                bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
                 raise DomainError(
-                    f"GraphDomain.{name} holds node index {int(t.min()) if int(t.min()) < 0 else int(t.max())}"
-                    f" outside [0, {n}) for a graph of {n} nodes"
+                    f"GraphDomain.{name} holds node index {bad} outside [0, {n}) for a graph of "
+                    f"{n} nodes"
                 )
-        object.__setattr__(self, "senders", s)
-        object.__setattr__(self, "receivers", r)
+        set_ = object.__setattr__
+        set_(self, "senders", s)
+        set_(self, "receivers", r)
+        scale = (
+            torch.zeros_like(s)
+            if self.edge_scale is None
+            else _as_index(self.edge_scale, "edge_scale")
+        )
+        if scale.shape != s.shape or (scale.numel() and int(scale.min()) < 0):
+            raise DomainError("GraphDomain.edge_scale must be (E,) non-negative integers")
+        set_(self, "edge_scale", scale)
         if self.pos is not None:
-            pos = torch.as_tensor(self.pos)
+            pos = _finite_float(self.pos, "pos")
             if pos.dim() != 2 or pos.shape[0] != n:
                 raise DomainError(f"GraphDomain.pos must be (N={n}, D), got {tuple(pos.shape)}")
-            if not pos.is_floating_point() or not bool(torch.isfinite(pos).all()):
-                raise DomainError("GraphDomain.pos must hold finite floating-point positions")
-            object.__setattr__(self, "pos", pos)
+            set_(self, "pos", pos)
         if self.areas is not None:
-            areas = torch.as_tensor(self.areas)
-            if areas.shape != (n,):
-                raise DomainError(f"GraphDomain.areas must be (N={n},), got {tuple(areas.shape)}")
-            if not bool(torch.isfinite(areas).all()) or not bool((areas > 0).all()):
+            areas = _finite_float(self.areas, "areas", (n,))
+            if not bool((areas > 0).all()):
                 raise DomainError("GraphDomain.areas must be finite and positive")
-            object.__setattr__(self, "areas", areas)
-        object.__setattr__(self, "_weights", {})
+            set_(self, "areas", areas)
+        if self.edge_vec is not None:
+            set_(self, "edge_vec", _finite_float(self.edge_vec, "edge_vec", (s.numel(), 2)))
+        set_(self, "_cache", {})
 
     # -- constructors ----------------------------------------------------------------------------
     @classmethod
@@ -99,8 +130,59 @@ class GraphDomain(Domain):
 
     @classmethod
     def from_mesh(cls, mesh):
-        """From :func:`faconv.icosahedral_mesh`: unit-vector positions and node areas."""
-        return cls(mesh.senders, mesh.receivers, mesh.num_nodes, mesh.vertices, mesh.areas)
+        """From :func:`faconv.icosahedral_mesh`: unit-vector positions, node areas and the
+        multimesh level of every edge as its scale."""
+        return cls(
+            mesh.senders, mesh.receivers, mesh.num_nodes, mesh.vertices, mesh.areas,
+            mesh.edge_scale,
+        )  # fmt: skip
+
+    @classmethod
+    def from_grid(
+        cls,
+        height: int,
+        width: int,
+        kernel_size: int = 3,
+        dilations: Sequence[int] = (1,),
+        periodic: bool = False,
+        lat: Sequence[float] | None = None,
+    ) -> GraphDomain:
+        """The lattice graph of an ``H × W`` grid: one edge per tap of a ``k × k`` stencil.
+
+        Node ``i * W + j`` is grid point ``(i, j)`` (row-major, rows from north to south).
+        Dilation ``dilations[s]`` gives the edges of scale ``s``; longitude wraps around when
+        ``periodic``. Edge vectors are in grid steps (east = +column, north = -row); areas are
+        ``cos(lat)`` when ``lat`` is given. On this graph a graph mixer can reproduce a grid
+        mixer exactly (see ``GraphDWMixer.from_grid_mixer``).
+        """
+        half = kernel_size // 2
+        rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+        rows, cols = rows.reshape(-1), cols.reshape(-1)
+        snd, rcv, scl, vec = [], [], [], []
+        for s, d in enumerate(dilations):
+            for a, b in itertools.product(range(-half, half + 1), repeat=2):
+                if a == 0 and b == 0:
+                    continue
+                r2, c2 = rows + d * a, cols + d * b
+                keep = (r2 >= 0) & (r2 < height)
+                if periodic:
+                    c2 = c2 % width
+                else:
+                    keep &= (c2 >= 0) & (c2 < width)
+                snd.append((r2 * width + c2)[keep])
+                rcv.append((rows * width + cols)[keep])
+                scl.append(torch.full((int(keep.sum()),), s))
+                vec.append(
+                    torch.tensor([[d * b, -d * a]], dtype=torch.float64).expand(int(keep.sum()), 2)
+                )
+        areas = None
+        if lat is not None:
+            w = torch.cos(torch.deg2rad(torch.as_tensor(lat, dtype=torch.float64))).clamp_min(1e-12)
+            areas = w.repeat_interleave(width)
+        return cls(
+            torch.cat(snd), torch.cat(rcv), height * width, None, areas, torch.cat(scl),
+            torch.cat(vec),
+        )  # fmt: skip
 
     # -- Domain protocol -------------------------------------------------------------------------
     @property
@@ -112,36 +194,60 @@ class GraphDomain(Domain):
         """``(2, E)``: PyG convention."""
         return torch.stack([self.senders, self.receivers])
 
+    @property
+    def scales(self) -> list[int]:
+        """The edge scales present, ascending."""
+        return self.cached("scales", lambda: sorted(set(self.edge_scale.tolist())))
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Memoise per-domain precomputation (edge groups, bases) across time steps."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     def point_weights(self, device=None, dtype=None) -> torch.Tensor:
         dtype = dtype or torch.get_default_dtype()
-        key = (torch.device(device) if device is not None else torch.device("cpu"), dtype)
-        if key not in self._weights:
-            w = (
-                torch.ones(self.num_nodes, dtype=torch.float64)
-                if self.areas is None
-                else self.areas.double()
-            )
-            self._weights[key] = (w / w.sum()).to(device=key[0], dtype=dtype)
-        return self._weights[key]
+        key = (
+            "weights",
+            torch.device(device) if device is not None else torch.device("cpu"),
+            dtype,
+        )
+
+        def compute():
+            n = self.num_nodes
+            w = torch.ones(n, dtype=torch.float64) if self.areas is None else self.areas.double()
+            return (w / w.sum()).to(device=key[1], dtype=dtype)
+
+        return self.cached(key, compute)
 
     def edge_vectors(self) -> torch.Tensor:
         """Sender position relative to its receiver in the receiver's local (east, north)
-        tangent frame, for positions on the unit sphere.
+        frame: ``edge_vec`` if given, the tangent-plane projection for ``(N, 3)`` positions on
+        the unit sphere, or the plain difference for ``(N, 2)`` planar positions.
 
         Shapes:
-            - output: ``(E, 2)``.
+            - output: ``(E, 2)`` float64.
         """
-        if self.pos is None or self.pos.shape[1] != 3:
-            raise DomainError("edge_vectors needs (N, 3) unit-sphere positions (pos)")
+        return self.cached("edge_vectors", self._edge_vectors)
+
+    def _edge_vectors(self) -> torch.Tensor:
+        if self.edge_vec is not None:
+            return self.edge_vec.double()
+        if self.pos is None or self.pos.shape[1] not in (2, 3):
+            raise DomainError(
+                "this graph has no edge geometry: give edge_vec (E, 2) or positions pos "
+                "(N, 3) on the unit sphere or (N, 2) in the plane"
+            )
         p = self.pos.double()
         r, d = p[self.receivers], p[self.senders] - p[self.receivers]
+        if p.shape[1] == 2:
+            return d
         z = torch.tensor([0.0, 0.0, 1.0], dtype=p.dtype)
         east = torch.linalg.cross(z.expand_as(r), r)
-        # at the poles east is undefined: take the x axis' tangent direction instead
+        # at the poles east is undefined: take the tangent direction of the y axis instead
         polar = east.norm(dim=1) < 1e-12
-        east[polar] = torch.linalg.cross(
-            r[polar], torch.tensor([0.0, 1.0, 0.0], dtype=p.dtype).expand_as(r[polar])
-        )
+        y = torch.tensor([0.0, 1.0, 0.0], dtype=p.dtype)
+        east[polar] = torch.linalg.cross(r[polar], y.expand_as(r[polar]))
         east = east / east.norm(dim=1, keepdim=True)
         north = torch.linalg.cross(r, east)
         return torch.stack([(d * east).sum(1), (d * north).sum(1)], 1)

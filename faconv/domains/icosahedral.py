@@ -32,6 +32,8 @@ class IcosahedralMesh:
         vertices: ``(V, 3)`` float64 unit vectors.
         faces: ``(F, 3)`` int64 node indices, counter-clockwise seen from outside.
         senders, receivers: ``(E,)`` int64, directed edges ``senders[e] -> receivers[e]``.
+        edge_scale: ``(E,)`` int64, ``level - l`` for an edge of refinement level ``l`` (0 for
+            the finest edges; scale ``s`` edges are about ``2^s`` times longer).
         lat, lon: ``(V,)`` float64 degrees (lon in [-180, 180)).
         areas: ``(V,)`` float64 steradians, summing to ``4π``.
         multimesh (bool): edges include those of every coarser level.
@@ -42,6 +44,7 @@ class IcosahedralMesh:
     faces: torch.Tensor
     senders: torch.Tensor
     receivers: torch.Tensor
+    edge_scale: torch.Tensor
     lat: torch.Tensor
     lon: torch.Tensor
     areas: torch.Tensor
@@ -137,10 +140,16 @@ def icosahedral_mesh(level: int, multimesh: bool = False) -> IcosahedralMesh:
     for _ in range(level):
         v, f = _refine(v, f)
         edges.append(_face_edges(f))
-    und = torch.unique(torch.cat(edges), dim=0) if multimesh else edges[-1]
+    # edges of different levels join different node pairs, so the union is a concatenation
+    levels = range(level + 1) if multimesh else [level]
+    und = torch.cat([edges[lv] for lv in levels])
+    scale = torch.cat([torch.full((edges[lv].shape[0],), level - lv) for lv in levels])
     senders = torch.cat([und[:, 0], und[:, 1]])
     receivers = torch.cat([und[:, 1], und[:, 0]])
+    edge_scale = torch.cat([scale, scale])
     lat = torch.rad2deg(torch.asin(v[:, 2].clamp(-1, 1)))
     lon = torch.rad2deg(torch.atan2(v[:, 1], v[:, 0]))
     lon = torch.where(lon >= 180.0, lon - 360.0, lon)
-    return IcosahedralMesh(level, v, f, senders, receivers, lat, lon, _node_areas(v, f), multimesh)
+    return IcosahedralMesh(
+        level, v, f, senders, receivers, edge_scale, lat, lon, _node_areas(v, f), multimesh
+    )
