@@ -4,14 +4,20 @@ Importing faconv fills every registry (mixers, gates, attention, cells, layers).
 """
 
 from faconv import attention, cells, gates, layers, mixers
-from faconv.attention import ATTENTION, AxialAttention, GlobalAttention
+from faconv.attention import ATTENTION, AxialAttention, GlobalAttention, SparseGraphAttention
 from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
 from faconv.component import Component
 from faconv.domains import Domain, GraphDomain, GridDomain, IcosahedralMesh, icosahedral_mesh
 from faconv.errors import ConfigError, DomainError, FAConvError, InputError
 from faconv.gates import GATES, Gate, LSTMGate
 from faconv.layers import LAYERS, ConvLSTM2D, FAConvLSTM2D, Recurrent
-from faconv.mixers import MIXERS, MultiScaleDilatedDWMixer, SpatialMixer, SqueezeExcite
+from faconv.mixers import (
+    MIXERS,
+    GraphDWMixer,
+    MultiScaleDilatedDWMixer,
+    SpatialMixer,
+    SqueezeExcite,
+)
 from faconv.registry import Registry, build, list_components, register, registries
 from faconv.typing import State
 from faconv.version import __version__
@@ -35,6 +41,7 @@ __all__ = [
     "FAConvLSTMCell",
     "Gate",
     "GlobalAttention",
+    "GraphDWMixer",
     "GraphDomain",
     "GridDomain",
     "IcosahedralMesh",
@@ -43,6 +50,7 @@ __all__ = [
     "MultiScaleDilatedDWMixer",
     "Recurrent",
     "Registry",
+    "SparseGraphAttention",
     "SpatialMixer",
     "SqueezeExcite",
     "State",

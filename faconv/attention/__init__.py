@@ -2,5 +2,6 @@
 
 from faconv.attention.axial import AxialAttention
 from faconv.attention.base import ATTENTION, GlobalAttention
+from faconv.attention.graph_sparse import SparseGraphAttention
 
-__all__ = ["ATTENTION", "AxialAttention", "GlobalAttention"]
+__all__ = ["ATTENTION", "AxialAttention", "GlobalAttention", "SparseGraphAttention"]

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["axial_reference", "dense_masked_attention"]
+__all__ = ["axial_reference", "dense_masked_attention", "graph_attention_reference"]
 
 
 def dense_masked_attention(
@@ -38,3 +38,14 @@ def axial_reference(module, x: torch.Tensor) -> torch.Tensor:
     u_row = axis_step(module.row, x, rows[:, None] == rows[None, :])
     u_col = axis_step(module.col, x + u_row, cols[:, None] == cols[None, :])
     return u_row + u_col
+
+
+def graph_attention_reference(module, x: torch.Tensor, domain) -> torch.Tensor:
+    """SparseGraphAttention computed densely: full ``N × N`` attention masked by adjacency."""
+    B, N, _ = x.shape
+    snd, rcv = module.neighbourhood(domain)
+    allowed = torch.zeros(N, N, dtype=torch.bool)
+    allowed[rcv, snd] = True  # query i (receiver) may see key j (sender)
+    q, k, v = (t.transpose(1, 2) for t in module.qkv_heads(x))  # (B, n, N, d)
+    o = dense_masked_attention(q, k, v, allowed)
+    return module.out(o.transpose(1, 2).reshape(B, N, -1))

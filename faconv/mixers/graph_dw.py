@@ -1,0 +1,180 @@
+"""Multi-scale depthwise mixer on graphs and meshes with geometry-dependent edge weights."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch_geometric.utils import scatter
+
+from faconv.component import check_choice, check_positive_int
+from faconv.domains.base import Domain
+from faconv.errors import ConfigError, DomainError
+from faconv.functional.edge_basis import edge_basis, edge_basis_size, stencil_r_max
+from faconv.mixers.base import MIXERS, SpatialMixer
+
+__all__ = ["GraphDWMixer"]
+
+_COMBINE = ("sum", "concat")
+
+
+@MIXERS.register("graph_dw", aliases=("graph_multiscale_dw",))
+class GraphDWMixer(SpatialMixer):
+    """Depthwise multi-scale message passing: the graph analogue of ``dilated_dw``.
+
+    For each scale ``j`` (a group of edges, e.g. one multimesh level -- the analogue of a
+    dilation), every channel ``c`` aggregates its neighbours with a weight that depends on the
+    edge's geometry (length and direction in the receiver's tangent frame), so the kernel is
+    anisotropic like a convolution stencil:
+
+    .. math::
+        y^{(j)}_{i,c} = b_{j,c} + w^{self}_{j,c}\\, x_{i,c}
+          + \\sum_{e: s \\to i,\\ \\mathrm{scale}(e) = j} K_{j,c}(v_e / \\ell_j)\\, x_{s,c},
+        \\qquad K_{j,c}(v) = \\sum_m \\theta_{j,c,m}\\, ψ_m(v)
+
+    ``ψ`` is a fixed radial × angular basis (:func:`faconv.functional.edge_basis.edge_basis`)
+    and ``ℓ_j`` the shortest edge of scale ``j``. Branches are combined as in ``dilated_dw``
+    and followed by the same squeeze-and-excitation block (area-weighted squeeze). Aggregation
+    uses PyG's pure-torch ``scatter``; bases and edge groups are cached on the domain.
+
+    Args:
+        channels (int): ``C``.
+        scales (sequence of int): edge scales used as branches. Default: ``(0, 1, 2)``.
+        kernel_size (int): the stencil the basis is sized for (sets ``r_max``). Default: ``3``.
+        num_radial (int): radial basis functions. Default: ``2``.
+        max_harmonic (int): highest angular harmonic. Default: ``4``.
+        combine (str): ``"sum"`` or ``"concat"``. Default: ``"sum"``.
+        se (spec or None): recalibration block. Default: ``"squeeze_excite"``.
+        bias (bool): per-branch bias. Default: ``True``.
+
+    Shapes:
+        - input: ``(B, N, C)``.
+        - output: ``(B, N, C)``.
+
+    Config:
+        ``{"type": "graph_dw", "scales": [0, 1, 2], "se": {"type": "squeeze_excite"}}``
+    """
+
+    domains = frozenset({"graph"})
+
+    def __init__(
+        self,
+        channels: int,
+        scales: Sequence[int] = (0, 1, 2),
+        kernel_size: int = 3,
+        num_radial: int = 2,
+        max_harmonic: int = 4,
+        combine: str = "sum",
+        se: Any = "squeeze_excite",
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        owner = "graph_dw"
+        self.channels = check_positive_int(channels, "channels", owner)
+        if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
+            raise ConfigError(
+                f"{owner}: scales must be a non-empty list of integers, got {scales!r}"
+            )
+        self.scales = tuple(check_positive_int(s, "each scale", owner, minimum=0) for s in scales)
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size", owner)
+        self.num_radial = check_positive_int(num_radial, "num_radial", owner)
+        self.max_harmonic = check_positive_int(max_harmonic, "max_harmonic", owner, minimum=0)
+        self.combine = check_choice(combine, _COMBINE, "combine", owner)
+        self.bias = bool(bias)
+        n_branch, n_basis = len(self.scales), edge_basis_size(num_radial, max_harmonic)
+        self.theta = nn.Parameter(torch.empty(n_branch, channels, n_basis))
+        self.self_weight = nn.Parameter(torch.empty(n_branch, channels))
+        self.branch_bias = nn.Parameter(torch.zeros(n_branch, channels)) if bias else None
+        self.fuse = nn.Linear(n_branch * channels, channels) if combine == "concat" else None
+        self.se = None if se is None else MIXERS.build(se, channels=channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # like a depthwise k x k conv: each tap ~ U(-1/sqrt(k^2 J), +) in magnitude
+        bound = 1.0 / math.sqrt(self.kernel_size**2 * len(self.scales))
+        nn.init.uniform_(self.self_weight, -bound, bound)
+        nn.init.uniform_(self.theta, -bound, bound)
+        if self.branch_bias is not None:
+            nn.init.uniform_(self.branch_bias, -bound, bound)
+
+    def _edges(self, domain, scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(senders, receivers, basis (E_j, M)) of one scale, cached on the domain."""
+
+        def compute():
+            if scale not in domain.scales:
+                raise DomainError(
+                    f"graph_dw uses edge scale {scale}, but the graph has scales {domain.scales}; "
+                    "build the mesh with multimesh=True or choose scales present in the graph"
+                )
+            sel = (domain.edge_scale == scale).nonzero().squeeze(1)
+            vec = domain.edge_vectors()[sel]
+            length = vec.norm(dim=1).min().clamp_min(1e-12)
+            basis = edge_basis(vec / length, self.num_radial, self.max_harmonic,
+                               stencil_r_max(self.kernel_size))  # fmt: skip
+            return domain.senders[sel], domain.receivers[sel], basis
+
+        key = ("graph_dw", scale, self.num_radial, self.max_harmonic, self.kernel_size)
+        return domain.cached(key, compute)
+
+    def branch(self, x: torch.Tensor, domain: Domain, j: int) -> torch.Tensor:
+        """Branch ``j``: geometry-weighted sum over the edges of scale ``scales[j]``."""
+        snd, rcv, basis = self._edges(domain, self.scales[j])
+        weight = basis.to(x) @ self.theta[j].T  # (E_j, C): one weight per edge and channel
+        msg = x[:, snd.to(x.device)] * weight
+        y = scatter(msg, rcv.to(x.device), dim=1, dim_size=x.shape[1], reduce="sum")
+        y = y + self.self_weight[j] * x
+        return y if self.branch_bias is None else y + self.branch_bias[j]
+
+    def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
+        outs = [self.branch(x, domain, j) for j in range(len(self.scales))]
+        y = torch.stack(outs).sum(0) if self.fuse is None else self.fuse(torch.cat(outs, -1))
+        return y if self.se is None else self.se(y, domain)
+
+    @classmethod
+    def from_grid_mixer(cls, grid_mixer) -> GraphDWMixer:
+        """A graph mixer reproducing ``grid_mixer`` (a ``dilated_dw``) on the lattice graph
+        ``GraphDomain.from_grid(H, W, kernel_size, dilations, periodic, lat)``.
+
+        Each branch's per-channel stencil is fitted exactly by the edge basis (least squares
+        with zero residual; raises if the basis cannot represent the stencil).
+        """
+        k = grid_mixer.kernel_size
+        graph = cls(
+            grid_mixer.channels, tuple(range(len(grid_mixer.dilations))), kernel_size=k,
+            combine=grid_mixer.combine, se=None if grid_mixer.se is None else grid_mixer.se.to_config(),
+            bias=grid_mixer.bias,
+        ).to(grid_mixer.weight.dtype)  # fmt: skip
+        half = k // 2
+        offsets = [
+            (a, b)
+            for a in range(-half, half + 1)
+            for b in range(-half, half + 1)
+            if (a, b) != (0, 0)
+        ]
+        vec = torch.tensor([[b, -a] for a, b in offsets], dtype=torch.float64)
+        psi = edge_basis(vec, graph.num_radial, graph.max_harmonic, stencil_r_max(k))  # (k^2-1, M)
+        # minimum-norm exact fit; pinv rather than lstsq, whose underdetermined LAPACK path
+        # depends on the memory layout of the right-hand side
+        psi_pinv = torch.linalg.pinv(psi)  # (M, k^2-1)
+        with torch.no_grad():
+            for j in range(len(grid_mixer.dilations)):
+                w = grid_mixer.weight[j, :, 0].double()  # (C, k, k)
+                taps = torch.stack([w[:, a + half, b + half] for a, b in offsets], 1)  # (C, k^2-1)
+                theta = taps @ psi_pinv.T  # (C, M)
+                if not torch.allclose(theta @ psi.T, taps, atol=1e-8):
+                    raise ConfigError(
+                        "the edge basis cannot represent this stencil; increase num_radial or "
+                        "max_harmonic"
+                    )
+                graph.theta[j] = theta.to(graph.theta.dtype)
+                graph.self_weight[j] = w[:, half, half].to(graph.self_weight.dtype)
+                if graph.branch_bias is not None:
+                    graph.branch_bias[j] = grid_mixer.branch_bias[j]
+            if graph.fuse is not None:
+                graph.fuse.load_state_dict(grid_mixer.fuse.state_dict())
+            if graph.se is not None:
+                graph.se.load_state_dict(grid_mixer.se.state_dict())
+        return graph
