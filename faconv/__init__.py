@@ -3,7 +3,7 @@
 Importing faconv fills every registry (mixers, gates, attention, cells, layers).
 """
 
-from faconv import attention, cells, gates, layers, mixers
+from faconv import attention, cells, gates, layers, mixers, regrid
 from faconv.attention import ATTENTION, AxialAttention, GlobalAttention, SparseGraphAttention
 from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
 from faconv.component import Component
@@ -65,4 +65,5 @@ __all__ = [
     "mixers",
     "register",
     "registries",
+    "regrid",
 ]

@@ -18,8 +18,12 @@ __all__ = [
     "TOLERANCES",
     "assert_batch_independent",
     "assert_config_roundtrip",
+    "assert_edge_order_invariant",
+    "assert_permutation_equivariant",
     "assert_roll_equivariant",
     "compare_tensors",
+    "permute_graph",
+    "shuffle_edges",
 ]
 
 #: Comparison tolerances (rtol, atol) per dtype.
@@ -110,3 +114,49 @@ def _flat(out) -> list[torch.Tensor]:
     if isinstance(out, torch.Tensor):
         return [out]
     return [t for o in out for t in _flat(o)]
+
+
+def permute_graph(domain, perm: torch.Tensor):
+    """The same graph with nodes relabelled: new node ``k`` is old node ``perm[k]``."""
+    from faconv.domains.graph import GraphDomain
+
+    inv = torch.argsort(perm)
+    pick = lambda t: None if t is None else t[perm]  # noqa: E731
+    return GraphDomain(
+        inv[domain.senders], inv[domain.receivers], domain.num_nodes, pick(domain.pos),
+        pick(domain.areas), domain.edge_scale, domain.edge_vec,
+    )  # fmt: skip
+
+
+def shuffle_edges(domain, order: torch.Tensor):
+    """The same graph with its edge list reordered by ``order``."""
+    from faconv.domains.graph import GraphDomain
+
+    vec = (
+        domain.edge_vectors()[order]
+        if (domain.edge_vec is not None or domain.pos is not None)
+        else None
+    )
+    return GraphDomain(
+        domain.senders[order], domain.receivers[order], domain.num_nodes, domain.pos,
+        domain.areas, domain.edge_scale[order], vec,
+    )  # fmt: skip
+
+
+def assert_permutation_equivariant(fn, x: torch.Tensor, domain, perm: torch.Tensor) -> None:
+    """``fn(P x, P A Pᵀ) == P fn(x, A)``: relabelling the nodes relabels the output.
+
+    ``fn(x, domain)`` takes ``(B, N, C)``.
+    """
+    compare_tensors(
+        fn(x[:, perm], permute_graph(domain, perm)),
+        fn(x, domain)[:, perm],
+        msg="not equivariant to a relabelling of the nodes",
+    )
+
+
+def assert_edge_order_invariant(fn, x: torch.Tensor, domain, order: torch.Tensor) -> None:
+    """The output does not depend on the order in which edges are listed."""
+    compare_tensors(
+        fn(x, shuffle_edges(domain, order)), fn(x, domain), msg="output depends on edge order"
+    )

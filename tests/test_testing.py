@@ -56,3 +56,22 @@ def test_compare_tensors_uses_dtype_tolerance():
     with pytest.raises(AssertionError):
         compare_tensors(a + 1e-6, a)
     compare_tensors((a + 1e-6).float(), a.float())
+
+
+def test_permutation_checker_catches_node_id_dependence():
+    from faconv.testing import assert_edge_order_invariant, assert_permutation_equivariant
+
+    dom = faconv.GraphDomain.from_mesh(faconv.icosahedral_mesh(1))
+    x = torch.randn(1, 42, 2, dtype=torch.float64)
+    perm = torch.randperm(42)
+    ids = torch.arange(42, dtype=torch.float64)[None, :, None]
+    assert_permutation_equivariant(lambda v, d: v.tanh(), x, dom, perm)
+    with pytest.raises(AssertionError, match="relabelling"):
+        assert_permutation_equivariant(lambda v, d: v + ids, x, dom, perm)
+
+    def first_edge_wins(v, d):  # depends on which edge is listed first
+        return v + v[:, d.senders[0]].unsqueeze(1)
+
+    order = torch.randperm(dom.senders.numel())
+    with pytest.raises(AssertionError, match="edge order"):
+        assert_edge_order_invariant(first_edge_wins, x, dom, order)
