@@ -124,7 +124,7 @@ def permute_graph(domain, perm: torch.Tensor):
     pick = lambda t: None if t is None else t[perm]  # noqa: E731
     return GraphDomain(
         inv[domain.senders], inv[domain.receivers], domain.num_nodes, pick(domain.pos),
-        pick(domain.areas), domain.edge_scale, domain.edge_vec,
+        pick(domain.areas), domain.edge_scale, domain.edge_vec, domain.num_scales,
     )  # fmt: skip
 
 
@@ -139,7 +139,7 @@ def shuffle_edges(domain, order: torch.Tensor):
     )
     return GraphDomain(
         domain.senders[order], domain.receivers[order], domain.num_nodes, domain.pos,
-        domain.areas, domain.edge_scale[order], vec,
+        domain.areas, domain.edge_scale[order], vec, domain.num_scales,
     )  # fmt: skip
 
 

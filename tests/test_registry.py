@@ -20,7 +20,9 @@ def test_unknown_type_lists_valid_names():
     with pytest.raises(ConfigError) as e:
         faconv.build({"type": "dilated_dws", "channels": 4})
     assert "dilated_dw" in str(e.value) and "Did you mean" in str(e.value)
-    with pytest.raises(ConfigError, match="Valid mixer types: dilated_dw, graph_dw, squeeze_excite"):
+    with pytest.raises(
+        ConfigError, match="Valid mixer types: dilated_dw, graph_dw, squeeze_excite"
+    ):
         MIXERS.build("nope", channels=4)
 
 

@@ -57,6 +57,9 @@ class GraphDomain(Domain):
         edge_scale: optional ``(E,)`` scale of each edge. Default: all 0.
         edge_vec: optional ``(E, 2)`` sender position relative to the receiver in the
             receiver's local (east, north) frame. Default: derived from ``pos``.
+        num_scales (int, optional): how many edge scales the graph defines (a scale may have
+            no edges, e.g. a dilation wider than a small lattice). Default:
+            ``max(edge_scale) + 1``.
     """
 
     senders: torch.Tensor
@@ -66,6 +69,7 @@ class GraphDomain(Domain):
     areas: torch.Tensor | None = None
     edge_scale: torch.Tensor | None = None
     edge_vec: torch.Tensor | None = None
+    num_scales: int | None = None
 
     kind = "graph"
 
@@ -96,6 +100,14 @@ class GraphDomain(Domain):
         if scale.shape != s.shape or (scale.numel() and int(scale.min()) < 0):
             raise DomainError("GraphDomain.edge_scale must be (E,) non-negative integers")
         set_(self, "edge_scale", scale)
+        top = int(scale.max()) + 1 if scale.numel() else 1
+        ns = top if self.num_scales is None else self.num_scales
+        if isinstance(ns, bool) or not isinstance(ns, int) or ns < top:
+            raise DomainError(
+                f"GraphDomain.num_scales must be an integer >= {top} (the largest edge scale + 1), "
+                f"got {self.num_scales!r}"
+            )
+        set_(self, "num_scales", ns)
         if self.pos is not None:
             pos = _finite_float(self.pos, "pos")
             if pos.dim() != 2 or pos.shape[0] != n:
@@ -134,7 +146,7 @@ class GraphDomain(Domain):
         multimesh level of every edge as its scale."""
         return cls(
             mesh.senders, mesh.receivers, mesh.num_nodes, mesh.vertices, mesh.areas,
-            mesh.edge_scale,
+            mesh.edge_scale, num_scales=int(mesh.edge_scale.max()) + 1,
         )  # fmt: skip
 
     @classmethod
@@ -181,7 +193,7 @@ class GraphDomain(Domain):
             areas = w.repeat_interleave(width)
         return cls(
             torch.cat(snd), torch.cat(rcv), height * width, None, areas, torch.cat(scl),
-            torch.cat(vec),
+            torch.cat(vec), len(dilations),
         )  # fmt: skip
 
     # -- Domain protocol -------------------------------------------------------------------------
@@ -196,8 +208,8 @@ class GraphDomain(Domain):
 
     @property
     def scales(self) -> list[int]:
-        """The edge scales present, ascending."""
-        return self.cached("scales", lambda: sorted(set(self.edge_scale.tolist())))
+        """The edge scales the graph defines: ``0 .. num_scales - 1``."""
+        return list(range(self.num_scales))
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Memoise per-domain precomputation (edge groups, bases) across time steps."""

@@ -111,7 +111,7 @@ class GraphDWMixer(SpatialMixer):
                 )
             sel = (domain.edge_scale == scale).nonzero().squeeze(1)
             vec = domain.edge_vectors()[sel]
-            length = vec.norm(dim=1).min().clamp_min(1e-12)
+            length = vec.norm(dim=1).min().clamp_min(1e-12) if sel.numel() else 1.0
             basis = edge_basis(vec / length, self.num_radial, self.max_harmonic,
                                stencil_r_max(self.kernel_size))  # fmt: skip
             return domain.senders[sel], domain.receivers[sel], basis

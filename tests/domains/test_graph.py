@@ -97,3 +97,13 @@ def test_pointwise_cell_is_node_permutation_equivariant_on_a_mesh(seed):
     yp, stp = cell(x[:, perm], pdom, faconv.State(h[:, perm], c[:, perm]))
     compare_tensors(yp, y[:, perm])
     compare_tensors(stp.c, st_.c[:, perm])
+
+
+def test_num_scales_declares_empty_scales():
+    small = GraphDomain.from_grid(2, 2, 3, dilations=(1, 2))  # dilation 2 has no in-range tap
+    assert small.scales == [0, 1] and int(small.edge_scale.max()) == 0
+    assert GraphDomain.from_mesh(faconv.icosahedral_mesh(2, multimesh=True)).scales == [0, 1, 2]
+    with pytest.raises(DomainError, match="num_scales must be an integer >= 2"):
+        GraphDomain(
+            torch.tensor([0]), torch.tensor([1]), 2, edge_scale=torch.tensor([1]), num_scales=1
+        )
