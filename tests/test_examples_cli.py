@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("grid_convlstm.py", ["--height", "8", "--width", "16", "--steps", "3"]),
         ("custom_component.py", []),
+        ("icosahedral_mesh.py", ["--level", "3", "--days", "3"]),
     ],
 )
 def test_example_runs(script, args):
