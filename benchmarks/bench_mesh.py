@@ -76,8 +76,8 @@ def main() -> None:
         grid = faconv.GridDomain(H, W, periodic=True, lat=lat)
         rows = {}
         for name, dom, n in (
-            ("mesh L%d" % level, gdom, mesh.num_nodes),
-            ("grid %dx%d" % (H, W), grid, H * W),
+            (f"mesh L{level}", gdom, mesh.num_nodes),
+            (f"grid {H}x{W}", grid, H * W),
         ):
             graph = dom is gdom
             layer = _cell(args.in_channels, args.filters, args.bottleneck, args.attn_every,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from faconv.errors import ConfigError
+
 __all__ = ["SyntheticRegimes", "make_synthetic_regimes"]
 
 VARIABLES = ("t2m", "msl", "u10", "v10")
@@ -67,6 +69,12 @@ def make_synthetic_regimes(
             today's regime. noise: standard deviation of the white noise relative to the
             regime signal. seed: the generator seed (same seed, same data).
     """
+    for name, v in (("num_days", num_days), ("height", height), ("width", width),
+                    ("num_regimes", num_regimes)):  # fmt: skip
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(
+                f"make_synthetic_regimes: {name} must be a positive integer, got {v!r}"
+            )
     rng = np.random.default_rng(seed)
     lat = np.linspace(lat_range[1], lat_range[0], height)  # descending, as ERA5
     lon = np.linspace(lon_range[0], lon_range[1], width)
@@ -78,7 +86,8 @@ def make_synthetic_regimes(
     for t in range(1, num_days):
         stay = rng.random() < persistence
         labels[t] = labels[t - 1] if stay else rng.integers(num_regimes)
-    labels[rng.permutation(num_days)[:num_regimes]] = np.arange(num_regimes)
+    k = min(num_days, num_regimes)  # every regime appears (when there are enough days)
+    labels[rng.permutation(num_days)[:k]] = np.arange(k)
 
     # Regime anomalies: pressure pattern -> geostrophic wind -> thermal imprint.
     msl_a = np.stack([_smooth_pattern(rng, yy, xx) for _ in range(num_regimes)]) * 1200.0  # Pa

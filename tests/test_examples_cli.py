@@ -68,3 +68,13 @@ def test_synthetic_data_is_deterministic_and_realistic():
     # persistence: most days keep yesterday's regime
     assert (a.labels[1:] == a.labels[:-1]).mean() > 0.6
     assert not np.array_equal(make_synthetic_regimes(60, 10, 12, 5, seed=4).data, a.data)
+
+
+def test_synthetic_handles_fewer_days_than_regimes_and_bad_sizes():
+    from faconv import ConfigError
+    from faconv.synthetic import make_synthetic_regimes
+
+    d = make_synthetic_regimes(3, 6, 8, num_regimes=5, seed=1)
+    assert len(set(d.labels.tolist())) == 3 and d.labels.max() < 5
+    with pytest.raises(ConfigError, match="num_days"):
+        make_synthetic_regimes(0)
