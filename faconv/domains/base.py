@@ -86,3 +86,13 @@ def check_domain_kind(component: object, domain: Domain) -> None:
             f"{type(component).__qualname__} ({getattr(component, 'registry_name', '?')}) "
             f"supports {sorted(supported)} domains, but was given a {domain.kind!r} domain"
         )
+
+
+def domain_kind_pre_hook(module, args) -> None:
+    """``forward`` pre-hook of spatial components: the second argument must be a domain of a
+    supported kind (a clear error instead of a shape error deep inside torch)."""
+    if len(args) < 2:
+        raise DomainError(
+            f"{type(module).__qualname__} is called as module(x, domain); the domain is missing"
+        )
+    check_domain_kind(module, args[1])

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 
 from faconv.component import Component
-from faconv.domains.base import Domain
+from faconv.domains.base import Domain, domain_kind_pre_hook
 from faconv.registry import Registry
 
 __all__ = ["MIXERS", "SpatialMixer"]
@@ -23,6 +23,10 @@ class SpatialMixer(Component):
     """
 
     domains: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_forward_pre_hook(domain_kind_pre_hook)
 
     @abstractmethod
     def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor: ...

@@ -107,3 +107,29 @@ def test_num_scales_declares_empty_scales():
         GraphDomain(
             torch.tensor([0]), torch.tensor([1]), 2, edge_scale=torch.tensor([1]), num_scales=1
         )
+
+
+@pytest.mark.parametrize(
+    ("component", "domain", "x"),
+    [
+        (faconv.GraphDWMixer(4), faconv.GridDomain(3, 4), torch.randn(1, 3, 4, 4)),
+        (faconv.SparseGraphAttention(4, 2), faconv.GridDomain(3, 4), torch.randn(1, 3, 4, 4)),
+        (
+            faconv.MultiScaleDilatedDWMixer(4),
+            GraphDomain.from_mesh(faconv.icosahedral_mesh(0)),
+            torch.randn(1, 12, 4),
+        ),
+        (
+            faconv.AxialAttention(4, 2),
+            GraphDomain.from_mesh(faconv.icosahedral_mesh(0)),
+            torch.randn(1, 12, 4),
+        ),
+    ],
+)
+def test_spatial_components_refuse_the_wrong_kind_of_domain(component, domain, x):
+    with pytest.raises(
+        DomainError, match=rf"supports \[.*\] domains, but was given a '{domain.kind}'"
+    ):
+        component(x, domain)
+    with pytest.raises(DomainError, match="domain is missing"):
+        component(x)
