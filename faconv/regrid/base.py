@@ -75,6 +75,7 @@ class Regridder(nn.Module):
             torch.stack([rows.reshape(-1), self.index.reshape(-1)]),
             self.weight.reshape(-1),
             (self.index.shape[0], self.num_in),
+            check_invariants=True,
         ).coalesce()
 
     def extra_repr(self) -> str:
