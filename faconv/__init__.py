@@ -8,7 +8,7 @@ from faconv.attention import ATTENTION, AxialAttention, GlobalAttention, SparseG
 from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
 from faconv.component import Component
 from faconv.domains import Domain, GraphDomain, GridDomain, IcosahedralMesh, icosahedral_mesh
-from faconv.errors import ConfigError, DomainError, FAConvError, InputError
+from faconv.errors import ConfigError, DataError, DomainError, FAConvError, InputError
 from faconv.gates import GATES, Gate, LSTMGate
 from faconv.layers import LAYERS, ConvLSTM2D, FAConvLSTM2D, Recurrent
 from faconv.mixers import (
@@ -34,6 +34,7 @@ __all__ = [
     "ConfigError",
     "ConvLSTM2D",
     "ConvLSTMCell",
+    "DataError",
     "Domain",
     "DomainError",
     "FAConvError",

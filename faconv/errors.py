@@ -6,7 +6,7 @@ is one of the types below, so callers can catch faconv's errors without catching
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DomainError", "FAConvError", "InputError"]
+__all__ = ["ConfigError", "DataError", "DomainError", "FAConvError", "InputError"]
 
 
 class FAConvError(Exception):
@@ -27,3 +27,8 @@ class InputError(FAConvError, ValueError):
 
 class DomainError(InputError):
     """A domain does not fit the tensor or the component (wrong point shape, wrong kind)."""
+
+
+class DataError(FAConvError, ValueError):
+    """A data file or dataset cannot be used as given: missing variables or dimensions, an empty
+    crop, an all-NaN variable, unordered or duplicated times, files whose grids disagree."""

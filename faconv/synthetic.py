@@ -18,7 +18,16 @@ from faconv.errors import ConfigError
 __all__ = ["SyntheticRegimes", "make_synthetic_regimes"]
 
 VARIABLES = ("t2m", "msl", "u10", "v10")
-UNITS = {"t2m": "K", "msl": "Pa", "u10": "m s**-1", "v10": "m s**-1"}
+ALL_VARIABLES = ("t2m", "msl", "sp", "u10", "v10", "sst")
+UNITS = {"t2m": "K", "msl": "Pa", "sp": "Pa", "u10": "m s**-1", "v10": "m s**-1", "sst": "K"}
+LONG_NAMES = {
+    "t2m": "2 metre temperature",
+    "msl": "Mean sea level pressure",
+    "sp": "Surface pressure",
+    "u10": "10 metre U wind component",
+    "v10": "10 metre V wind component",
+    "sst": "Sea surface temperature",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class SyntheticRegimes:
         - labels: ``(T,)`` planted regime of each day, in ``[0, K)``.
         - day_of_year: ``(T,)`` 1-based day of year.
         - lat: ``(H,)`` degrees north; lon: ``(W,)`` degrees east.
+        - land: ``(H, W)`` bool land mask (``sst`` is NaN there).
     """
 
     data: np.ndarray
@@ -38,6 +48,7 @@ class SyntheticRegimes:
     lat: np.ndarray
     lon: np.ndarray
     variables: tuple[str, ...]
+    land: np.ndarray
 
 
 def _smooth_pattern(rng, yy, xx, n_bumps=3):
@@ -61,6 +72,7 @@ def make_synthetic_regimes(
     seed: int = 0,
     lat_range: tuple[float, float] = (33.0, 57.0),
     lon_range: tuple[float, float] = (-33.0, -9.0),
+    variables: tuple[str, ...] = VARIABLES,
 ) -> SyntheticRegimes:
     """Generate a daily multivariate sequence with ``num_regimes`` planted regimes.
 
@@ -68,7 +80,11 @@ def make_synthetic_regimes(
         num_days: days, starting on 1 January. persistence: probability that tomorrow keeps
             today's regime. noise: standard deviation of the white noise relative to the
             regime signal. seed: the generator seed (same seed, same data).
+        variables: any of ``ALL_VARIABLES`` (``sst`` is NaN over land).
     """
+    unknown = [v for v in variables if v not in ALL_VARIABLES]
+    if unknown:
+        raise ConfigError(f"unknown synthetic variables {unknown}; available: {ALL_VARIABLES}")
     for name, v in (("num_days", num_days), ("height", height), ("width", width),
                     ("num_regimes", num_regimes)):  # fmt: skip
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -104,16 +120,25 @@ def make_synthetic_regimes(
     wave_phase = 2 * np.pi * (xx[None] * 2.0 - np.arange(num_days)[:, None, None] / 4.0)
     wave = np.sin(wave_phase) * np.exp(-((yy[None] - 0.5) ** 2) / 0.1)
 
-    scale = {"t2m": 2.0, "msl": 900.0, "u10": 4.0, "v10": 4.0}
+    # a continent in one corner: smooth, about a quarter of the box
+    land = (xx + 0.6 * yy + 0.08 * np.sin(9 * yy)) > 1.15
+    elevation = np.where(land, 800.0 * (xx + 0.6 * yy - 1.15).clip(0) / 0.45, 0.0)  # metres
+
+    scale = {"t2m": 2.0, "msl": 900.0, "sp": 900.0, "u10": 4.0, "v10": 4.0, "sst": 0.4}
+    msl = 101325.0 + msl_a[labels] + 300.0 * wave
     fields = {
         "t2m": clim_t + 6.0 * season + t_a[labels] * 2.0 + 0.5 * wave,
-        "msl": 101325.0 + msl_a[labels] + 300.0 * wave,
+        "msl": msl,
+        "sp": msl - 12.0 * elevation[None],  # ~12 Pa per metre near the surface
         "u10": 5.0 + u_a[labels] + 1.5 * season,
         "v10": v_a[labels] + 1.0 * wave,
+        "sst": clim_t + 1.5 + 3.0 * season + 0.5 * t_a[labels],
     }
     data = np.stack(
         [fields[v] + noise * scale[v] * rng.standard_normal((num_days, height, width))
-         for v in VARIABLES],
+         for v in variables],
         axis=-1,
     ).astype(np.float32)  # fmt: skip
-    return SyntheticRegimes(data, labels, doy, lat, lon, VARIABLES)
+    if "sst" in variables:
+        data[..., list(variables).index("sst")][:, land] = np.nan
+    return SyntheticRegimes(data, labels, doy, lat, lon, tuple(variables), land)

@@ -1,0 +1,123 @@
+"""Open ERA5 as users get it: CDS NetCDF (one or many files) or Zarr stores, lazily."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from faconv.data.conventions import standardize
+from faconv.data.region import coarsen as _coarsen
+from faconv.data.region import crop_box
+from faconv.errors import DataError
+
+__all__ = ["open_era5"]
+
+PathLike = str | Path
+
+
+def _expand(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    out: list[Path] = []
+    for item in items:
+        text = str(item)
+        matches = sorted(glob.glob(text)) if any(c in text for c in "*?[") else [text]
+        if not matches:
+            raise DataError(f"no file matches {text!r}")
+        out += [Path(m) for m in matches]
+    for p in out:
+        if not p.exists():
+            raise DataError(f"no such file or store: {p}")
+    return out
+
+
+def _is_zarr(p: Path) -> bool:
+    return p.suffix == ".zarr" or (
+        p.is_dir() and any((p / m).exists() for m in (".zgroup", "zarr.json"))
+    )
+
+
+def _open_one(p: Path, chunks) -> xr.Dataset:
+    try:
+        if _is_zarr(p):
+            try:  # cloud stores (ARCO-ERA5, WeatherBench2) carry consolidated metadata
+                return xr.open_zarr(p, chunks=chunks, consolidated=True)
+            except ValueError:
+                return xr.open_zarr(p, chunks=chunks, consolidated=False)
+        return xr.open_dataset(p, chunks=chunks)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"cannot read {p} as NetCDF or Zarr: {exc}") from exc
+
+
+def _check_same_grid(parts: list[xr.Dataset], paths: list[Path]) -> None:
+    ref = parts[0]
+    for ds, p in zip(parts[1:], paths[1:]):
+        for dim in ("latitude", "longitude"):
+            a, b = ref[dim].values, ds[dim].values
+            if a.shape != b.shape or not np.allclose(a, b):
+                raise DataError(
+                    f"the {dim} grids of {paths[0]} ({a.size} points, {a.min():.3f}..{a.max():.3f}) "
+                    f"and {p} ({b.size} points, {b.min():.3f}..{b.max():.3f}) disagree"
+                )
+
+
+def open_era5(
+    paths: PathLike | Sequence[PathLike],
+    variables: Sequence[str] | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    coarsen: int = 1,
+    daily: bool = True,
+    chunks: dict | str | None = "auto",
+) -> xr.Dataset:
+    """Open ERA5 files lazily and bring them to faconv's convention.
+
+    Args:
+        paths: a NetCDF file, a Zarr store, a glob pattern, or a list of them. Several files
+            are combined: split by time (concatenated, sorted) and/or by variable (merged).
+        variables: short (``t2m``) or long (``2m_temperature``) names to keep. Default: all.
+        box: ``(south, north, west, east)`` degrees; see :func:`faconv.data.crop_box`.
+        coarsen: block-average factor. Default: 1.
+        daily: aggregate sub-daily data to daily means. Default: ``True``.
+        chunks: dask chunks for the lazy arrays. Default: ``"auto"``.
+
+    Returns:
+        An ``xr.Dataset`` with dims ``(time, latitude, longitude)``, nothing loaded yet.
+
+    Raises:
+        DataError: unreadable files, no time dimension, missing variables (listing those
+            present), disagreeing grids, an empty crop, unordered or duplicated times.
+    """
+    files = _expand(paths)
+    parts = [standardize(_open_one(p, chunks), source=str(p)) for p in files]
+    _check_same_grid(parts, files)
+    try:
+        ds = (
+            xr.combine_by_coords(parts, combine_attrs="drop_conflicts")
+            if len(parts) > 1
+            else parts[0]
+        )
+    except ValueError as exc:
+        raise DataError(f"cannot combine {len(files)} files: {exc}") from exc
+    if len(parts) > 1:
+        ds = standardize(ds, source=f"{len(files)} combined files")  # re-check time order
+    if variables is not None:
+        from faconv.data.conventions import ERA5_NAMES
+
+        wanted = [ERA5_NAMES.get(v, v) for v in variables]
+        missing = [v for v in wanted if v not in ds.data_vars]
+        if missing:
+            raise DataError(
+                f"variables {missing} are not in the data; it has {sorted(ds.data_vars)}"
+            )
+        ds = ds[wanted]
+    if box is not None:
+        ds = crop_box(ds, box)
+    ds = _coarsen(ds, coarsen)
+    if daily and ds.sizes["time"] > 1:
+        step = np.diff(ds["time"].values[:2])[0]
+        if step < np.timedelta64(1, "D"):
+            ds = ds.resample(time="1D").mean()
+    return ds

@@ -1,0 +1,60 @@
+"""Lat-lon boxes (also across the 0° meridian or the dateline) and coarsening."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from faconv.errors import DataError
+
+__all__ = ["coarsen", "crop_box"]
+
+
+def _wrap(lon: float) -> float:
+    return ((float(lon) + 180.0) % 360.0) - 180.0
+
+
+def crop_box(ds: xr.Dataset, box: tuple[float, float, float, float]) -> xr.Dataset:
+    """Select ``box = (south, north, west, east)`` in degrees from a standardized dataset.
+
+    Longitudes may be given in either convention (``-33``/``327``). ``west > east`` after
+    wrapping to [-180, 180) means the box crosses the dateline; the result is then contiguous,
+    running east from ``west`` across 180° with longitudes continuing past 180 (e.g. 170 ..
+    190) so they stay increasing. A box across the 0° meridian (``west=-10, east=10``
+    or ``350, 10``) needs nothing special.
+
+    Raises:
+        DataError: the box selects no grid point.
+    """
+    south, north, west, east = box
+    if south > north:
+        raise DataError(f"crop box south={south} is north of north={north}")
+    lat = ds["latitude"]
+    ds = ds.sel(latitude=(lat >= south) & (lat <= north))
+    w, e = _wrap(west), _wrap(east)
+    lon = ds["longitude"]
+    if (east - west) % 360 == 0 and east != west:  # full circle
+        pass
+    elif w <= e:
+        ds = ds.sel(longitude=(lon >= w) & (lon <= e))
+    else:  # across the dateline: [w, 180) then [-180, e], relabelled to run on past 180
+        lv = lon.values
+        ds = ds.sel(longitude=np.concatenate([lv[lv >= w], lv[lv <= e]]))
+        lv = ds["longitude"].values
+        ds = ds.assign_coords(longitude=np.where(lv < w, lv + 360.0, lv))
+    if ds.sizes["latitude"] == 0 or ds.sizes["longitude"] == 0:
+        raise DataError(
+            f"crop box (south={south}, north={north}, west={west}, east={east}) selects no grid "
+            f"point; the data covers latitudes {float(lat.min()):.2f}..{float(lat.max()):.2f} and "
+            f"longitudes {float(lon.min()):.2f}..{float(lon.max()):.2f}"
+        )
+    return ds
+
+
+def coarsen(ds: xr.Dataset, factor: int) -> xr.Dataset:
+    """Block-average ``factor × factor`` grid cells (lazy); incomplete edge blocks are trimmed."""
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise DataError(f"coarsen factor must be a positive integer, got {factor!r}")
+    if factor == 1:
+        return ds
+    return ds.coarsen(latitude=factor, longitude=factor, boundary="trim").mean()

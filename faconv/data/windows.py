@@ -1,0 +1,97 @@
+"""Sliding windows over time, a leak-free train/validation split, and the torch Dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from faconv.errors import ConfigError
+
+__all__ = ["WindowDataset", "split_windows", "window_starts"]
+
+
+def window_starts(num_steps: int, length: int, stride: int, start: int = 0) -> list[int]:
+    """Starts of windows of ``length`` steps every ``stride`` steps inside
+    ``[start, start + num_steps)``; when the stride leaves a tail uncovered, one more window is
+    aligned to the end, so every step is in at least one window."""
+    for name, v in (("length", length), ("stride", stride)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"window {name} must be a positive integer, got {v!r}")
+    if num_steps < length:
+        raise ConfigError(f"a window of {length} steps does not fit in {num_steps} steps")
+    starts = list(range(start, start + num_steps - length + 1, stride))
+    if starts[-1] + length < start + num_steps:
+        starts.append(start + num_steps - length)
+    return starts
+
+
+def split_windows(
+    num_steps: int, length: int, stride: int, val_fraction: float = 0.2
+) -> tuple[list[int], list[int]]:
+    """Train and validation window starts: the validation period is the last ``val_fraction``
+    of the steps; each window lies entirely in one period, so nothing leaks across the split."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = round(num_steps * val_fraction)
+    n_train = num_steps - n_val
+    train = window_starts(n_train, length, stride)
+    val = window_starts(n_val, length, stride, start=n_train) if n_val else []
+    return train, val
+
+
+class WindowDataset(Dataset):
+    """Windows of a normalised sequence, with masks and the day of year of every step.
+
+    Args:
+        values: ``(T, *P, C)`` float array (NaN already replaced, see ``Normalizer``).
+        mask: ``(T, *P, C)`` bool, True where a value is present.
+        day_of_year: ``(T,)`` 1-based day of year (for the seasonal positional encoding).
+        starts: window start indices (from :func:`window_starts` / :func:`split_windows`).
+        length: window length.
+        transform: optional map applied to ``x`` and ``mask`` (e.g. a grid→mesh regridder,
+            giving ``(length, N, C)``).
+
+    Items are dicts: ``x (length, *P, C)`` float32, ``mask`` (same shape, float32),
+    ``day_of_year (length,)`` and ``time_index (length,)``; batched by the default collate to
+    ``(B, length, *P, C)``.
+    """
+
+    def __init__(
+        self,
+        values: np.ndarray,
+        mask: np.ndarray,
+        day_of_year: np.ndarray,
+        starts: list[int],
+        length: int,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if values.shape != mask.shape or values.shape[0] != len(day_of_year):
+            raise ConfigError("values, mask and day_of_year must share the time axis and shape")
+        if starts and (min(starts) < 0 or max(starts) + length > values.shape[0]):
+            raise ConfigError("a window reaches outside the sequence")
+        self.values = torch.as_tensor(values, dtype=torch.float32)
+        self.mask = torch.as_tensor(mask, dtype=torch.float32)
+        self.day_of_year = torch.as_tensor(np.asarray(day_of_year), dtype=torch.long)
+        self.starts, self.length, self.transform = list(starts), length, transform
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        s = self.starts[i]
+        x, m = self.values[s : s + self.length], self.mask[s : s + self.length]
+        if self.transform is not None:
+            # mask-aware: regrid values and coverage, renormalise where part of a stencil is
+            # missing, and call a point valid when most of its stencil was
+            w = self.transform(m)
+            x = torch.where(w > 0, self.transform(x * m) / w.clamp_min(1e-6), 0.0)
+            m = (w >= 0.5).float()
+        return {
+            "x": x,
+            "mask": m,
+            "day_of_year": self.day_of_year[s : s + self.length],
+            "time_index": torch.arange(s, s + self.length),
+        }
