@@ -16,7 +16,8 @@ __all__ = ["WindowDataset", "split_windows", "window_starts"]
 def window_starts(num_steps: int, length: int, stride: int, start: int = 0) -> list[int]:
     """Starts of windows of ``length`` steps every ``stride`` steps inside
     ``[start, start + num_steps)``; when the stride leaves a tail uncovered, one more window is
-    aligned to the end, so every step is in at least one window."""
+    aligned to the end. With ``stride <= length`` every step is in at least one window; a
+    larger stride subsamples (the first and last steps are always covered)."""
     for name, v in (("length", length), ("stride", stride)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(f"window {name} must be a positive integer, got {v!r}")

@@ -1,0 +1,102 @@
+"""Opening ERA5 in every delivery convention, combining files, cropping, daily means, errors."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from faconv import DataError
+from faconv.data import CONVENTIONS, crop_box, era5_like, open_era5, standardize, write_era5_like
+
+KW = dict(days=6, height=8, width=10, regimes=3, seed=1)
+
+
+def _path(tmp_path, convention):
+    return tmp_path / (convention + (".zarr" if convention.startswith("zarr") else ".nc"))
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return era5_like(**KW).drop_vars(["regime", "lsm"])
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_every_convention_opens_to_the_same_data(tmp_path, reference, convention):
+    path = write_era5_like(_path(tmp_path, convention), convention, steps_per_day=4, **KW)
+    ds = open_era5(path)
+    assert ds["t2m"].chunks is not None  # lazy (dask), nothing loaded yet
+    assert list(ds.dims) == ["time", "latitude", "longitude"]
+    assert (np.diff(ds.latitude.values) < 0).all() and (np.diff(ds.longitude.values) > 0).all()
+    assert ds.longitude.values.min() >= -180 and ds.longitude.values.max() < 180
+    assert ds.sizes["time"] == 6  # 4 steps a day -> daily means
+    for v in reference.data_vars:
+        np.testing.assert_allclose(ds[v].values, reference[v].values, atol=2e-3, rtol=1e-5)
+
+
+def test_several_files_split_by_time_and_by_variable(tmp_path, reference):
+    full = write_era5_like(tmp_path / "full.nc", "cds_old", **KW)
+    ds = xr.open_dataset(full)
+    ds.isel(time=slice(0, 3)).to_netcdf(tmp_path / "a.nc")
+    ds.isel(time=slice(3, None)).to_netcdf(tmp_path / "b.nc")
+    by_time = open_era5([tmp_path / "b.nc", tmp_path / "a.nc"])  # order does not matter
+    np.testing.assert_allclose(by_time["msl"].values, reference["msl"].values, rtol=1e-6)
+    ds[["t2m", "msl"]].to_netcdf(tmp_path / "v1.nc")
+    ds[["sst"]].to_netcdf(tmp_path / "v2.nc")
+    by_var = open_era5(str(tmp_path / "v?.nc"), variables=["sst", "2m_temperature"])
+    assert list(by_var.data_vars) == ["sst", "t2m"]
+
+
+def test_crop_across_meridian_and_dateline():
+    ds = standardize(era5_like(days=2, height=18, width=36, regimes=2, lat_range=(-85.0, 85.0),
+                               lon_range=(0.0, 350.0)))  # fmt: skip
+    across0 = crop_box(ds, (-20, 20, -30, 30))
+    lon = across0.longitude.values
+    assert lon.min() >= -30 and lon.max() <= 30 and (lon < 0).any() and (lon > 0).any()
+    same = crop_box(ds, (-20, 20, 330, 30))  # 0..360 spelling of the same box
+    np.testing.assert_array_equal(same.longitude.values, lon)
+    dateline = crop_box(ds, (-20, 20, 150, -150))
+    lon = dateline.longitude.values
+    assert (np.diff(lon) > 0).all() and lon.min() >= 150 and lon.max() <= 210
+    assert dateline.sizes["latitude"] == across0.sizes["latitude"]
+
+
+def test_coarsen_and_variable_selection(tmp_path):
+    path = write_era5_like(tmp_path / "x.nc", "cds_old", **KW)
+    ds = open_era5(path, variables=["t2m"], coarsen=2)
+    assert dict(ds.sizes) == {"time": 6, "latitude": 4, "longitude": 5}
+    full = open_era5(path, variables=["t2m"])
+    np.testing.assert_allclose(
+        ds.t2m.values[:, 0, 0], full.t2m.values[:, :2, :2].mean((1, 2)), rtol=1e-6
+    )
+
+
+def test_clear_errors(tmp_path):
+    path = write_era5_like(tmp_path / "x.nc", "cds_old", **KW)
+    with pytest.raises(
+        DataError,
+        match=r"variables \['tp'\] are not in the data; it has \['msl', 'sp', 'sst', 't2m', 'u10', 'v10'\]",
+    ):
+        open_era5(path, variables=["t2m", "total_precipitation"])
+    with pytest.raises(DataError, match="selects no grid point"):
+        open_era5(path, box=(-10, 10, 100, 120))
+    ds = xr.open_dataset(path)
+    ds.isel(time=0).to_netcdf(tmp_path / "notime.nc")
+    with pytest.raises(DataError, match="no time dimension"):
+        open_era5(tmp_path / "notime.nc")
+    ds.isel(time=[0, 2, 1]).to_netcdf(tmp_path / "unsorted.nc")
+    with pytest.raises(DataError, match="not increasing"):
+        open_era5(tmp_path / "unsorted.nc")
+    ds.isel(time=[0, 1, 1, 2]).to_netcdf(tmp_path / "dup.nc")
+    with pytest.raises(DataError, match="duplicated times"):
+        open_era5(tmp_path / "dup.nc")
+    other = era5_like(days=6, height=9, width=10, regimes=3, seed=1, start="2021-01-07")
+    other.drop_vars(["regime", "lsm"]).to_netcdf(tmp_path / "other.nc")
+    with pytest.raises(DataError, match="latitude grids .* disagree"):
+        open_era5([path, tmp_path / "other.nc"])
+    (tmp_path / "broken.nc").write_bytes(b"CDF\x01 this is not a netcdf file")
+    with pytest.raises(DataError, match="cannot read"):
+        open_era5(tmp_path / "broken.nc")
+    with pytest.raises(DataError, match="no file matches"):
+        open_era5(str(tmp_path / "nothing*.nc"))
+    ens = xr.concat([ds, ds], "number")
+    with pytest.raises(DataError, match="2 ensemble members"):
+        standardize(ens)

@@ -1,0 +1,123 @@
+"""Normalisation round trips and masks; windowing coverage and leak-free splits (hypothesis);
+the torch Dataset on grids and, through a regridder, on meshes."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import faconv
+from faconv import ConfigError, DataError
+from faconv.data import Normalizer, WindowDataset, era5_like, split_windows, window_starts
+from faconv.regrid import grid_to_mesh
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return era5_like(days=40, height=8, width=10, regimes=3, seed=2)
+
+
+@pytest.mark.parametrize("method", ["zscore", "minmax"])
+def test_roundtrip_mask_and_saved_statistics(ds, method, tmp_path):
+    variables = ["t2m", "msl", "sst"]
+    norm = Normalizer(method).fit(ds, variables, time=slice("2021-01-01", "2021-01-30"))
+    values, mask = norm.transform(ds)
+    assert values.shape == (40, 8, 10, 3) and values.dtype == np.float32
+    land = ds["lsm"].values.astype(bool)
+    assert (~mask[..., 2]).any() and np.array_equal(
+        ~mask[..., 2], np.broadcast_to(land, (40, 8, 10))
+    )
+    assert mask[..., :2].all() and (values[~mask] == 0).all()
+    back = norm.inverse(values.astype(np.float64))
+    orig = np.stack([ds[v].values for v in variables], -1)
+    np.testing.assert_allclose(back[mask], orig[mask], rtol=1e-5)
+    if method == "minmax":
+        train = values[:30][mask[:30]]
+        assert train.min() == pytest.approx(0.0, abs=1e-6) and train.max() == pytest.approx(
+            1.0, abs=1e-6
+        )
+    norm.save(tmp_path / "norm.json")
+    again = Normalizer.load(tmp_path / "norm.json")
+    assert again == norm
+    np.testing.assert_array_equal(again.transform(ds)[0], values)
+
+
+def test_statistics_come_from_the_training_period_only(ds):
+    train = slice("2021-01-01", "2021-01-30")
+    a = Normalizer().fit(ds, ["t2m"], time=train)
+    changed = ds.copy(deep=True)
+    changed["t2m"][35:] += 100.0  # validation period only
+    assert Normalizer().fit(changed, ["t2m"], time=train) == a
+
+
+def test_normalizer_errors(ds):
+    bad = ds.copy()
+    bad["sst"] = bad["sst"] * np.nan
+    with pytest.raises(DataError, match="'sst' is entirely NaN"):
+        Normalizer().fit(bad, ["sst"])
+    with pytest.raises(DataError, match="lacks variables"):
+        Normalizer().fit(ds, ["t2m"]).transform(ds[["msl"]])
+    with pytest.raises(ConfigError, match="method"):
+        Normalizer("robust")
+    with pytest.raises(DataError, match="not fitted"):
+        Normalizer().transform(ds)
+
+
+@given(n=st.integers(1, 200), length=st.integers(1, 20), stride=st.integers(1, 20))
+def test_windows_cover_every_step_within_bounds(n, length, stride):
+    if length > n:
+        with pytest.raises(ConfigError, match="does not fit"):
+            window_starts(n, length, stride)
+        return
+    starts = window_starts(n, length, stride)
+    covered = np.zeros(n, bool)
+    for s in starts:
+        assert s >= 0 and s + length <= n
+        covered[s : s + length] = True
+    assert covered[0] and covered[-1]
+    if stride <= length:  # no gaps between windows: every step is covered
+        assert covered.all()
+    else:  # subsampling: exactly the steps of each window
+        assert covered.sum() == len(set().union(*(range(s, s + length) for s in starts)))
+
+
+@given(n=st.integers(20, 400), length=st.integers(1, 8), stride=st.integers(1, 8),
+       frac=st.floats(0.1, 0.5))  # fmt: skip
+def test_split_never_leaks_across_train_and_validation(n, length, stride, frac):
+    n_val = round(n * frac)
+    if n_val < length:
+        return
+    train, val = split_windows(n, length, stride, frac)
+    boundary = n - n_val
+    assert all(s + length <= boundary for s in train)
+    assert all(s >= boundary and s + length <= n for s in val)
+    seen = set()
+    for s in train + val:
+        seen |= set(range(s, s + length))
+    if stride <= length:
+        assert seen == set(range(n))
+
+
+def test_dataset_batches_on_grid_and_mesh(ds):
+    norm = Normalizer().fit(ds, ["t2m", "msl", "sst"])
+    values, mask = norm.transform(ds)
+    doy = ds["time"].dt.dayofyear.values
+    train, _ = split_windows(40, 5, 5, 0.25)
+    loader = torch.utils.data.DataLoader(WindowDataset(values, mask, doy, train, 5), batch_size=2)
+    batch = next(iter(loader))
+    assert batch["x"].shape == (2, 5, 8, 10, 3) and batch["mask"].shape == (2, 5, 8, 10, 3)
+    assert batch["day_of_year"].tolist() == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    mesh = faconv.icosahedral_mesh(2)
+    lat = torch.tensor(ds.latitude.values)
+    lon = torch.tensor(ds.longitude.values)
+    regrid = grid_to_mesh(lat, lon, mesh)
+    inside = regrid.covered
+    mesh_ds = WindowDataset(
+        values, mask, doy, train, 5, transform=lambda t: regrid(t.double()).float()
+    )
+    item = mesh_ds[0]
+    assert item["x"].shape == (5, 162, 3)
+    # constants survive mask-aware regridding; land (masked SST) is not smeared into the ocean
+    assert torch.isfinite(item["x"]).all()
+    assert item["mask"][:, inside, :2].all()
