@@ -19,10 +19,12 @@ def _demo(args: argparse.Namespace) -> int:
         cfg.days, cfg.height, cfg.width, cfg.epochs, cfg.filters, cfg.bottleneck = (
             48, 12, 12, 1, 8, 4,
         )  # fmt: skip
+        cfg.steps_per_day = 1
         cfg.clusters = cfg.regimes = min(cfg.regimes, 4)
     print(
-        f"faconv {__version__} demo: {cfg.days} generated days on a {cfg.height}x{cfg.width} grid, "
-        f"{cfg.regimes} planted regimes; training FAConvLSTM and ConvLSTM ({cfg.epochs} epochs each)"
+        f"faconv {__version__} demo: {cfg.days} generated ERA5-like days on a {cfg.height}x"
+        f"{cfg.width} grid (t2m, msl, sp, u10, v10, sst), {cfg.regimes} planted regimes; "
+        f"training FAConvLSTM and ConvLSTM ({cfg.epochs} epochs each)"
     )
     results = run_demo(cfg, args.out, progress=not args.no_progress)
     print(format_table(results))

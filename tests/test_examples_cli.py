@@ -32,6 +32,9 @@ def test_demo_quick_writes_metrics(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "FAConvLSTM" in printed and "ConvLSTM" in printed and "ARI" in printed
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert (tmp_path / "era5_like.nc").exists()  # the default data went through a real file
+    assert metrics["variables"] == ["t2m", "msl", "sp", "u10", "v10", "sst"]
+    assert metrics["train_windows"] > 0 and metrics["val_windows"] > 0
     for model in ("FAConvLSTM", "ConvLSTM"):
         m = metrics[model]
         assert m["parameters"] > 0 and m["train_seconds"] > 0
@@ -45,10 +48,11 @@ def test_demo_is_reproducible(tmp_path):
     from faconv.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(days=24, height=8, width=8, regimes=3, clusters=3, epochs=1, filters=8,
-                     bottleneck=2)  # fmt: skip
+                     bottleneck=2, window=4, steps_per_day=1)  # fmt: skip
     a, b = run_demo(cfg, progress=False), run_demo(cfg, progress=False)
     for model in ("FAConvLSTM", "ConvLSTM"):
         assert a[model]["final_loss"] == b[model]["final_loss"]
+        assert a[model]["val_loss"] == b[model]["val_loss"]
         assert a[model]["silhouette"] == b[model]["silhouette"]
 
 
