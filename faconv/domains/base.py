@@ -34,6 +34,10 @@ class Domain(ABC):
     def point_weights(self, device=None, dtype=None) -> torch.Tensor:
         """Quadrature weights of the points, shape ``P``, summing to 1 (area fractions)."""
 
+    @abstractmethod
+    def laplacian(self, x: torch.Tensor) -> torch.Tensor:
+        """The domain's discrete Laplacian of ``(B, *P, C)`` fields (zero on constants)."""
+
     @property
     def num_points(self) -> int:
         n = 1

@@ -232,6 +232,19 @@ class GraphDomain(Domain):
 
         return self.cached(key, compute)
 
+    def laplacian(self, x: torch.Tensor, scale: int = 0) -> torch.Tensor:
+        """Graph Laplacian over the edges of ``scale``: ``Σ_{s→i} (x_s - x_i)``,
+        ``(B, N, C) -> (B, N, C)`` (zero on constants)."""
+        from torch_geometric.utils import scatter
+
+        self.check(x, "laplacian input")
+        sel = self.cached(
+            ("laplacian_edges", scale), lambda: (self.edge_scale == scale).nonzero().squeeze(1)
+        )
+        snd, rcv = self.senders[sel].to(x.device), self.receivers[sel].to(x.device)
+        diff = x[:, snd] - x[:, rcv]
+        return scatter(diff, rcv, dim=1, dim_size=self.num_nodes, reduce="sum")
+
     def edge_vectors(self) -> torch.Tensor:
         """Sender position relative to its receiver in the receiver's local (east, north)
         frame: ``edge_vec`` if given, the tangent-plane projection for ``(N, 3)`` positions on

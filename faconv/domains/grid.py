@@ -79,6 +79,22 @@ class GridDomain(Domain):
             self._weights[key] = self._compute_weights(*key)
         return self._weights[key]
 
+    def laplacian(self, x: torch.Tensor) -> torch.Tensor:
+        """5-point Laplacian in grid steps, ``(B, H, W, C) -> (B, H, W, C)``: neighbours wrap in
+        longitude on periodic grids; at the other edges missing neighbours are left out
+        (Neumann), so constants have zero Laplacian everywhere."""
+        self.check(x, "laplacian input")
+        lap = torch.zeros_like(x)
+        dn, up = x[:, 1:] - x[:, :-1], x[:, :-1] - x[:, 1:]
+        lap[:, :-1] += dn
+        lap[:, 1:] += up
+        if self.periodic:
+            lap += torch.roll(x, 1, 2) + torch.roll(x, -1, 2) - 2 * x
+        else:
+            lap[:, :, :-1] += x[:, :, 1:] - x[:, :, :-1]
+            lap[:, :, 1:] += x[:, :, :-1] - x[:, :, 1:]
+        return lap
+
     def _compute_weights(self, device, dtype) -> torch.Tensor:
         if self.lat is None:
             row = torch.ones(self.height, device=device, dtype=dtype)

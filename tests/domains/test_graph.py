@@ -133,3 +133,28 @@ def test_spatial_components_refuse_the_wrong_kind_of_domain(component, domain, x
         component(x, domain)
     with pytest.raises(DomainError, match="domain is missing"):
         component(x)
+
+
+def test_laplacians_vanish_on_constants_and_agree_on_a_lattice():
+    # grid (periodic) and its 4-neighbour lattice graph give the same Laplacian
+    H, W = 5, 7
+    x = randn(2, H, W, 3)
+    grid = faconv.GridDomain(H, W, periodic=True)
+    rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    rows, cols = rows.reshape(-1), cols.reshape(-1)
+    snd, rcv = [], []
+    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        r2, c2 = rows + dr, (cols + dc) % W
+        keep = (r2 >= 0) & (r2 < H)
+        snd.append((r2 * W + c2)[keep])
+        rcv.append((rows * W + cols)[keep])
+    graph = GraphDomain(torch.cat(snd), torch.cat(rcv), H * W)
+    compare_tensors(graph.laplacian(x.reshape(2, H * W, 3)).reshape(2, H, W, 3), grid.laplacian(x))
+    for dom, shape in ((grid, (1, H, W, 2)), (faconv.GridDomain(H, W), (1, H, W, 2)),
+                       (GraphDomain.from_mesh(faconv.icosahedral_mesh(2)), (1, 162, 2))):  # fmt: skip
+        c = torch.full(shape, 3.0, dtype=torch.float64)
+        assert dom.laplacian(c).abs().max() < 1e-12
+    # a bump has a negative Laplacian at its peak
+    bump = torch.zeros(1, H, W, 1, dtype=torch.float64)
+    bump[0, 2, 3] = 1.0
+    assert grid.laplacian(bump)[0, 2, 3, 0] == -4.0

@@ -160,12 +160,9 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_grid_component_on_graph_domain_is_refused():
-    class FakeGraph(faconv.Domain):
-        kind = "graph"
-        point_shape = (12,)
-
-        def point_weights(self, device=None, dtype=None):
-            return torch.full((12,), 1 / 12, device=device, dtype=dtype)
+    def FakeGraph():  # a 12-node ring
+        nodes = torch.arange(12)
+        return faconv.GraphDomain(nodes, (nodes + 1) % 12, 12)
 
     cell = faconv.FAConvLSTMCell(2, 4)
     with pytest.raises(faconv.DomainError, match=r"supports \['grid'\] domains.*'graph'"):
