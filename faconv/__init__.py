@@ -3,13 +3,14 @@
 Importing faconv fills every registry (mixers, gates, attention, cells, layers).
 """
 
-from faconv import attention, cells, gates, layers, mixers, regrid
+from faconv import attention, cells, gates, heads, layers, losses, mixers, models, regrid, temporal
 from faconv.attention import ATTENTION, AxialAttention, GlobalAttention, SparseGraphAttention
 from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
 from faconv.component import Component
 from faconv.domains import Domain, GraphDomain, GridDomain, IcosahedralMesh, icosahedral_mesh
 from faconv.errors import ConfigError, DataError, DomainError, FAConvError, InputError
 from faconv.gates import GATES, Gate, LSTMGate
+from faconv.heads import HEADS, SubspaceHead
 from faconv.layers import LAYERS, ConvLSTM2D, FAConvLSTM2D, Recurrent
 from faconv.mixers import (
     MIXERS,
@@ -18,7 +19,9 @@ from faconv.mixers import (
     SpatialMixer,
     SqueezeExcite,
 )
+from faconv.models import MODELS, RepresentationModel
 from faconv.registry import Registry, build, list_components, register, registries
+from faconv.temporal import TEMPORAL, SeasonalTemporalAttention, seasonal_encoding
 from faconv.typing import State
 from faconv.version import __version__
 
@@ -26,8 +29,11 @@ __all__ = [
     "ATTENTION",
     "CELLS",
     "GATES",
+    "HEADS",
     "LAYERS",
     "MIXERS",
+    "MODELS",
+    "TEMPORAL",
     "AxialAttention",
     "Cell",
     "Component",
@@ -51,20 +57,28 @@ __all__ = [
     "MultiScaleDilatedDWMixer",
     "Recurrent",
     "Registry",
+    "RepresentationModel",
+    "SeasonalTemporalAttention",
     "SparseGraphAttention",
     "SpatialMixer",
     "SqueezeExcite",
     "State",
+    "SubspaceHead",
     "__version__",
     "attention",
     "build",
     "cells",
     "gates",
+    "heads",
     "icosahedral_mesh",
     "layers",
     "list_components",
+    "losses",
     "mixers",
+    "models",
     "register",
     "registries",
     "regrid",
+    "seasonal_encoding",
+    "temporal",
 ]

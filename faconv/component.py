@@ -23,7 +23,7 @@ __all__ = ["Component", "check_choice", "check_positive_int"]
 def _to_json(value: Any, where: str) -> Any:
     if isinstance(value, Component):
         return value.to_config()
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, (tuple, list, nn.ModuleList)):
         return [_to_json(v, where) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _to_json(v, where) for k, v in value.items()}

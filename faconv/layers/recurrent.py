@@ -13,7 +13,23 @@ from faconv.errors import InputError
 from faconv.registry import Registry
 from faconv.typing import State
 
-__all__ = ["LAYERS", "Recurrent"]
+__all__ = ["LAYERS", "Recurrent", "unroll"]
+
+
+def unroll(
+    cell: Cell, xs: torch.Tensor, domain: Domain, state: State, t0: int = 0
+) -> tuple[list[torch.Tensor], State]:
+    """Run ``cell`` over ``xs (B, T, *P, C_in)`` from ``state`` at absolute time ``t0``: the
+    input projection once for the whole sequence, then the recurrent steps. Inputs are not
+    validated here (callers check once per sequence). Returns the per-step outputs and the
+    final state."""
+    cell.begin_sequence()
+    u = cell.project_input(xs, domain)  # hoisted out of the time loop
+    outputs = []
+    for t in range(xs.shape[1]):
+        y, state = cell.step(u[:, t], domain, state, t0 + t)
+        outputs.append(y)
+    return outputs, state
 
 
 class Recurrent(Component):
@@ -107,14 +123,8 @@ class Recurrent(Component):
         state, t0 = self._start(xs, domain, initial_state, time_offset)
         if self.go_backwards:
             xs = xs.flip(1)
-        self.cell.begin_sequence()
-        u = self.cell.project_input(xs, domain)  # hoisted out of the time loop
-        outputs = []
-        for t in range(xs.shape[1]):
-            y, state = self.cell.step(u[:, t], domain, state, t0 + t)
-            if self.return_sequences:
-                outputs.append(y)
-        out = torch.stack(outputs, dim=1) if self.return_sequences else y
+        outputs, state = unroll(self.cell, xs, domain, state, t0)
+        out = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
         if self.stateful:
             self._state, self._time = state.detach(), t0 + xs.shape[1]
         return (out, state.h, state.c) if self.return_state else out

@@ -1,0 +1,113 @@
+"""The representation model: recurrent encoder → subspace head → seasonal temporal attention →
+decoder reconstructing the input fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from faconv.cells.base import CELLS
+from faconv.component import Component, check_positive_int
+from faconv.domains.base import Domain
+from faconv.errors import ConfigError, InputError
+from faconv.heads.subspace import HEADS
+from faconv.layers.recurrent import unroll
+from faconv.registry import Registry
+from faconv.temporal.attention import TEMPORAL
+
+__all__ = ["MODELS", "Model", "RepresentationModel"]
+
+
+class Model(Component):
+    """Base of complete models."""
+
+
+MODELS = Registry("model", Model)
+
+DEFAULT_ENCODER = ({"type": "fa_convlstm", "hidden_channels": 32},)
+
+
+@MODELS.register("representation")
+class RepresentationModel(Model):
+    """Spatiotemporal representation learner of FAConvLSTM (arXiv 2601.10914), any geometry.
+
+    .. math::
+        H^{(l)} = \\mathrm{RNN}_l(H^{(l-1)}),\\quad z_t = \\mathrm{head}(H_t^{(L)}),\\quad
+        z'_{1..T} = \\mathrm{temporal}(z_{1..T}, \\mathrm{doy}),\\quad
+        \\hat x_t = \\mathrm{MLP}([H_t^{(L)}, z'_t])
+
+    The encoder stacks any registered cells (FAConvLSTM, ConvLSTM, graph compositions); each
+    layer's ``in_channels`` is wired from the previous one. The decoder is pointwise (shared by
+    every geometry): it sees the local hidden state and the refined embedding of its step, so
+    the embedding must carry what the step has in common across the domain.
+
+    Args:
+        in_channels (int): ``C_in`` of the input (variables, plus mask channels if used).
+        out_channels (int, optional): reconstructed variables. Default: ``in_channels``.
+        encoder (sequence of cell specs): each needs ``hidden_channels``; ``in_channels`` is
+            wired. Default: one ``fa_convlstm`` with 32 channels.
+        head (spec): built with ``in_channels`` = last hidden width. Default: ``"subspace"``.
+        temporal (spec or None): built with ``dim`` = head width. Default:
+            ``"seasonal_attention"``.
+        decoder_hidden (int): width of the decoder MLP. Default: ``64``.
+
+    Shapes:
+        - x: ``(B, T, *P, C_in)``; day_of_year: ``(B, T)``.
+        - output: dict with ``reconstruction (B, T, *P, C_out)``, ``embedding (B, T, D)``
+          (refined), ``head_embedding (B, T, D)``, ``hidden (B, T, *P, C_hid)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int | None = None,
+        encoder: Sequence[Any] = DEFAULT_ENCODER,
+        head: Any = "subspace",
+        temporal: Any = "seasonal_attention",
+        decoder_hidden: int = 64,
+    ) -> None:
+        super().__init__()
+        owner = "representation model"
+        self.in_channels = check_positive_int(in_channels, "in_channels", owner)
+        self.out_channels = check_positive_int(out_channels or in_channels, "out_channels", owner)
+        if isinstance(encoder, (str, dict)) or not isinstance(encoder, Sequence) or not encoder:
+            raise ConfigError(f"{owner}: encoder must be a non-empty list of cell specs")
+        cells, width = [], in_channels
+        for spec in encoder:
+            cell = CELLS.build(spec, in_channels=width)
+            cells.append(cell)
+            width = cell.hidden_channels
+        self.encoder = nn.ModuleList(cells)
+        self.head = HEADS.build(head, in_channels=width)
+        dim = self.head.out_dim
+        self.temporal = None if temporal is None else TEMPORAL.build(temporal, dim=dim)
+        self.decoder_hidden = check_positive_int(decoder_hidden, "decoder_hidden", owner)
+        self.decoder = nn.Sequential(
+            nn.Linear(width + dim, decoder_hidden),
+            nn.GELU(),
+            nn.Linear(decoder_hidden, self.out_channels),
+        )
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.head.out_dim
+
+    def forward(self, x: torch.Tensor, domain: Domain, day_of_year: torch.Tensor) -> dict:
+        self.encoder[0].check_input(x, domain, leading=2, name="model input")
+        if tuple(day_of_year.shape) != tuple(x.shape[:2]):
+            raise InputError(
+                f"day_of_year has shape {tuple(day_of_year.shape)}; expected (B, T) = {tuple(x.shape[:2])}"
+            )
+        h = x
+        for cell in self.encoder:
+            state = cell.initial_state(h.shape[0], domain, device=h.device, dtype=h.dtype)
+            outputs, _ = unroll(cell, h, domain, state)
+            h = torch.stack(outputs, 1)
+        z0 = self.head(h, domain)
+        z = z0 if self.temporal is None else self.temporal(z0, day_of_year)
+        zb = z.view(*z.shape[:2], *([1] * (h.dim() - 3)), z.shape[-1]).expand(*h.shape[:-1], -1)
+        recon = self.decoder(torch.cat([h, zb], -1))
+        return {"reconstruction": recon, "embedding": z, "head_embedding": z0, "hidden": h}

@@ -1,0 +1,98 @@
+"""Temporal self-attention over per-timestep embeddings with the seasonal encoding."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from faconv.component import Component, check_positive_int
+from faconv.errors import ConfigError, InputError
+from faconv.registry import Registry
+from faconv.temporal.encoding import seasonal_encoding
+
+__all__ = ["TEMPORAL", "SeasonalTemporalAttention", "TemporalMixer"]
+
+
+class TemporalMixer(Component):
+    """Base of components that refine a sequence of embeddings ``(B, T, D) -> (B, T, D)``,
+    given the day of year of every step."""
+
+
+TEMPORAL = Registry("temporal", TemporalMixer)
+
+
+@TEMPORAL.register("seasonal_attention")
+class SeasonalTemporalAttention(TemporalMixer):
+    """Pre-norm transformer layers over time; queries and keys see the fixed seasonal encoding.
+
+    .. math::
+        Z \\leftarrow Z + \\mathrm{MHSA}(\\mathrm{LN}(Z) + \\mathrm{PE}(\\mathrm{doy})),\\qquad
+        Z \\leftarrow Z + \\mathrm{FFN}(\\mathrm{LN}(Z))
+
+    (values come from ``LN(Z) + PE`` as well; the encoding is
+    :func:`faconv.temporal.seasonal_encoding`). Attention is bidirectional over the window.
+
+    Args:
+        dim (int): ``D``, embedding width (even).
+        num_heads (int): heads. Default: ``4``.
+        num_layers (int): layers. Default: ``1``.
+        ffn_ratio (float): FFN hidden width / ``D``; 0 removes the FFN. Default: ``2``.
+        period (float): days per year in the encoding. Default: ``365.25``.
+
+    Shapes:
+        - z: ``(B, T, D)``; day_of_year: ``(B, T)``; output: ``(B, T, D)``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 4,
+        num_layers: int = 1,
+        ffn_ratio: float = 2,
+        period: float = 365.25,
+    ) -> None:
+        super().__init__()
+        owner = "seasonal_attention"
+        self.dim = check_positive_int(dim, "dim", owner, minimum=2)
+        if dim % 2:
+            raise ConfigError(f"{owner}: dim must be even (sine/cosine pairs), got {dim}")
+        self.num_heads = check_positive_int(num_heads, "num_heads", owner)
+        if dim % num_heads:
+            raise ConfigError(f"{owner}: dim={dim} is not divisible by num_heads={num_heads}")
+        self.num_layers = check_positive_int(num_layers, "num_layers", owner)
+        if not isinstance(ffn_ratio, (int, float)) or ffn_ratio < 0:
+            raise ConfigError(f"{owner}: ffn_ratio must be a number >= 0")
+        self.ffn_ratio, self.period = ffn_ratio, float(period)
+        hidden = round(dim * ffn_ratio)
+        self.layers = nn.ModuleList()
+        for _ in range(num_layers):
+            layer = nn.ModuleDict({"norm1": nn.LayerNorm(dim), "qkv": nn.Linear(dim, 3 * dim),
+                                   "out": nn.Linear(dim, dim)})  # fmt: skip
+            if hidden:
+                layer["norm2"] = nn.LayerNorm(dim)
+                layer["ffn"] = nn.Sequential(
+                    nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+                )
+            self.layers.append(layer)
+
+    def forward(self, z: torch.Tensor, day_of_year: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 3 or z.shape[-1] != self.dim:
+            raise InputError(f"temporal attention expects (B, T, {self.dim}), got {tuple(z.shape)}")
+        if tuple(day_of_year.shape) != tuple(z.shape[:2]):
+            raise InputError(
+                f"day_of_year has shape {tuple(day_of_year.shape)}, expected (B, T) = {tuple(z.shape[:2])}"
+            )
+        pe = seasonal_encoding(day_of_year, self.dim, self.period).to(z.dtype)
+        B, T, D = z.shape
+        for layer in self.layers:
+            q, k, v = (
+                layer["qkv"](layer["norm1"](z) + pe).view(B, T, 3, self.num_heads, -1).unbind(2)
+            )
+            o = F.scaled_dot_product_attention(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            )
+            z = z + layer["out"](o.transpose(1, 2).reshape(B, T, D))
+            if "ffn" in layer:
+                z = z + layer["ffn"](layer["norm2"](z))
+        return z
