@@ -17,7 +17,7 @@ from torch import nn
 
 from faconv.errors import ConfigError
 
-__all__ = ["Component", "check_choice", "check_positive_int"]
+__all__ = ["Component", "SpatialComponent", "check_choice", "check_positive_int"]
 
 
 def _to_json(value: Any, where: str) -> Any:
@@ -79,6 +79,20 @@ class Component(nn.Module):
                 continue
             parts.append(f"{name}={value!r}")
         return ", ".join(parts)
+
+
+class SpatialComponent(Component):
+    """Base of components that look at the domain (mixers, global attention): they declare the
+    domain kinds they support in ``domains``, are called as ``module(x, domain)``, and check the
+    domain's kind before every call (a clear error instead of a shape error inside torch)."""
+
+    domains: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        from faconv.domains.base import domain_kind_pre_hook
+
+        self.register_forward_pre_hook(domain_kind_pre_hook)
 
 
 def check_choice(value: Any, choices: Mapping[Any, Any] | tuple, name: str, owner: str) -> Any:

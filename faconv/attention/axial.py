@@ -7,10 +7,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from faconv.attention.base import ATTENTION, GlobalAttention
-from faconv.component import check_positive_int
+from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
 from faconv.domains.base import Domain
-from faconv.errors import ConfigError
 
 __all__ = ["AxialAttention"]
 
@@ -86,16 +84,10 @@ class AxialAttention(GlobalAttention):
     ) -> None:
         super().__init__()
         owner = "axial attention"
-        self.channels = check_positive_int(channels, "channels", owner)
-        self.num_heads = check_positive_int(num_heads, "num_heads", owner)
-        if head_dim is None:
-            if channels % num_heads:
-                raise ConfigError(
-                    f"{owner}: channels={channels} is not divisible by num_heads={num_heads}; "
-                    "choose another num_heads or set head_dim"
-                )
-            head_dim = channels // num_heads
-        self.head_dim = check_positive_int(head_dim, "head_dim", owner)
+        self.channels, self.num_heads, self.head_dim = resolve_heads(
+            channels, num_heads, head_dim, owner
+        )
+        head_dim = self.head_dim
         self.qkv_bias = bool(qkv_bias)
         self.row = _AxisAttention(channels, num_heads, head_dim, qkv_bias)
         self.col = _AxisAttention(channels, num_heads, head_dim, qkv_bias)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
 
 import torch
 
-from faconv.component import Component
-from faconv.domains.base import Domain, domain_kind_pre_hook
+from faconv.component import SpatialComponent, check_positive_int
+from faconv.domains.base import Domain
+from faconv.errors import ConfigError
 from faconv.registry import Registry
 
-__all__ = ["ATTENTION", "GlobalAttention"]
+__all__ = ["ATTENTION", "GlobalAttention", "resolve_heads"]
 
 
-class GlobalAttention(Component):
+class GlobalAttention(SpatialComponent):
     """Long-range spatial attention ``(B, *P, C) -> (B, *P, C)`` returning an *update*.
 
     Contract: built with ``channels``; returns the residual update ``u`` only -- the cell adds
@@ -22,14 +22,25 @@ class GlobalAttention(Component):
     it supports; no mixing across the batch; equivariant to the domain's symmetries.
     """
 
-    domains: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_forward_pre_hook(domain_kind_pre_hook)
-
     @abstractmethod
     def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor: ...
 
 
 ATTENTION = Registry("attention", GlobalAttention)
+
+
+def resolve_heads(
+    channels: int, num_heads: int, head_dim: int | None, owner: str
+) -> tuple[int, int, int]:
+    """Validated ``(channels, num_heads, head_dim)``; ``head_dim`` defaults to
+    ``channels // num_heads`` and then requires divisibility."""
+    channels = check_positive_int(channels, "channels", owner)
+    num_heads = check_positive_int(num_heads, "num_heads", owner)
+    if head_dim is None:
+        if channels % num_heads:
+            raise ConfigError(
+                f"{owner}: channels={channels} is not divisible by num_heads={num_heads}; "
+                "choose another num_heads or set head_dim"
+            )
+        head_dim = channels // num_heads
+    return channels, num_heads, check_positive_int(head_dim, "head_dim", owner)

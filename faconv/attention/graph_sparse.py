@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter, softmax
 
-from faconv.attention.base import ATTENTION, GlobalAttention
+from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
 from faconv.component import check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError, DomainError
@@ -59,16 +59,10 @@ class SparseGraphAttention(GlobalAttention):
     ) -> None:
         super().__init__()
         owner = "graph_sparse attention"
-        self.channels = check_positive_int(channels, "channels", owner)
-        self.num_heads = check_positive_int(num_heads, "num_heads", owner)
-        if head_dim is None:
-            if channels % num_heads:
-                raise ConfigError(
-                    f"{owner}: channels={channels} is not divisible by num_heads={num_heads}; "
-                    "choose another num_heads or set head_dim"
-                )
-            head_dim = channels // num_heads
-        self.head_dim = check_positive_int(head_dim, "head_dim", owner)
+        self.channels, self.num_heads, self.head_dim = resolve_heads(
+            channels, num_heads, head_dim, owner
+        )
+        head_dim = self.head_dim
         self.qkv_bias = bool(qkv_bias)
         if scales is not None:
             if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
