@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from faconv.version import __version__
 
@@ -32,6 +33,79 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(args: argparse.Namespace):
+    """The run config from --config, with flags overriding it."""
+    from faconv.training import load_run_config
+
+    cfg = load_run_config(args.config)
+    if getattr(args, "data", None):
+        cfg.data.path = args.data if len(args.data) > 1 else args.data[0]
+    if getattr(args, "variables", None):
+        cfg.data.variables = args.variables
+    if getattr(args, "mesh_level", None) is not None:
+        cfg.data.mesh_level = args.mesh_level
+    for name in ("epochs", "seed", "batch_size", "window", "lr"):
+        if getattr(args, name, None) is not None:
+            setattr(cfg.train, name, getattr(args, name))
+    if getattr(args, "k", None) is not None:
+        cfg.cluster.k = args.k
+    return cfg
+
+
+def _train(args: argparse.Namespace) -> int:
+    from faconv.commands import run_train
+
+    r = run_train(_run_config(args), args.out, resume=args.resume, progress=not args.no_progress)
+    h = r["history"]
+    print(f"trained {r['parameters']:,} parameters for {len(h['train'])} epochs: train loss "
+          f"{h['train'][-1]:.4f}, validation loss {h['val'][-1]:.4f}; checkpoint {r['checkpoint']}")  # fmt: skip
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from faconv.commands import run_embed
+
+    path = run_embed(args.checkpoint, _run_config(args), args.out)
+    print(f"embeddings written to {path}")
+    return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from faconv.commands import run_cluster
+
+    r = run_cluster(args.embeddings, args.k, args.out, seed=args.seed)
+    for key, value in r["scores"].items():
+        print(f"{key:<36}{value:>10.4f}")
+    print(
+        f"cluster sizes {r['cluster_sizes']}; metrics written to {Path(args.out) / 'metrics.json'}"
+    )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from faconv.commands import format_compare, run_compare
+
+    r = run_compare(_run_config(args), args.seeds, args.out, progress=not args.no_progress)
+    print(format_compare(r["summary"], r["seeds"]))
+    print(f"results written to {Path(args.out) / 'compare.json'} and compare.md")
+    return 0
+
+
+def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
+    p.add_argument("--config", help="run config (JSON or YAML: data/model/train/cluster sections)")
+    p.add_argument("--data", nargs="+", help="ERA5 NetCDF files, globs or a Zarr store "
+                   "(default: the built-in generated data)")  # fmt: skip
+    p.add_argument("--variables", nargs="+", help="variables to use (default: all in the data)")
+    p.add_argument("--mesh-level", type=int, help="regrid onto an icosahedral mesh of this level")
+    if training:
+        p.add_argument("--epochs", type=int)
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--window", type=int)
+        p.add_argument("--lr", type=float)
+        p.add_argument("--seed", type=int)
+        p.add_argument("--no-progress", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from faconv.demo import DemoConfig
 
@@ -49,12 +123,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     demo.set_defaults(func=_demo)
+
+    train = sub.add_parser("train", help="train a representation model (checkpoint, history)")
+    _add_run_flags(train)
+    train.add_argument("--out", default="faconv-out/train")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.set_defaults(func=_train)
+
+    emb = sub.add_parser("embed", help="embed every timestep with a trained checkpoint")
+    emb.add_argument("--checkpoint", required=True)
+    _add_run_flags(emb, training=False)
+    emb.add_argument("--out", default="faconv-out/embed")
+    emb.set_defaults(func=_embed)
+
+    clu = sub.add_parser("cluster", help="KMeans + scores on an embeddings file")
+    clu.add_argument("--embeddings", required=True)
+    clu.add_argument("--k", type=int, default=7)
+    clu.add_argument("--seed", type=int, default=0)
+    clu.add_argument("--out", default="faconv-out/cluster")
+    clu.set_defaults(func=_cluster)
+
+    cmp_ = sub.add_parser("compare", help="FAConvLSTM vs ConvLSTM over several seeds (mean ± std)")
+    _add_run_flags(cmp_)
+    cmp_.add_argument("--seeds", type=int, default=3)
+    cmp_.add_argument("--k", type=int)
+    cmp_.add_argument("--out", default="faconv-out/compare")
+    cmp_.set_defaults(func=_compare)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from faconv.errors import FAConvError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except FAConvError as exc:  # a user error: one clear line, no traceback
+        print(f"faconv {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""The pipeline commands behind ``faconv train / embed / cluster / compare``."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from faconv.data import Normalizer
+from faconv.errors import ConfigError, DataError
+from faconv.evaluation import cluster_and_score, embed, write_embeddings
+from faconv.registry import build
+from faconv.training import (
+    RunConfig,
+    TrainConfig,
+    load_checkpoint,
+    prepare_data,
+    train_model,
+)
+
+__all__ = ["run_cluster", "run_compare", "run_embed", "run_train"]
+
+
+def output_dir(path: str | Path) -> Path:
+    """Create ``path`` and prove it writable before any work starts (no partial results)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".faconv-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write to the output directory {path}: {exc.strerror or exc}"
+        ) from exc
+    return path
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train on the configured data; writes checkpoint.pt, history.json, normalizer.json and the
+    resolved run config (config.json) to ``out``."""
+    out = output_dir(out)
+    data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
+    result = train_model(cfg.model, data, cfg.train, out, resume=resume, progress=progress)
+    data.normalizer.save(out / "normalizer.json")
+    _write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
+    return {**result, "data": data}
+
+
+def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
+    """Embed every timestep of the configured data with a trained checkpoint; writes
+    ``embeddings.nc`` (time coordinate, and the planted regimes for generated data)."""
+    out = output_dir(out)
+    ckpt = load_checkpoint(checkpoint)
+    model_cfg = json.loads(ckpt["model_config"])
+    model = build(model_cfg, kind="model")
+    model.load_state_dict(ckpt["model"])
+    train_cfg = TrainConfig(**json.loads(ckpt["train_config"]))
+    data = prepare_data(
+        cfg.data, out, normalizer=Normalizer.from_dict(json.loads(ckpt["normalizer"]))
+    )
+    if data.inputs.shape[-1] != model.in_channels:
+        raise DataError(
+            f"the data gives {data.inputs.shape[-1]} input channels (variables + mask channels) "
+            f"but the checkpoint's model takes {model.in_channels}"
+        )
+    emb = embed(model, data, train_cfg.window)
+    attrs = {"source": data.source, "checkpoint": str(checkpoint)}
+    path = write_embeddings(out / "embeddings.nc", emb, data.time, attrs=attrs, planted=data.labels)
+    return path
+
+
+def run_cluster(
+    embeddings: str | Path, k: int, out: str | Path, seed: int = 0, n_init: int = 10
+) -> dict:
+    """KMeans on an embeddings file; writes metrics.json and clusters.nc."""
+    out = output_dir(out)
+    try:
+        with xr.open_dataset(embeddings) as ds:
+            ds = ds.load()
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read embeddings {embeddings}: {exc}") from exc
+    if "embedding" not in ds:
+        raise DataError(f"{embeddings} has no 'embedding' variable (written by `faconv embed`?)")
+    planted = ds["planted_regime"].values if "planted_regime" in ds else None
+    labels, scores = cluster_and_score(ds["embedding"].values, k, seed, n_init, planted)
+    write_embeddings(out / "clusters.nc", ds["embedding"].values, ds["time"].values, labels,
+                     ds.attrs, planted)  # fmt: skip
+    result = {"k": k, "scores": scores, "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
+              "embeddings": str(embeddings)}  # fmt: skip
+    _write_json(out / "metrics.json", result)
+    return result
+
+
+def _baseline(model_section: dict) -> dict:
+    """The same model with every encoder cell replaced by a standard ConvLSTM of equal width."""
+    base = copy.deepcopy(model_section)
+    base["encoder"] = [{"type": "convlstm", "hidden_channels": c["hidden_channels"]}
+                       for c in model_section.get("encoder", RunConfig().model["encoder"])]  # fmt: skip
+    return base
+
+
+def run_compare(cfg: RunConfig, seeds: int, out: str | Path, progress: bool = True) -> dict:
+    """FAConvLSTM (the configured model) vs ConvLSTM over ``seeds`` seeds: mean ± std of every
+    score, parameters and training time; writes compare.json and compare.md."""
+    out = output_dir(out)
+    if seeds < 1:
+        raise ConfigError("compare needs at least one seed")
+    data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
+    runs: dict[str, list[dict]] = {"FAConvLSTM": [], "ConvLSTM": []}
+    for name, section in (("FAConvLSTM", cfg.model), ("ConvLSTM", _baseline(cfg.model))):
+        for s in range(seeds):
+            tc = TrainConfig(**{**asdict(cfg.train), "seed": cfg.train.seed + s})
+            res = train_model(section, data, tc, out / f"{name}-seed{tc.seed}", progress=progress)
+            emb = embed(res["model"], data, tc.window)
+            _, scores = cluster_and_score(emb, cfg.cluster.k, tc.seed, cfg.cluster.n_init, data.labels,
+                                          data.target.numpy())  # fmt: skip
+            runs[name].append({**scores, "parameters": res["parameters"],
+                               "train_seconds": float(sum(res["history"]["seconds"]))})  # fmt: skip
+    summary = {name: {key: {"mean": float(np.mean([r[key] for r in rs])),
+                            "std": float(np.std([r[key] for r in rs]))} for key in rs[0]}
+               for name, rs in runs.items()}  # fmt: skip
+    result = {"seeds": seeds, "data": data.source, "runs": runs, "summary": summary}
+    _write_json(out / "compare.json", result)
+    (out / "compare.md").write_text(format_compare(summary, seeds))
+    return result
+
+
+def format_compare(summary: dict, seeds: int) -> str:
+    keys = list(next(iter(summary.values())))
+    lines = [f"| metric (mean ± std over {seeds} seeds) | " + " | ".join(summary) + " |",
+             "|---|" + "---:|" * len(summary)]  # fmt: skip
+    for k in keys:
+        cells = [f"{v[k]['mean']:.4g} ± {v[k]['std']:.2g}" for v in summary.values()]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

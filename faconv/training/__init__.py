@@ -1,0 +1,27 @@
+"""Training, checkpoints and run configuration."""
+
+from faconv.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from faconv.training.config import (
+    ClusterConfig,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    load_run_config,
+)
+from faconv.training.data import Prepared, prepare_data
+from faconv.training.trainer import model_config_for, train_model
+
+__all__ = [
+    "CheckpointError",
+    "ClusterConfig",
+    "DataConfig",
+    "Prepared",
+    "RunConfig",
+    "TrainConfig",
+    "load_checkpoint",
+    "load_run_config",
+    "model_config_for",
+    "prepare_data",
+    "save_checkpoint",
+    "train_model",
+]

@@ -1,0 +1,95 @@
+"""Checkpoints: atomic writes, safe loads (no unpickling of code), version and config checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from faconv.errors import ConfigError, FAConvError
+from faconv.version import __version__
+
+__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+
+
+class CheckpointError(FAConvError, ValueError):
+    """A checkpoint is unreadable, corrupted, unsafe, or does not match what it is used with."""
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` atomically: to a temporary file in the same directory, flushed and
+    fsynced, then renamed over ``path``; a crash leaves the previous checkpoint intact.
+
+    ``payload`` may hold tensors, state dicts, numbers, strings, lists and dicts only (so it
+    loads with ``weights_only=True``); ``faconv_version`` is added.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"faconv_version": __version__, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, expect_config: dict | None = None) -> dict[str, Any]:
+    """Load a checkpoint without executing anything it contains (``weights_only=True``).
+
+    Raises:
+        CheckpointError: missing, truncated or corrupted file; content that is not plain
+            tensors and containers (a crafted pickle is refused, not run); a model config that
+            differs from ``expect_config`` (the differing keys are named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for bad files
+        raise CheckpointError(
+            f"cannot load checkpoint {path}: it is corrupted, truncated or holds objects other "
+            f"than tensors and plain containers (refused for safety): {exc}"
+        ) from exc
+    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "model" not in ckpt:
+        raise CheckpointError(f"{path} is not a faconv checkpoint (no model config / weights)")
+    if expect_config is not None:
+        diff = _config_diff(json.loads(ckpt["model_config"]), expect_config)
+        if diff:
+            raise CheckpointError(
+                f"checkpoint {path} was written for a different model config: {'; '.join(diff)}"
+            )
+    return ckpt
+
+
+def _config_diff(a: Any, b: Any, where: str = "config") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                out.append(f"{where}.{k} only in {'checkpoint' if k in a else 'the new config'}")
+            else:
+                out += _config_diff(a[k], b[k], f"{where}.{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d for i, (x, y) in enumerate(zip(a, b)) for d in _config_diff(x, y, f"{where}[{i}]")
+        ]
+    return [] if a == b else [f"{where}: checkpoint has {a!r}, new config has {b!r}"]
+
+
+def config_json(cfg: dict) -> str:
+    try:
+        return json.dumps(cfg, sort_keys=True)
+    except TypeError as exc:
+        raise ConfigError(f"model config is not JSON-safe: {exc}") from exc

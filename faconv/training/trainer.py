@@ -1,0 +1,166 @@
+"""Training: seeded, AdamW with clipping, mask-aware loss, atomic checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from faconv.data.windows import split_windows
+from faconv.errors import DataError
+from faconv.losses import laplacian_penalty, reconstruction_loss
+from faconv.registry import build
+from faconv.training.checkpoint import (
+    CheckpointError,
+    config_json,
+    load_checkpoint,
+    save_checkpoint,
+)
+from faconv.training.config import TrainConfig
+from faconv.training.data import Prepared
+
+__all__ = ["model_config_for", "train_model"]
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def model_config_for(model_section: dict, data: Prepared) -> dict:
+    """The full ``RepresentationModel`` config: the user's section with the data's wiring."""
+    cfg = {"type": "representation", **model_section}
+    cfg["in_channels"] = data.inputs.shape[-1]
+    cfg["out_channels"] = len(data.variables)
+    return build(cfg, kind="model").to_config()  # validates and fills every default
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _batch(data: Prepared, starts: list[int], length: int, device):
+    sl = [slice(s, s + length) for s in starts]
+    x = torch.stack([data.inputs[s] for s in sl]).to(device)
+    y = torch.stack([data.target[s] for s in sl]).to(device)
+    m = torch.stack([data.mask[s] for s in sl]).to(device)
+    doy = torch.stack([data.day_of_year[s] for s in sl]).to(device)
+    return x, y, m, doy
+
+
+def _loss(model, batch, data: Prepared, cfg: TrainConfig, device) -> torch.Tensor:
+    x, y, m, doy = batch
+    with torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
+    ):
+        recon = model(x, data.domain, doy)["reconstruction"].float()
+    loss = reconstruction_loss(recon, y, data.domain, m)
+    if cfg.laplacian_weight:
+        loss = loss + cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
+    return loss
+
+
+def train_model(
+    model_section: dict,
+    data: Prepared,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a ``RepresentationModel`` on ``data``; checkpoints go to ``out_dir/checkpoint.pt``.
+
+    The shuffling order of epoch ``e`` depends only on ``(seed, e)`` and the checkpoint records
+    the position inside the epoch, the optimiser state and the RNG state, so a run killed and
+    resumed with ``resume=True`` ends with exactly the weights of an uninterrupted run (CPU).
+
+    Raises:
+        CheckpointError: ``resume`` with a checkpoint from another model config or other
+            variables, or a corrupted checkpoint.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = _device(cfg.device)
+    model_cfg = model_config_for(model_section, data)
+    torch.manual_seed(cfg.seed)
+    model = build(model_cfg, kind="model").to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train_w, val_w = split_windows(data.num_steps, cfg.window, cfg.stride, cfg.val_fraction)
+    if not train_w:
+        raise DataError("no training window fits; use a shorter window or more data")
+    n_batches = math.ceil(len(train_w) / cfg.batch_size)
+    epoch, batch_i, step, history = 0, 0, 0, {"train": [], "val": [], "seconds": []}
+    epoch_losses: list[float] = []  # losses of the current epoch (checkpointed too)
+    if resume and (out / CHECKPOINT).exists():
+        ckpt = load_checkpoint(out / CHECKPOINT, expect_config=model_cfg)
+        saved_vars = json.loads(ckpt["normalizer"])["variables"]
+        if saved_vars != data.variables:
+            raise CheckpointError(
+                f"the checkpoint was trained on variables {saved_vars}, the data has {data.variables}"
+            )
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng_state"])
+        epoch, batch_i, step = int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"])
+        history = json.loads(ckpt["history"])
+        epoch_losses = history.pop("current_epoch_losses", [])
+
+    def checkpoint():
+        save_checkpoint(out / CHECKPOINT, {
+            "model_config": config_json(model_cfg), "model": model.state_dict(),
+            "optimizer": opt.state_dict(), "normalizer": json.dumps(data.normalizer.to_dict()),
+            "train_config": json.dumps(asdict(cfg)), "epoch": epoch, "batch": batch_i,
+            "step": step, "history": json.dumps({**history, "current_epoch_losses": epoch_losses}),
+            "rng_state": torch.get_rng_state(),
+        })  # fmt: skip
+
+    bar = tqdm(total=cfg.epochs * n_batches, initial=epoch * n_batches + batch_i,
+               desc="train", disable=not progress)  # fmt: skip
+    t_epoch = time.perf_counter()
+    while epoch < cfg.epochs:
+        order = torch.randperm(
+            len(train_w), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        ).tolist()
+        model.train()
+        while batch_i < n_batches:
+            starts = [
+                train_w[i] for i in order[batch_i * cfg.batch_size : (batch_i + 1) * cfg.batch_size]
+            ]
+            loss = _loss(model, _batch(data, starts, cfg.window, device), data, cfg, device)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"non-finite training loss at step {step}; lower lr or enable clipping"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            opt.step()
+            epoch_losses.append(loss.item())
+            batch_i, step = batch_i + 1, step + 1
+            bar.update()
+            bar.set_postfix(train=f"{np.mean(epoch_losses):.4f}",
+                            val=f"{history['val'][-1]:.4f}" if history["val"] else "-")  # fmt: skip
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and batch_i < n_batches:
+                checkpoint()
+        model.eval()
+        with torch.no_grad():
+            vals = [
+                _loss(model, _batch(data, [s], cfg.window, device), data, cfg, device).item()
+                for s in val_w
+            ]
+        history["train"].append(float(np.mean(epoch_losses)))
+        history["val"].append(float(np.mean(vals)) if vals else float("nan"))
+        history["seconds"].append(time.perf_counter() - t_epoch)
+        t_epoch, epoch, batch_i, epoch_losses = time.perf_counter(), epoch + 1, 0, []
+        checkpoint()
+    bar.close()
+    (out / "history.json").write_text(json.dumps(history, indent=2))
+    return {"model": model.cpu(), "model_config": model_cfg, "history": history,
+            "checkpoint": str(out / CHECKPOINT), "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip

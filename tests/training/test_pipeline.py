@@ -1,0 +1,173 @@
+"""Training, checkpoints, resume, evaluation and the pipeline commands."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from faconv import ConfigError, DataError
+from faconv.cli import main
+from faconv.evaluation import cluster_and_score
+from faconv.training import (
+    CheckpointError,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    load_checkpoint,
+    load_run_config,
+    prepare_data,
+    save_checkpoint,
+    train_model,
+)
+
+GEN = {"days": 36, "height": 8, "width": 8, "regimes": 3, "seed": 0, "steps_per_day": 1}
+MODEL = {
+    "encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
+    "head": {"type": "subspace", "subspace_dim": 4},
+    "temporal": {"type": "seasonal_attention", "num_heads": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return prepare_data(DataConfig(generated=GEN), tmp_path_factory.mktemp("data"))
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_weights(data, tmp_path, monkeypatch):
+    cfg = TrainConfig(epochs=3, batch_size=2, window=4, stride=4, checkpoint_every=2)
+    full = train_model(MODEL, data, cfg, tmp_path / "full", progress=False)
+
+    calls = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def crashing_step(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 7:  # dies mid-epoch, after the checkpoint at step 6
+            raise Crash("killed")
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", crashing_step)
+    with pytest.raises(Crash):
+        train_model(MODEL, data, cfg, tmp_path / "run", progress=False)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert int(ckpt["step"]) == 6
+    resumed = train_model(MODEL, data, cfg, tmp_path / "run", resume=True, progress=False)
+    for (k, a), b in zip(
+        full["model"].state_dict().items(), resumed["model"].state_dict().values()
+    ):
+        assert torch.equal(a, b), k
+    assert resumed["history"] == {**full["history"], "seconds": resumed["history"]["seconds"]}
+    assert not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_resume_refuses_another_config_or_other_variables(data, tmp_path):
+    cfg = TrainConfig(epochs=1, batch_size=4, window=4, stride=4)
+    train_model(MODEL, data, cfg, tmp_path, progress=False)
+    other = {**MODEL, "encoder": [{"type": "fa_convlstm", "hidden_channels": 12}]}
+    with pytest.raises(
+        CheckpointError, match=r"encoder\[0\]\.hidden_channels: checkpoint has 8, new config has 12"
+    ):
+        train_model(other, data, cfg, tmp_path, resume=True, progress=False)
+
+
+def test_checkpoints_are_loaded_safely(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    bad = tmp_path / "evil.pt"
+    with open(bad, "wb") as f:
+        pickle.dump({"model_config": "{}", "model": Evil()}, f, protocol=2)
+    with pytest.raises(CheckpointError, match="refused for safety"):
+        load_checkpoint(bad)
+    assert not marker.exists()
+    good = save_checkpoint(
+        tmp_path / "ok.pt", {"model_config": "{}", "model": {"w": torch.ones(2)}}
+    )
+    good.write_bytes(good.read_bytes()[:40])  # truncated
+    with pytest.raises(CheckpointError, match="corrupted, truncated"):
+        load_checkpoint(good)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_cluster_scores_are_labelled_and_lab_variant_is_supported():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 5)) * 5
+    planted = np.repeat(np.arange(3), 20)
+    emb = centers[planted] + rng.normal(size=(60, 5))
+    inputs = emb[:, :, None] * np.ones((1, 1, 4))
+    _labels, scores = cluster_and_score(emb, 3, planted=planted, inputs=inputs)
+    assert set(scores) == {"silhouette[embeddings,euclidean]", "davies_bouldin[embeddings]",
+                           "calinski_harabasz[embeddings]", "ari[planted regimes]",
+                           "silhouette[min-max inputs,cosine]"}  # fmt: skip
+    assert scores["ari[planted regimes]"] == pytest.approx(1.0)
+    with pytest.raises(DataError, match="k=1"):
+        cluster_and_score(emb, 1)
+
+
+def test_run_config_errors(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"train": {"epocs": 3}}))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['epocs'\] in the 'train' section"):
+        load_run_config(p)
+    p.write_text(json.dumps({"trian": {}}))
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_run_config(p)
+    y = tmp_path / "c.yaml"
+    y.write_text("train: {epochs: [unclosed")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_run_config(y)
+    y.write_text("!!python/object/apply:os.system ['echo hi']")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_run_config(y)
+    assert RunConfig.from_dict({}).train.epochs == 10
+
+
+def test_cli_train_embed_cluster_compare(tmp_path, capsys):
+    cfg = {"data": {"generated": GEN}, "model": MODEL,
+           "train": {"epochs": 1, "batch_size": 4, "window": 4, "stride": 4}, "cluster": {"k": 3}}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(cfg))
+    run = ["--config", str(tmp_path / "run.json")]
+    assert main(["train", *run, "--out", str(tmp_path / "t"), "--no-progress"]) == 0
+    for f in ("checkpoint.pt", "history.json", "normalizer.json", "config.json"):
+        assert (tmp_path / "t" / f).exists(), f
+    assert main(["embed", "--checkpoint", str(tmp_path / "t" / "checkpoint.pt"), *run,
+                 "--out", str(tmp_path / "e")]) == 0  # fmt: skip
+    emb = xr.open_dataset(tmp_path / "e" / "embeddings.nc")
+    assert emb["embedding"].shape == (36, 16) and "planted_regime" in emb
+    assert str(emb["time"].values[0])[:10] == "2021-01-01"
+    emb.close()
+    assert main(["cluster", "--embeddings", str(tmp_path / "e" / "embeddings.nc"), "--k", "3",
+                 "--out", str(tmp_path / "c")]) == 0  # fmt: skip
+    metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())
+    assert "ari[planted regimes]" in metrics["scores"] and sum(metrics["cluster_sizes"]) == 36
+    assert (
+        main(["compare", *run, "--seeds", "2", "--out", str(tmp_path / "cmp"), "--no-progress"])
+        == 0
+    )
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "FAConvLSTM" in table and "ConvLSTM" in table and "±" in table
+    summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())["summary"]
+    assert summary["FAConvLSTM"]["parameters"]["std"] == 0.0
+    capsys.readouterr()
+    # errors: one line, exit code 2, no traceback and no partial output
+    assert main(["embed", "--checkpoint", str(tmp_path / "t" / "checkpoint.pt"), *run,
+                 "--variables", "t2m", "msl", "--out", str(tmp_path / "bad")]) == 2  # fmt: skip
+    assert "lacks variables" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "embeddings.nc").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["train", *run, "--out", str(blocker / "sub"), "--no-progress"]) == 2
+    assert "cannot write to the output directory" in capsys.readouterr().err
