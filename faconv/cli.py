@@ -52,10 +52,35 @@ def _run_config(args: argparse.Namespace):
     return cfg
 
 
+def _init_distributed() -> bool:
+    """Join the process group when launched by torchrun (gloo on CPU, nccl on GPU)."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        from datetime import timedelta
+
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, timeout=timedelta(seconds=120))
+        return True
+    return False
+
+
 def _train(args: argparse.Namespace) -> int:
     from faconv.commands import run_train
 
-    r = run_train(_run_config(args), args.out, resume=args.resume, progress=not args.no_progress)
+    distributed = _init_distributed()
+    try:
+        r = run_train(
+            _run_config(args), args.out, resume=args.resume, progress=not args.no_progress
+        )
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     h = r["history"]
     print(f"trained {r['parameters']:,} parameters for {len(h['train'])} epochs: train loss "
           f"{h['train'][-1]:.4f}, validation loss {h['val'][-1]:.4f}; checkpoint {r['checkpoint']}")  # fmt: skip

@@ -54,8 +54,11 @@ def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
     out = output_dir(out)
     data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     result = train_model(cfg.model, data, cfg.train, out, resume=resume, progress=progress)
-    data.normalizer.save(out / "normalizer.json")
-    _write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
+        data.normalizer.save(out / "normalizer.json")
+        _write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
     return {**result, "data": data}
 
 

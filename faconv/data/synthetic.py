@@ -6,6 +6,8 @@ The default job and the tests write these files and read them back through
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,21 +83,32 @@ def write_era5_like(path: str | Path, convention: str = "cds_old", **kwargs) -> 
     check_choice(convention, CONVENTIONS, "convention", "write_era5_like")
     ds = era5_like(**kwargs).drop_vars(["regime", "lsm"])
     path = Path(path)
+
+    def to_netcdf(obj: xr.Dataset) -> None:  # atomic: concurrent writers never see half a file
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            obj.to_netcdf(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     lon360 = ds.assign_coords(longitude=ds["longitude"] % 360.0).sortby("longitude")
     if convention == "cds_old":
-        lon360.to_netcdf(path)
+        to_netcdf(lon360)
     elif convention == "cds_new":
         out = lon360.rename({"time": "valid_time"})
         out = out.assign_coords(
             number=0, expver=("valid_time", np.full(out.sizes["valid_time"], "0001"))
         )
-        out.to_netcdf(path)
+        to_netcdf(out)
     elif convention == "cds_expver":
         n = lon360.sizes["time"]
         cut = max(1, n - max(1, n // 5))
         final = lon360.where(lon360["time"] < lon360["time"][cut])
         prelim = lon360.where(lon360["time"] >= lon360["time"][cut])
-        xr.concat([final, prelim], pd.Index([1, 5], name="expver")).to_netcdf(path)
+        to_netcdf(xr.concat([final, prelim], pd.Index([1, 5], name="expver")))
     elif convention == "zarr_wb2":
         long = {v: k for k, v in ERA5_NAMES.items()}
         out = lon360.rename({v: long[v] for v in lon360.data_vars}).sortby("latitude")

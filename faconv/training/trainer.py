@@ -54,16 +54,39 @@ def _batch(data: Prepared, starts: list[int], length: int, device):
     return x, y, m, doy
 
 
-def _loss(model, batch, data: Prepared, cfg: TrainConfig, device) -> torch.Tensor:
+def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) -> torch.Tensor:
+    """Mask-aware area-weighted loss of a (shard of a) batch.
+
+    In data-parallel training (``world = (size, global_weight, global_count)``) each rank's
+    sums are divided by the *global* normalisers and scaled by the world size, so that DDP's
+    gradient average equals the single-process gradient of the whole global batch.
+    """
     x, y, m, doy = batch
-    with torch.autocast(
-        device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
-    ):
+    amp = cfg.amp and device.type == "cuda"
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         recon = model(x, data.domain, doy)["reconstruction"].float()
-    loss = reconstruction_loss(recon, y, data.domain, m)
+    if world is None:
+        loss = reconstruction_loss(recon, y, data.domain, m)
+        if cfg.laplacian_weight:
+            loss = loss + cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
+        return loss
+    size, weight, count = world
+    w = data.domain.point_weights(recon.device, recon.dtype)
+    w = w.view(*([1] * (recon.dim() - w.dim() - 1)), *w.shape, 1) * m
+    loss = size * (w * (recon - y) ** 2).sum() / weight
     if cfg.laplacian_weight:
-        loss = loss + cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
+        share = recon.shape[0] / count
+        loss = loss + size * share * cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
     return loss
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size) when running under torch.distributed (torchrun), else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def train_model(
@@ -86,10 +109,20 @@ def train_model(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    rank, size = _dist()
     device = _device(cfg.device)
+    if size > 1 and device.type == "cuda":
+        device = torch.device("cuda", rank % torch.cuda.device_count())
     model_cfg = model_config_for(model_section, data)
     torch.manual_seed(cfg.seed)
     model = build(model_cfg, kind="model").to(device)
+    net = model
+    if size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_w, val_w = split_windows(data.num_steps, cfg.window, cfg.stride, cfg.val_fraction)
     if not train_w:
@@ -112,6 +145,9 @@ def train_model(
         epoch_losses = history.pop("current_epoch_losses", [])
 
     def checkpoint():
+        if rank != 0:  # one writer; the others wait so nobody races ahead of a checkpoint
+            _barrier(size)
+            return
         save_checkpoint(out / CHECKPOINT, {
             "model_config": config_json(model_cfg), "model": model.state_dict(),
             "optimizer": opt.state_dict(), "normalizer": json.dumps(data.normalizer.to_dict()),
@@ -119,9 +155,10 @@ def train_model(
             "step": step, "history": json.dumps({**history, "current_epoch_losses": epoch_losses}),
             "rng_state": torch.get_rng_state(),
         })  # fmt: skip
+        _barrier(size)
 
     bar = tqdm(total=cfg.epochs * n_batches, initial=epoch * n_batches + batch_i,
-               desc="train", disable=not progress)  # fmt: skip
+               desc="train", disable=not progress or rank != 0)  # fmt: skip
     t_epoch = time.perf_counter()
     while epoch < cfg.epochs:
         order = torch.randperm(
@@ -129,11 +166,20 @@ def train_model(
         ).tolist()
         model.train()
         while batch_i < n_batches:
-            starts = [
-                train_w[i] for i in order[batch_i * cfg.batch_size : (batch_i + 1) * cfg.batch_size]
-            ]
-            loss = _loss(model, _batch(data, starts, cfg.window, device), data, cfg, device)
-            if not torch.isfinite(loss):
+            lo, hi = batch_i * cfg.batch_size, (batch_i + 1) * cfg.batch_size
+            starts = [train_w[i] for i in order[lo:hi]]
+            if size > 1:  # every rank takes an interleaved shard of the same global batch
+                world = _global_norms(data, starts, cfg.window, size, device)
+                mine = starts[rank::size]
+                shard = _batch(data, mine, cfg.window, device) if mine else None
+                loss = _loss(net, shard, data, cfg, device, world) if mine else _zero_loss(net)
+                report = loss.detach().clone()
+                torch.distributed.all_reduce(report)
+                report = report / size
+            else:
+                loss = _loss(net, _batch(data, starts, cfg.window, device), data, cfg, device)
+                report = loss.detach()
+            if not torch.isfinite(report):
                 raise FloatingPointError(
                     f"non-finite training loss at step {step}; lower lr or enable clipping"
                 )
@@ -142,7 +188,7 @@ def train_model(
             if cfg.clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             opt.step()
-            epoch_losses.append(loss.item())
+            epoch_losses.append(report.item())
             batch_i, step = batch_i + 1, step + 1
             bar.update()
             bar.set_postfix(train=f"{np.mean(epoch_losses):.4f}",
@@ -161,6 +207,29 @@ def train_model(
         t_epoch, epoch, batch_i, epoch_losses = time.perf_counter(), epoch + 1, 0, []
         checkpoint()
     bar.close()
-    (out / "history.json").write_text(json.dumps(history, indent=2))
+    if rank == 0:
+        (out / "history.json").write_text(json.dumps(history, indent=2))
     return {"model": model.cpu(), "model_config": model_cfg, "history": history,
             "checkpoint": str(out / CHECKPOINT), "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+
+
+def _barrier(size: int) -> None:
+    if size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _global_norms(data: Prepared, starts: list[int], length: int, size: int, device):
+    """(world size, total loss weight, number of windows) of the whole global batch."""
+    w = data.domain.point_weights(device, torch.float32)
+    total = 0.0
+    for s in starts:
+        m = data.mask[s : s + length].to(device)
+        total += float((w.view(*w.shape, 1) * m).sum())
+    return size, total, len(starts)
+
+
+def _zero_loss(net) -> torch.Tensor:
+    """A rank with an empty shard still joins the gradient all-reduce (with zero gradient)."""
+    return sum(p.sum() * 0.0 for p in net.parameters())
