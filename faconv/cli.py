@@ -98,7 +98,8 @@ def _embed(args: argparse.Namespace) -> int:
 def _cluster(args: argparse.Namespace) -> int:
     from faconv.commands import run_cluster
 
-    r = run_cluster(args.embeddings, args.k, args.out, seed=args.seed)
+    maps = _run_config(args) if args.maps else None
+    r = run_cluster(args.embeddings, args.k, args.out, seed=args.seed, maps_from=maps)
     for key, value in r["scores"].items():
         print(f"{key:<36}{value:>10.4f}")
     print(
@@ -166,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     clu.add_argument("--k", type=int, default=7)
     clu.add_argument("--seed", type=int, default=0)
     clu.add_argument("--out", default="faconv-out/cluster")
+    clu.add_argument("--maps", action="store_true", help="also draw per-regime composite maps "
+                     "of the data named by --config/--data (default: the generated data)")  # fmt: skip
+    _add_run_flags(clu, training=False)
     clu.set_defaults(func=_cluster)
 
     cmp_ = sub.add_parser("compare", help="FAConvLSTM vs ConvLSTM over several seeds (mean ± std)")

@@ -59,6 +59,9 @@ def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
     if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
         data.normalizer.save(out / "normalizer.json")
         _write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
+        from faconv.plots import plot_training_curves
+
+        plot_training_curves(result["history"], out / "training_curves.png")
     return {**result, "data": data}
 
 
@@ -86,9 +89,16 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
 
 
 def run_cluster(
-    embeddings: str | Path, k: int, out: str | Path, seed: int = 0, n_init: int = 10
+    embeddings: str | Path,
+    k: int,
+    out: str | Path,
+    seed: int = 0,
+    n_init: int = 10,
+    maps_from: RunConfig | None = None,
 ) -> dict:
-    """KMeans on an embeddings file; writes metrics.json and clusters.nc."""
+    """KMeans on an embeddings file; writes metrics.json, clusters.nc, the regime timeline and
+    embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
+    data) per-regime composite anomaly maps."""
     out = output_dir(out)
     try:
         with xr.open_dataset(embeddings) as ds:
@@ -104,6 +114,41 @@ def run_cluster(
     result = {"k": k, "scores": scores, "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
               "embeddings": str(embeddings)}  # fmt: skip
     _write_json(out / "metrics.json", result)
+    from faconv.plots import (
+        plot_composites,
+        plot_embedding_projection,
+        plot_regime_timeline,
+        write_report,
+    )
+
+    figures = {
+        "regime timeline": plot_regime_timeline(
+            ds["time"].values, labels, out / "timeline.png", planted
+        ),
+        "embeddings (PCA)": plot_embedding_projection(
+            ds["embedding"].values, labels, out / "projection.png"
+        ),
+    }
+    if maps_from is not None:
+        data = prepare_data(maps_from.data, out)
+        if data.num_steps != len(labels):
+            raise DataError(f"the data has {data.num_steps} steps but the embeddings {len(labels)}")
+        mesh = None
+        if data.mesh_level is not None:
+            from faconv.domains import icosahedral_mesh
+
+            m = icosahedral_mesh(data.mesh_level)
+            mesh = (m.lat.numpy(), m.lon.numpy())
+        figures["composite anomaly maps"] = plot_composites(
+            data.target.numpy(),
+            labels,
+            data.variables,
+            data.lat,
+            data.lon,
+            out / "composites.png",
+            mesh,
+        )
+    write_report(out / "report.md", f"faconv clusters (K={k})", scores, figures)
     return result
 
 

@@ -150,8 +150,13 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
     assert str(emb["time"].values[0])[:10] == "2021-01-01"
     emb.close()
     assert main(["cluster", "--embeddings", str(tmp_path / "e" / "embeddings.nc"), "--k", "3",
-                 "--out", str(tmp_path / "c")]) == 0  # fmt: skip
+                 "--out", str(tmp_path / "c"), "--maps", *run]) == 0  # fmt: skip
     metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())
+    for fig in ("timeline.png", "projection.png", "composites.png"):
+        png = (tmp_path / "c" / fig).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000, fig
+        assert fig in (tmp_path / "c" / "report.md").read_text()
+    assert (tmp_path / "t" / "training_curves.png").exists()
     assert "ari[planted regimes]" in metrics["scores"] and sum(metrics["cluster_sizes"]) == 36
     assert (
         main(["compare", *run, "--seeds", "2", "--out", str(tmp_path / "cmp"), "--no-progress"])
