@@ -15,14 +15,20 @@ ROOT = Path(__file__).resolve().parents[1]
     "script, args",
     [
         ("grid_convlstm.py", ["--height", "8", "--width", "16", "--steps", "3"]),
-        ("custom_component.py", []),
-        ("icosahedral_mesh.py", ["--level", "3", "--days", "3"]),
+        ("custom_cell_from_config.py", []),
+        ("icosahedral_mesh.py", ["--level", "2", "--days", "3", "--pipeline-epochs", "1"]),
+        ("era5_grid.py", ["--days", "40", "--epochs", "1", "--k", "3"]),
     ],
 )
-def test_example_runs(script, args):
+def test_example_runs(script, args, tmp_path):
+    out = (
+        ["--out", str(tmp_path / "out")]
+        if script in ("era5_grid.py", "icosahedral_mesh.py")
+        else []
+    )
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *args],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, str(ROOT / "examples" / script), *args, *out],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
 

@@ -79,10 +79,11 @@ def prepare_data(
     if cfg.mesh_level is not None:
         mesh = icosahedral_mesh(cfg.mesh_level, multimesh=True)
         regrid = grid_to_mesh(torch.tensor(lat), torch.tensor(lon), mesh)
-        if not bool(regrid.covered.all()):
+        if not domain.periodic:  # polar caps beyond the outermost rows take the edge values
             raise DataError(
-                "mesh_level needs global data: the mesh covers the sphere but the data covers "
-                f"latitudes {lat.min():.1f}..{lat.max():.1f}, longitudes {lon.min():.1f}..{lon.max():.1f}"
+                "mesh_level needs global data (longitudes around the whole circle): the mesh "
+                f"covers the sphere but the data covers latitudes {lat.min():.1f}..{lat.max():.1f}, "
+                f"longitudes {lon.min():.1f}..{lon.max():.1f}"
             )
         w = regrid(maskt.double())
         target = torch.where(

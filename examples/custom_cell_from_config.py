@@ -4,7 +4,7 @@ The mixer below is a learnable diffusion step, x + κ ⊙ ∇²x, with a 5-point
 in longitude on global grids. Registering it is all it takes: ``faconv.build`` finds it by name,
 the cell wires its channels, and faconv.testing checks it like a built-in component.
 
-    python examples/custom_component.py
+    python examples/custom_cell_from_config.py
 """
 
 import torch
@@ -64,3 +64,25 @@ print("custom mixer passes faconv.testing's roll, batch and config checks")
 
 y, state = cell(torch.randn(2, 10, 20, 5), domain)
 print("cell output", tuple(y.shape))
+
+# The registered mixer also works inside the whole pipeline: train a representation model
+# whose encoder cell uses it (Python API; configs name registered components only, they never
+# import code).
+import tempfile  # noqa: E402
+
+from faconv.commands import run_train  # noqa: E402
+from faconv.training import RunConfig  # noqa: E402
+
+cfg = RunConfig.from_dict(
+    {
+        "data": {"generated": {"days": 24, "height": 8, "width": 8, "regimes": 3, "steps_per_day": 1}},
+        "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 8,
+                               "mixer": {"type": "diffusion"}, "attention": None}],
+                  "head": {"type": "subspace", "subspace_dim": 4},
+                  "temporal": {"type": "seasonal_attention", "num_heads": 2}},
+        "train": {"epochs": 1, "batch_size": 4, "window": 4, "stride": 4},
+    }
+)  # fmt: skip
+with tempfile.TemporaryDirectory() as out:
+    result = run_train(cfg, out, progress=False)
+print(f"trained a model with the custom mixer: validation loss {result['history']['val'][-1]:.4f}")
