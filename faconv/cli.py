@@ -20,7 +20,7 @@ def _demo(args: argparse.Namespace) -> int:
         cfg.days, cfg.height, cfg.width, cfg.epochs, cfg.filters, cfg.bottleneck = (
             48, 12, 12, 1, 8, 4,
         )  # fmt: skip
-        cfg.steps_per_day = 1
+        cfg.steps_per_day, cfg.window = 1, 4
         cfg.clusters = cfg.regimes = min(cfg.regimes, 4)
     print(
         f"faconv {__version__} demo: {cfg.days} generated ERA5-like days on a {cfg.height}x"

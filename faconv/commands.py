@@ -176,6 +176,7 @@ def run_compare(cfg: RunConfig, seeds: int, out: str | Path, progress: bool = Tr
             _, scores = cluster_and_score(emb, cfg.cluster.k, tc.seed, cfg.cluster.n_init, data.labels,
                                           data.target.numpy())  # fmt: skip
             runs[name].append({**scores, "parameters": res["parameters"],
+                               "encoder_parameters": res["encoder_parameters"],
                                "train_seconds": float(sum(res["history"]["seconds"]))})  # fmt: skip
     summary = {name: {key: {"mean": float(np.mean([r[key] for r in rs])),
                             "std": float(np.std([r[key] for r in rs]))} for key in rs[0]}

@@ -39,15 +39,15 @@ def test_demo_quick_writes_metrics(tmp_path, capsys):
     assert "FAConvLSTM" in printed and "ConvLSTM" in printed and "ARI" in printed
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "era5_like.nc").exists()  # the default data went through a real file
-    assert metrics["variables"] == ["t2m", "msl", "sp", "u10", "v10", "sst"]
-    assert metrics["train_windows"] > 0 and metrics["val_windows"] > 0
+    assert (tmp_path / "report.md").exists() and (tmp_path / "compare.md").exists()
+    s = metrics["summary"]
     for model in ("FAConvLSTM", "ConvLSTM"):
-        m = metrics[model]
-        assert m["parameters"] > 0 and m["train_seconds"] > 0
-        assert -1 <= m["silhouette"] <= 1 and m["davies_bouldin"] > 0
-        assert all(math.isfinite(v) for v in m.values())
-    assert metrics["FAConvLSTM"]["parameters"] < metrics["ConvLSTM"]["parameters"]
-    assert not (tmp_path / "metrics.json.tmp").exists()
+        assert all(math.isfinite(v["mean"]) for v in s[model].values())
+        assert -1 <= s[model]["silhouette[embeddings,euclidean]"]["mean"] <= 1
+    assert (
+        s["FAConvLSTM"]["encoder_parameters"]["mean"] < s["ConvLSTM"]["encoder_parameters"]["mean"]
+    )
+    assert "ari[planted regimes]" in metrics["raw_inputs"]
 
 
 def test_demo_is_reproducible(tmp_path):
@@ -55,11 +55,13 @@ def test_demo_is_reproducible(tmp_path):
 
     cfg = DemoConfig(days=24, height=8, width=8, regimes=3, clusters=3, epochs=1, filters=8,
                      bottleneck=2, window=4, steps_per_day=1)  # fmt: skip
-    a, b = run_demo(cfg, progress=False), run_demo(cfg, progress=False)
+    a = run_demo(cfg, tmp_path / "a", progress=False)
+    b = run_demo(cfg, tmp_path / "b", progress=False)
     for model in ("FAConvLSTM", "ConvLSTM"):
-        assert a[model]["final_loss"] == b[model]["final_loss"]
-        assert a[model]["val_loss"] == b[model]["val_loss"]
-        assert a[model]["silhouette"] == b[model]["silhouette"]
+        ra, rb = a["runs"][model][0], b["runs"][model][0]
+        assert {k: v for k, v in ra.items() if k != "train_seconds"} == {
+            k: v for k, v in rb.items() if k != "train_seconds"
+        }
 
 
 def test_synthetic_data_is_deterministic_and_realistic():

@@ -210,7 +210,8 @@ def train_model(
     if rank == 0:
         (out / "history.json").write_text(json.dumps(history, indent=2))
     return {"model": model.cpu(), "model_config": model_cfg, "history": history,
-            "checkpoint": str(out / CHECKPOINT), "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+            "checkpoint": str(out / CHECKPOINT), "parameters": sum(p.numel() for p in model.parameters()),
+            "encoder_parameters": sum(p.numel() for p in model.encoder.parameters())}  # fmt: skip
 
 
 def _barrier(size: int) -> None:
