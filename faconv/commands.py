@@ -171,13 +171,16 @@ def run_compare(cfg: RunConfig, seeds: int, out: str | Path, progress: bool = Tr
     for name, section in (("FAConvLSTM", cfg.model), ("ConvLSTM", _baseline(cfg.model))):
         for s in range(seeds):
             tc = TrainConfig(**{**asdict(cfg.train), "seed": cfg.train.seed + s})
-            res = train_model(section, data, tc, out / f"{name}-seed{tc.seed}", progress=progress)
+            run_dir = out / f"{name}-seed{tc.seed}"
+            res = train_model(section, data, tc, run_dir, progress=progress)
             emb = embed(res["model"], data, tc.window)
-            _, scores = cluster_and_score(emb, cfg.cluster.k, tc.seed, cfg.cluster.n_init, data.labels,
-                                          data.target.numpy())  # fmt: skip
+            labels, scores = cluster_and_score(emb, cfg.cluster.k, tc.seed, cfg.cluster.n_init,
+                                               data.labels, data.target.numpy())  # fmt: skip
             runs[name].append({**scores, "parameters": res["parameters"],
                                "encoder_parameters": res["encoder_parameters"],
                                "train_seconds": float(sum(res["history"]["seconds"]))})  # fmt: skip
+            write_embeddings(run_dir / "embeddings.nc", emb, data.time, labels, planted=data.labels)
+            _run_figures(run_dir, res["history"], emb, labels, data, maps=(s == 0))
     summary = {name: {key: {"mean": float(np.mean([r[key] for r in rs])),
                             "std": float(np.std([r[key] for r in rs]))} for key in rs[0]}
                for name, rs in runs.items()}  # fmt: skip
@@ -185,6 +188,28 @@ def run_compare(cfg: RunConfig, seeds: int, out: str | Path, progress: bool = Tr
     _write_json(out / "compare.json", result)
     (out / "compare.md").write_text(format_compare(summary, seeds))
     return result
+
+
+def _run_figures(run_dir: Path, history, emb, labels, data, maps: bool) -> None:
+    from faconv.plots import (
+        plot_composites,
+        plot_embedding_projection,
+        plot_regime_timeline,
+        plot_training_curves,
+    )
+
+    plot_training_curves(history, run_dir / "training_curves.png", title=run_dir.name)
+    plot_regime_timeline(data.time, labels, run_dir / "timeline.png", data.labels)
+    plot_embedding_projection(emb, labels, run_dir / "projection.png")
+    if maps:
+        mesh = None
+        if data.mesh_level is not None:
+            from faconv.domains import icosahedral_mesh
+
+            m = icosahedral_mesh(data.mesh_level)
+            mesh = (m.lat.numpy(), m.lon.numpy())
+        plot_composites(data.target.numpy(), labels, data.variables, data.lat, data.lon,
+                        run_dir / "composites.png", mesh)  # fmt: skip
 
 
 def format_compare(summary: dict, seeds: int) -> str:

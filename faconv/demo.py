@@ -69,9 +69,20 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path, progress: bool = True) -> dic
     result["raw_inputs"] = {k.replace("[embeddings", "[inputs"): v for k, v in raw.items()}
     result["config"] = asdict(cfg)
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    figs = []
+    for name in ("FAConvLSTM", "ConvLSTM"):
+        run = f"{name}-seed{cfg.seed}"
+        figs.append(f"## {name}\n")
+        for fig, caption in (("training_curves", "training curves"), ("timeline", "regime timeline"),
+                             ("projection", "embeddings (PCA)"),
+                             ("composites", "per-regime composite anomaly maps")):  # fmt: skip
+            figs.append(f"**{caption}**\n\n![{name} {caption}]({run}/{fig}.png)\n")
     (out / "report.md").write_text(
-        "# faconv demo\n\n" + format_table(result) + "\n\nPer-run checkpoints and histories are in "
-        "the `FAConvLSTM-seed*` and `ConvLSTM-seed*` folders.\n"
+        "# faconv demo\n\n```\n"
+        + format_table(result)
+        + "\n```\n\n"
+        + "\n".join(figs)
+        + "\nPer-run checkpoints, histories and embeddings (NetCDF) are in the run folders.\n"
     )
     return result
 

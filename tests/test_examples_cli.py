@@ -40,6 +40,11 @@ def test_demo_quick_writes_metrics(tmp_path, capsys):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "era5_like.nc").exists()  # the default data went through a real file
     assert (tmp_path / "report.md").exists() and (tmp_path / "compare.md").exists()
+    report = (tmp_path / "report.md").read_text()
+    for link in ("FAConvLSTM-seed0/composites.png", "ConvLSTM-seed0/timeline.png",
+                 "FAConvLSTM-seed0/training_curves.png", "ConvLSTM-seed0/projection.png"):  # fmt: skip
+        assert link in report and (tmp_path / link).stat().st_size > 5000, link
+    assert (tmp_path / "FAConvLSTM-seed0" / "embeddings.nc").exists()
     s = metrics["summary"]
     for model in ("FAConvLSTM", "ConvLSTM"):
         assert all(math.isfinite(v["mean"]) for v in s[model].values())
