@@ -13,7 +13,10 @@ import torch
 from faconv.errors import ConfigError, FAConvError
 from faconv.version import __version__
 
-__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+
+#: Layout version of the checkpoint dict; bumped whenever the keys or their meaning change.
+CHECKPOINT_FORMAT = 1
 
 
 class CheckpointError(FAConvError, ValueError):
@@ -29,7 +32,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"faconv_version": __version__, **payload}
+    payload = {"faconv_version": __version__, "checkpoint_format": CHECKPOINT_FORMAT, **payload}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -63,6 +66,13 @@ def load_checkpoint(path: str | Path, expect_config: dict | None = None) -> dict
         ) from exc
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "model" not in ckpt:
         raise CheckpointError(f"{path} is not a faconv checkpoint (no model config / weights)")
+    fmt = ckpt.get("checkpoint_format")
+    if fmt != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} has checkpoint format {fmt} (written by faconv "
+            f"{ckpt.get('faconv_version', 'unknown')}); this faconv {__version__} reads format "
+            f"{CHECKPOINT_FORMAT}"
+        )
     if expect_config is not None:
         diff = _config_diff(json.loads(ckpt["model_config"]), expect_config)
         if diff:
