@@ -110,6 +110,9 @@ def train_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rank, size = _dist()
+    if rank == 0:  # temporary files of a writer that was killed mid-write
+        for stale in out.glob(f"{CHECKPOINT}.*.tmp"):
+            stale.unlink(missing_ok=True)
     device = _device(cfg.device)
     if size > 1 and device.type == "cuda":
         device = torch.device("cuda", rank % torch.cuda.device_count())
