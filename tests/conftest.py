@@ -25,3 +25,14 @@ def gen(seed: int) -> torch.Generator:
 
 def randn(*shape, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
     return torch.randn(*shape, generator=gen(seed), dtype=dtype)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report how many fuzzing examples ran (tests/test_fuzz.py)."""
+    try:
+        from tests.test_fuzz import FUZZ_COUNTS
+    except ImportError:
+        return
+    if FUZZ_COUNTS:
+        parts = ", ".join(f"{v} {k}" for k, v in sorted(FUZZ_COUNTS.items()))
+        terminalreporter.write_line(f"fuzzing: {parts}")

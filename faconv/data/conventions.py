@@ -102,4 +102,11 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
             f"{[d for d in ds[extra[0]].dims if d not in ('time', 'latitude', 'longitude')]}; "
             "select a level first"
         )
+    bad = [f"{v} ({ds[v].dtype})" for v in keep if not np.issubdtype(ds[v].dtype, np.number)]
+    if bad:
+        raise DataError(f"{source}: variables must hold numbers; got {', '.join(bad)}")
+    if not keep:
+        raise DataError(
+            f"{source} has no variable on (time, latitude, longitude); it has {sorted(ds.data_vars)}"
+        )
     return ds[keep].transpose("time", "latitude", "longitude")
