@@ -6,7 +6,14 @@ is one of the types below, so callers can catch faconv's errors without catching
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "DomainError", "FAConvError", "InputError"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DistributedError",
+    "DomainError",
+    "FAConvError",
+    "InputError",
+]
 
 
 class FAConvError(Exception):
@@ -32,3 +39,7 @@ class DomainError(InputError):
 class DataError(FAConvError, ValueError):
     """A data file or dataset cannot be used as given: missing variables or dimensions, an empty
     crop, an all-NaN variable, unordered or duplicated times, files whose grids disagree."""
+
+
+class DistributedError(FAConvError, RuntimeError):
+    """Data-parallel training lost a worker (a collective operation failed)."""

@@ -38,7 +38,7 @@ def test_demo_quick_writes_metrics(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "FAConvLSTM" in printed and "ConvLSTM" in printed and "ARI" in printed
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert (tmp_path / "era5_like.nc").exists()  # the default data went through a real file
+    assert list(tmp_path.glob("era5_like-*.nc"))  # the default data went through a real file
     assert (tmp_path / "report.md").exists() and (tmp_path / "compare.md").exists()
     report = (tmp_path / "report.md").read_text()
     for link in ("FAConvLSTM-seed0/composites.png", "ConvLSTM-seed0/timeline.png",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +57,12 @@ def prepare_data(
     labels = None
     if cfg.path is None:
         gen = dict(cfg.generated)
-        path = write_era5_like(Path(workdir) / "era5_like.nc", "cds_new", **gen)
+        # deterministic from its settings: cached under a name derived from them, written once
+        # (atomically, so concurrent ranks or a kill mid-write leave no half file)
+        key = hashlib.sha1(json.dumps(gen, sort_keys=True).encode()).hexdigest()[:10]
+        path = Path(workdir) / f"era5_like-{key}.nc"
+        if not path.exists():
+            write_era5_like(path, "cds_new", **gen)
         labels = era5_like(**{k: v for k, v in gen.items() if k != "steps_per_day"})[
             "regime"
         ].values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -14,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from faconv.data.windows import split_windows
-from faconv.errors import DataError
+from faconv.errors import DataError, DistributedError
 from faconv.losses import laplacian_penalty, reconstruction_loss
 from faconv.registry import build
 from faconv.training.checkpoint import (
@@ -177,7 +178,8 @@ def train_model(
                 shard = _batch(data, mine, cfg.window, device) if mine else None
                 loss = _loss(net, shard, data, cfg, device, world) if mine else _zero_loss(net)
                 report = loss.detach().clone()
-                torch.distributed.all_reduce(report)
+                with _collective_guard(step, out):
+                    torch.distributed.all_reduce(report)
                 report = report / size
             else:
                 loss = _loss(net, _batch(data, starts, cfg.window, device), data, cfg, device)
@@ -187,7 +189,8 @@ def train_model(
                     f"non-finite training loss at step {step}; lower lr or enable clipping"
                 )
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            with _collective_guard(step, out, active=size > 1):  # DDP all-reduces gradients here
+                loss.backward()
             if cfg.clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             opt.step()
@@ -221,7 +224,28 @@ def _barrier(size: int) -> None:
     if size > 1:
         import torch.distributed as dist
 
-        dist.barrier()
+        with _collective_guard(None, None):
+            dist.barrier()
+
+
+@contextlib.contextmanager
+def _collective_guard(step: int | None, out: Path | None, active: bool = True):
+    """Turn a failed collective (a worker died, a timeout) into one clear error."""
+    if not active:
+        yield
+        return
+    try:
+        yield
+    except RuntimeError as exc:
+        where = "" if step is None else f" at step {step}"
+        ckpt = (
+            "" if out is None else f"; the last checkpoint in {out} is intact: rerun with --resume"
+        )
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DistributedError(
+            f"data-parallel training stopped{where}: a collective operation failed ({first}); "
+            f"another worker probably died or timed out{ckpt}"
+        ) from exc
 
 
 def _global_norms(data: Prepared, starts: list[int], length: int, size: int, device):
