@@ -67,6 +67,7 @@ class TrainConfig:
     amp: bool = False
     checkpoint_every: int = 0  # steps; 0 = at the end of every epoch
     device: str = "auto"
+    deterministic: bool = False  # torch.use_deterministic_algorithms (matters on GPU)
 
 
 @dataclass

@@ -118,6 +118,11 @@ def train_model(
     if size > 1 and device.type == "cuda":
         device = torch.device("cuda", rank % torch.cuda.device_count())
     model_cfg = model_config_for(model_section, data)
+    if cfg.deterministic:  # CPU runs are deterministic anyway; this pins GPU kernels too
+        import os
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
     model = build(model_cfg, kind="model").to(device)
     net = model
