@@ -37,7 +37,7 @@ def _run_config(args: argparse.Namespace):
     """The run config from --config, with flags overriding it."""
     from faconv.training import load_run_config
 
-    cfg = load_run_config(args.config)
+    cfg = load_run_config(args.config or getattr(args, "config_file", None))
     if getattr(args, "data", None):
         cfg.data.path = args.data if len(args.data) > 1 else args.data[0]
     if getattr(args, "variables", None):
@@ -117,6 +117,15 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ablate(args: argparse.Namespace) -> int:
+    from faconv.ablation import run_ablation
+
+    r = run_ablation(_run_config(args), args.seeds, args.out, progress=not args.no_progress)
+    print((Path(args.out) / "ablation.md").read_text())
+    print(f"results: {args.out}/ablation.json, .csv, .md, ablation.png, interpretation.md/.png")
+    return 0 if r else 1
+
+
 def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
     p.add_argument("--config", help="run config (JSON or YAML: data/model/train/cluster sections)")
     p.add_argument("--data", nargs="+", help="ERA5 NetCDF files, globs or a Zarr store "
@@ -178,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--k", type=int)
     cmp_.add_argument("--out", default="faconv-out/compare")
     cmp_.set_defaults(func=_compare)
+
+    abl = sub.add_parser("ablate", help="C_b / attention-interval sweeps and component ablations "
+                         "over seeds, against ConvLSTM, with EOF interpretation")  # fmt: skip
+    abl.add_argument("config_file", nargs="?", metavar="CONFIG", help="run config (JSON or YAML)")
+    _add_run_flags(abl)
+    abl.add_argument("--seeds", type=int, default=3)
+    abl.add_argument("--k", type=int)
+    abl.add_argument("--out", default="faconv-out/ablate")
+    abl.set_defaults(func=_ablate)
     return parser
 
 

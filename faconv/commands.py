@@ -167,27 +167,51 @@ def run_compare(cfg: RunConfig, seeds: int, out: str | Path, progress: bool = Tr
     if seeds < 1:
         raise ConfigError("compare needs at least one seed")
     data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
-    runs: dict[str, list[dict]] = {"FAConvLSTM": [], "ConvLSTM": []}
-    for name, section in (("FAConvLSTM", cfg.model), ("ConvLSTM", _baseline(cfg.model))):
+    variants = {"FAConvLSTM": cfg.model, "ConvLSTM": _baseline(cfg.model)}
+    runs = {name: [] for name in variants}
+    for name, section in variants.items():
         for s in range(seeds):
-            tc = TrainConfig(**{**asdict(cfg.train), "seed": cfg.train.seed + s})
-            run_dir = out / f"{name}-seed{tc.seed}"
-            res = train_model(section, data, tc, run_dir, progress=progress)
-            emb = embed(res["model"], data, tc.window)
-            labels, scores = cluster_and_score(emb, cfg.cluster.k, tc.seed, cfg.cluster.n_init,
-                                               data.labels, data.target.numpy())  # fmt: skip
-            runs[name].append({**scores, "parameters": res["parameters"],
-                               "encoder_parameters": res["encoder_parameters"],
-                               "train_seconds": float(sum(res["history"]["seconds"]))})  # fmt: skip
-            write_embeddings(run_dir / "embeddings.nc", emb, data.time, labels, planted=data.labels)
-            _run_figures(run_dir, res["history"], emb, labels, data, maps=(s == 0))
-    summary = {name: {key: {"mean": float(np.mean([r[key] for r in rs])),
-                            "std": float(np.std([r[key] for r in rs]))} for key in rs[0]}
-               for name, rs in runs.items()}  # fmt: skip
-    result = {"seeds": seeds, "data": data.source, "runs": runs, "summary": summary}
+            runs[name].append(train_and_score(section, data, cfg, cfg.train.seed + s,
+                                              out / f"{name}-seed{cfg.train.seed + s}",
+                                              figures=True, maps=(s == 0), progress=progress))  # fmt: skip
+    summary = summarize(runs)
+    result = {"seeds": seeds, "data": data.source, "runs": public_runs(runs), "summary": summary}
     _write_json(out / "compare.json", result)
     (out / "compare.md").write_text(format_compare(summary, seeds))
     return result
+
+
+def train_and_score(section: dict, data, cfg: RunConfig, seed: int, run_dir: Path,
+                    figures: bool = False, maps: bool = False, progress: bool = True) -> dict:  # fmt: skip
+    """Train one model on ``data`` with ``seed``, embed every step, cluster and score; writes
+    the checkpoint and embeddings (and figures) to ``run_dir``. Returns the scores with the
+    parameter counts, training time and the cluster labels."""
+    tc = TrainConfig(**{**asdict(cfg.train), "seed": seed})
+    res = train_model(section, data, tc, run_dir, progress=progress)
+    emb = embed(res["model"], data, tc.window)
+    labels, scores = cluster_and_score(emb, cfg.cluster.k, seed, cfg.cluster.n_init, data.labels,
+                                       data.target.numpy())  # fmt: skip
+    write_embeddings(run_dir / "embeddings.nc", emb, data.time, labels, planted=data.labels)
+    if figures:
+        _run_figures(run_dir, res["history"], emb, labels, data, maps)
+    return {**scores, "parameters": res["parameters"], "encoder_parameters": res["encoder_parameters"],
+            "train_seconds": float(sum(res["history"]["seconds"])), "_labels": labels.tolist(),
+            "_model": res["model"]}  # fmt: skip
+
+
+def summarize(runs: dict[str, list[dict]]) -> dict:
+    """Mean and standard deviation over seeds of every numeric score (keys starting with ``_``
+    are per-run payloads and are skipped)."""
+    return {name: {key: {"mean": float(np.mean([r[key] for r in rs])),
+                         "std": float(np.std([r[key] for r in rs]))}
+                   for key in rs[0] if not key.startswith("_")}
+            for name, rs in runs.items()}  # fmt: skip
+
+
+def public_runs(runs: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    return {
+        n: [{k: v for k, v in r.items() if k != "_model"} for r in rs] for n, rs in runs.items()
+    }
 
 
 def _run_figures(run_dir: Path, history, emb, labels, data, maps: bool) -> None:
