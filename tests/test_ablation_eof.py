@@ -89,3 +89,14 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
     assert (out / "ablation.png").stat().st_size > 5000 and (out / "interpretation.png").exists()
     assert np.array(result["interpretation"]["correlation"]).shape[1] == 4
     assert "EOF1" in (out / "interpretation.md").read_text()
+
+
+def test_paper_config_is_valid():
+    from pathlib import Path
+
+    from faconv.training import load_run_config
+
+    cfg = load_run_config(Path(__file__).parents[1] / "examples" / "configs" / "paper_era5.yaml")
+    assert cfg.data.variables == ["sp", "sst", "u10", "v10", "sshf", "slhf", "t2m"]
+    assert cfg.data.box == [33, 43, -33, -23] and cfg.cluster.k == 7
+    assert cfg.model["encoder"][0]["bottleneck_channels"] == 16
