@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from faconv._io import atomic_write
 from faconv.data import Normalizer
 from faconv.errors import ConfigError, DataError
 from faconv.evaluation import cluster_and_score, embed, write_embeddings
@@ -43,9 +43,8 @@ def output_dir(path: str | Path) -> Path:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2, default=float)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:

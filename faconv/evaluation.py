@@ -3,8 +3,6 @@ computed on."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
+from faconv._io import atomic_write
 from faconv.data.windows import window_starts
 from faconv.errors import DataError
 
@@ -103,13 +102,4 @@ def write_embeddings(path: str | Path, embeddings: np.ndarray, time: np.ndarray,
         ds["cluster"] = ("time", np.asarray(labels, dtype=np.int32))
     if planted is not None:
         ds["planted_regime"] = ("time", np.asarray(planted, dtype=np.int32))
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, ds.to_netcdf)

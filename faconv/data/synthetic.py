@@ -6,14 +6,13 @@ The default job and the tests write these files and read them back through
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from faconv._io import atomic_write
 from faconv.component import check_choice
 from faconv.data.conventions import ERA5_NAMES
 from faconv.synthetic import ALL_VARIABLES, LONG_NAMES, UNITS, make_synthetic_regimes
@@ -85,14 +84,7 @@ def write_era5_like(path: str | Path, convention: str = "cds_old", **kwargs) -> 
     path = Path(path)
 
     def to_netcdf(obj: xr.Dataset) -> None:  # atomic: concurrent writers never see half a file
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            obj.to_netcdf(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, obj.to_netcdf)
 
     lon360 = ds.assign_coords(longitude=ds["longitude"] % 360.0).sortby("longitude")
     if convention == "cds_old":

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from faconv._io import atomic_write
 from faconv.errors import ConfigError, FAConvError
 from faconv.version import __version__
 
@@ -30,20 +29,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     ``payload`` may hold tensors, state dicts, numbers, strings, lists and dicts only (so it
     loads with ``weights_only=True``); ``faconv_version`` is added.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"faconv_version": __version__, "checkpoint_format": CHECKPOINT_FORMAT, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp), fsync=True)
 
 
 def load_checkpoint(path: str | Path, expect_config: dict | None = None) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import faconv
+from faconv import _io
 from faconv.training import CheckpointError, load_checkpoint, save_checkpoint
-from faconv.training import checkpoint as ckpt_mod
 
 
 def test_a_crash_during_a_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -20,7 +20,7 @@ def test_a_crash_during_a_checkpoint_write_keeps_the_previous_one(tmp_path, monk
     def dying_replace(src, dst):
         raise OSError("killed between write and rename")
 
-    monkeypatch.setattr(ckpt_mod.os, "replace", dying_replace)
+    monkeypatch.setattr(_io.os, "replace", dying_replace)  # dies between write and rename
     with pytest.raises(OSError, match="killed"):
         save_checkpoint(path, {"model_config": "{}", "model": {"w": torch.zeros(3)}, "step": 2})
     monkeypatch.undo()

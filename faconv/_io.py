@@ -1,0 +1,31 @@
+"""Atomic file writes: a crash or a kill leaves either the old file or the new one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None], fsync: bool = False) -> Path:
+    """Call ``write(tmp)`` on a unique temporary file beside ``path``, then rename it over
+    ``path`` (atomic on POSIX). On any failure the temporary file is removed and ``path`` is
+    untouched. ``fsync`` flushes the data to disk before the rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        if fsync:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
