@@ -159,13 +159,16 @@ def _baseline(model_section: dict) -> dict:
     return base
 
 
-def run_compare(cfg: RunConfig, seeds: int, out: str | Path, progress: bool = True) -> dict:
+def run_compare(
+    cfg: RunConfig, seeds: int, out: str | Path, progress: bool = True, data=None
+) -> dict:
     """FAConvLSTM (the configured model) vs ConvLSTM over ``seeds`` seeds: mean ± std of every
     score, parameters and training time; writes compare.json and compare.md."""
     out = output_dir(out)
     if seeds < 1:
         raise ConfigError("compare needs at least one seed")
-    data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
+    if data is None:
+        data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     variants = {"FAConvLSTM": cfg.model, "ConvLSTM": _baseline(cfg.model)}
     runs = {name: [] for name in variants}
     for name, section in variants.items():

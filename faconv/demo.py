@@ -61,8 +61,8 @@ def run_demo(cfg: DemoConfig, out_dir: str | Path, progress: bool = True) -> dic
     report.md and the per-run checkpoints to ``out_dir``."""
     out = output_dir(out_dir)
     run = cfg.run_config()
-    result = run_compare(run, cfg.seeds, out, progress=progress)
-    data = prepare_data(run.data, out)
+    data = prepare_data(run.data, out, val_fraction=run.train.val_fraction)
+    result = run_compare(run, cfg.seeds, out, progress=progress, data=data)
     flat = data.target.numpy().reshape(data.num_steps, -1)
     _, raw = cluster_and_score(flat, cfg.clusters, cfg.seed, planted=data.labels,
                                inputs=data.target.numpy())  # fmt: skip

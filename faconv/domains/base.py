@@ -38,6 +38,14 @@ class Domain(ABC):
     def laplacian(self, x: torch.Tensor) -> torch.Tensor:
         """The domain's discrete Laplacian of ``(B, *P, C)`` fields (zero on constants)."""
 
+    def cached(self, key, compute):
+        """Memoise per-domain precomputation (weights, edge groups, bases) across time steps.
+        Domains are immutable, so cached values never go stale."""
+        cache = self.__dict__.setdefault("_cache", {})  # works on frozen dataclasses too
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     @property
     def num_points(self) -> int:
         n = 1

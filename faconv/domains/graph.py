@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -120,7 +119,6 @@ class GraphDomain(Domain):
             set_(self, "areas", areas)
         if self.edge_vec is not None:
             set_(self, "edge_vec", _finite_float(self.edge_vec, "edge_vec", (s.numel(), 2)))
-        set_(self, "_cache", {})
 
     # -- constructors ----------------------------------------------------------------------------
     @classmethod
@@ -210,12 +208,6 @@ class GraphDomain(Domain):
     def scales(self) -> list[int]:
         """The edge scales the graph defines: ``0 .. num_scales - 1``."""
         return list(range(self.num_scales))
-
-    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Memoise per-domain precomputation (edge groups, bases) across time steps."""
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
 
     def point_weights(self, device=None, dtype=None) -> torch.Tensor:
         dtype = dtype or torch.get_default_dtype()

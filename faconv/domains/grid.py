@@ -55,8 +55,6 @@ class GridDomain(Domain):
             if not all(math.isfinite(v) and -90.0 <= v <= 90.0 for v in lat):
                 raise DomainError("GridDomain latitudes must be finite and within [-90, 90]")
             object.__setattr__(self, "lat", lat)
-        # point weights per (device, dtype): the squeeze pools every step, build them once
-        object.__setattr__(self, "_weights", {})
 
     @classmethod
     def from_coords(cls, lat: Sequence[float], lon: Sequence[float]) -> GridDomain:
@@ -74,10 +72,9 @@ class GridDomain(Domain):
 
     def point_weights(self, device=None, dtype=None) -> torch.Tensor:
         dtype = dtype or torch.get_default_dtype()
-        key = (torch.device(device) if device is not None else torch.device("cpu"), dtype)
-        if key not in self._weights:
-            self._weights[key] = self._compute_weights(*key)
-        return self._weights[key]
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        # the squeeze pools every step: build the weights once per device and dtype
+        return self.cached(("weights", device, dtype), lambda: self._compute_weights(device, dtype))
 
     def laplacian(self, x: torch.Tensor) -> torch.Tensor:
         """5-point Laplacian in grid steps, ``(B, H, W, C) -> (B, H, W, C)``: neighbours wrap in
