@@ -33,8 +33,7 @@ def output_dir(path: str | Path) -> Path:
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".faconv-write-test-"):
-            pass
+        tempfile.NamedTemporaryFile(dir=path, prefix=".faconv-write-test-").close()  # probe
     except OSError as exc:
         raise ConfigError(
             f"cannot write to the output directory {path}: {exc.strerror or exc}"

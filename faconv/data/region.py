@@ -33,11 +33,10 @@ def crop_box(ds: xr.Dataset, box: tuple[float, float, float, float]) -> xr.Datas
     ds = ds.sel(latitude=(lat >= south) & (lat <= north))
     w, e = _wrap(west), _wrap(east)
     lon = ds["longitude"]
-    if (east - west) % 360 == 0 and east != west:  # full circle
-        pass
-    elif w <= e:
+    full_circle = (east - west) % 360 == 0 and east != west
+    if not full_circle and w <= e:
         ds = ds.sel(longitude=(lon >= w) & (lon <= e))
-    else:  # across the dateline: [w, 180) then [-180, e], relabelled to run on past 180
+    elif not full_circle:  # across the dateline: [w, 180) then [-180, e], running on past 180
         lv = lon.values
         ds = ds.sel(longitude=np.concatenate([lv[lv >= w], lv[lv <= e]]))
         lv = ds["longitude"].values
