@@ -43,3 +43,7 @@ class DataError(FAConvError, ValueError):
 
 class DistributedError(FAConvError, RuntimeError):
     """Data-parallel training lost a worker (a collective operation failed)."""
+
+
+class NumericalError(FAConvError, FloatingPointError):
+    """Training produced a non-finite loss (diverged)."""

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from faconv.data.windows import split_windows
-from faconv.errors import DataError, DistributedError
+from faconv.errors import DataError, DistributedError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
 from faconv.registry import build
 from faconv.training.checkpoint import (
@@ -190,8 +190,9 @@ def train_model(
                 loss = _loss(net, _batch(data, starts, cfg.window, device), data, cfg, device)
                 report = loss.detach()
             if not torch.isfinite(report):
-                raise FloatingPointError(
-                    f"non-finite training loss at step {step}; lower lr or enable clipping"
+                raise NumericalError(
+                    f"non-finite training loss at step {step}: the run diverged; lower the "
+                    "learning rate or keep gradient clipping on (the last checkpoint is intact)"
                 )
             opt.zero_grad(set_to_none=True)
             with _collective_guard(step, out, active=size > 1):  # DDP all-reduces gradients here

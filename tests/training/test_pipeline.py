@@ -176,3 +176,13 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["train", *run, "--out", str(blocker / "sub"), "--no-progress"]) == 2
     assert "cannot write to the output directory" in capsys.readouterr().err
+
+
+def test_divergence_is_a_clear_error(data, tmp_path, monkeypatch):
+    from faconv.errors import NumericalError
+    from faconv.training import trainer
+
+    monkeypatch.setattr(trainer, "reconstruction_loss", lambda *a, **k: torch.tensor(float("nan")))
+    with pytest.raises(NumericalError, match="non-finite training loss at step 0"):
+        train_model(MODEL, data, TrainConfig(epochs=1, batch_size=4, window=4, stride=4), tmp_path,
+                    progress=False)  # fmt: skip
