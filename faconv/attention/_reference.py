@@ -24,19 +24,28 @@ def dense_masked_attention(
 
 
 def axial_reference(module, x: torch.Tensor) -> torch.Tensor:
-    """AxialAttention computed as full ``(H W)²`` attention with axis-restricted masks."""
+    """AxialAttention computed as full ``(H W)²`` attention with axis-restricted masks (one
+    mask per head in ``"parallel"`` mode)."""
     B, H, W, _ = x.shape
     rows = torch.arange(H).repeat_interleave(W)  # token index -> row
     cols = torch.arange(W).repeat(H)  # token index -> column
+    same = {"w": rows[:, None] == rows[None, :], "h": cols[:, None] == cols[None, :]}
 
-    def axis_step(block, inp, same):
+    def block_step(block, inp, axes):
         q, k, v = block.qkv_heads(inp)  # (B, H, W, n, d)
         q, k, v = (t.reshape(B, H * W, block.num_heads, -1).transpose(1, 2) for t in (q, k, v))
-        o = dense_masked_attention(q, k, v, same)  # (B, n, HW, d)
+        heads = [
+            dense_masked_attention(q[:, j : j + 1], k[:, j : j + 1], v[:, j : j + 1], same[a])
+            for j, a in enumerate(axes)
+        ]
+        o = torch.cat(heads, dim=1)  # (B, n, HW, d)
         return block.out(o.transpose(1, 2).reshape(B, H, W, -1))
 
-    u_row = axis_step(module.row, x, rows[:, None] == rows[None, :])
-    u_col = axis_step(module.col, x + u_row, cols[:, None] == cols[None, :])
+    if module.mode == "parallel":
+        half = module.num_heads // 2
+        return block_step(module.block, x, ("w",) * half + ("h",) * half)
+    u_row = block_step(module.row, x, ("w",) * module.num_heads)
+    u_col = block_step(module.col, x + u_row, ("h",) * module.num_heads)
     return u_row + u_col
 
 

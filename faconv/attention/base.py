@@ -8,7 +8,6 @@ import torch
 
 from faconv.component import SpatialComponent, check_positive_int
 from faconv.domains.base import Domain
-from faconv.errors import ConfigError
 from faconv.registry import Registry
 
 __all__ = ["ATTENTION", "GlobalAttention", "resolve_heads"]
@@ -33,14 +32,10 @@ def resolve_heads(
     channels: int, num_heads: int, head_dim: int | None, owner: str
 ) -> tuple[int, int, int]:
     """Validated ``(channels, num_heads, head_dim)``; ``head_dim`` defaults to
-    ``channels // num_heads`` and then requires divisibility."""
+    ``max(1, channels // num_heads)`` (the heads' total width may then differ from
+    ``channels``: the output projection maps it back)."""
     channels = check_positive_int(channels, "channels", owner)
     num_heads = check_positive_int(num_heads, "num_heads", owner)
     if head_dim is None:
-        if channels % num_heads:
-            raise ConfigError(
-                f"{owner}: channels={channels} is not divisible by num_heads={num_heads}; "
-                "choose another num_heads or set head_dim"
-            )
-        head_dim = channels // num_heads
+        head_dim = max(1, channels // num_heads)
     return channels, num_heads, check_positive_int(head_dim, "head_dim", owner)

@@ -34,7 +34,7 @@ class SparseGraphAttention(GlobalAttention):
     Args:
         channels (int): ``C``.
         num_heads (int): heads. Default: ``4``.
-        head_dim (int, optional): width of one head. Default: ``channels // num_heads``.
+        head_dim (int, optional): width of one head. Default: ``max(1, channels // num_heads)``.
         qkv_bias (bool): bias in the query/key/value projection. Default: ``False``.
         scales (sequence of int, optional): edge scales to attend over; ``None`` uses every
             edge of the graph. Default: ``None``.

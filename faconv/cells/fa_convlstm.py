@@ -9,7 +9,7 @@ from torch import nn
 
 from faconv.attention.base import ATTENTION
 from faconv.cells.base import CELLS, Cell
-from faconv.component import check_positive_int
+from faconv.component import check_choice, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
 from faconv.gates.base import GATES
@@ -18,6 +18,8 @@ from faconv.typing import State
 
 __all__ = ["FAConvLSTMCell"]
 
+_ATTN_ON = ("bottleneck", "hidden")
+
 
 @CELLS.register("fa_convlstm", aliases=("faconvlstm",))
 class FAConvLSTMCell(Cell):
@@ -25,16 +27,23 @@ class FAConvLSTMCell(Cell):
 
     .. math::
         U_t = W_{bx} X_t + W_{bh} H_{t-1} \\;(1{\\times}1\\text{ bottleneck to } C_b),\\quad
-        \\hat S_t = \\mathrm{mixer}(U_t),\\quad
-        (H_t, C_t) = \\mathrm{gate}(\\hat S_t, C_{t-1}),
+        \\hat S_t = \\mathrm{mixer}(U_t),
 
-        H_t \\leftarrow H_t + \\gamma \\odot \\mathrm{attention}(H_t)
-        \\quad\\text{when } t \\bmod K = 0
+        \\hat S_t \\leftarrow \\hat S_t + \\gamma \\odot \\mathrm{attention}(\\hat S_t)
+        \\quad\\text{when } t \\bmod K = 0,\\qquad
+        (H_t, C_t) = \\mathrm{gate}(\\hat S_t, C_{t-1})
 
     ``t`` is the absolute time index (the wrapper counts it across chunks, so chunked and full
     runs agree). The mixer is geometry-specific (grid or graph); the bottleneck and the gate
-    are pointwise and shared by every geometry. With ``attn_feedback=False`` the attended
-    state is only emitted as the output and the recurrence keeps the un-attended ``H_t``.
+    are pointwise and shared by every geometry.
+
+    Where attention acts (``attn_on``; the paper does not say): ``"bottleneck"`` (default)
+    attends over the ``C_b``-wide mixed bottleneck, so the long-range context enters all four
+    gates and the block costs ``O(C_b^2)`` parameters (the lightest form, about 1k for
+    ``C_b = 16``); ``"hidden"`` attends over the new hidden state instead,
+    ``H_t ← H_t + γ ⊙ attention(H_t)`` (``O(C_hid^2)`` parameters). With ``"hidden"`` and
+    ``attn_feedback=False`` the attended state is only emitted as the output and the
+    recurrence keeps the un-attended ``H_t``.
 
     Args:
         in_channels (int): ``C_in``.
@@ -43,13 +52,15 @@ class FAConvLSTMCell(Cell):
         mixer (spec): spatial mixer, built with ``channels=C_b``. Default: ``"dilated_dw"``.
         gate (spec): gate, built with ``in_channels=C_b, hidden_channels=C_hid``.
             Default: ``"lstm"``.
-        attention (spec or None): global attention, built with ``channels=C_hid``; ``None``
-            disables it. Default: ``"axial"``.
+        attention (spec or None): global attention, built with ``channels=C_b`` (or
+            ``C_hid`` when ``attn_on="hidden"``); ``None`` disables it. Default: ``"axial"``.
         attn_every (int): ``K``, attention runs when ``t % K == 0``. Default: ``4``.
-        attn_feedback (bool): feed the attended state back into the recurrence.
-            Default: ``True``.
+        attn_feedback (bool): with ``attn_on="hidden"``, feed the attended state back into
+            the recurrence. Default: ``True``.
         layer_scale_init (float): initial value of the per-channel residual gate ``γ``.
             Default: ``0.1``.
+        attn_on (str): ``"bottleneck"`` or ``"hidden"`` (see above). Default:
+            ``"bottleneck"``.
 
     Shapes:
         - x: ``(B, *P, C_in)``; state: ``State(h, c)`` each ``(B, *P, C_hid)``.
@@ -80,6 +91,7 @@ class FAConvLSTMCell(Cell):
         attn_every: int = 4,
         attn_feedback: bool = True,
         layer_scale_init: float = 0.1,
+        attn_on: str = "bottleneck",
     ) -> None:
         super().__init__()
         owner = "fa_convlstm"
@@ -95,6 +107,12 @@ class FAConvLSTMCell(Cell):
         if isinstance(layer_scale_init, bool) or not isinstance(layer_scale_init, (int, float)):
             raise ConfigError(f"{owner}: layer_scale_init must be a number")
         self.layer_scale_init = float(layer_scale_init)
+        self.attn_on = check_choice(attn_on, _ATTN_ON, "attn_on", owner)
+        if attn_on == "bottleneck" and not self.attn_feedback:
+            raise ConfigError(
+                f"{owner}: attn_feedback=False needs attn_on='hidden' (attention on the "
+                "bottleneck always feeds the gates)"
+            )
 
         cb = self.bottleneck_channels
         self.in_proj = nn.Linear(in_channels, cb)  # W_bx (with the bottleneck bias)
@@ -104,8 +122,9 @@ class FAConvLSTMCell(Cell):
         if attention is None:
             self.attention, self.attn_scale = None, None
         else:
-            self.attention = ATTENTION.build(attention, channels=hidden_channels)
-            self.attn_scale = nn.Parameter(torch.full((hidden_channels,), self.layer_scale_init))
+            width = cb if attn_on == "bottleneck" else hidden_channels
+            self.attention = ATTENTION.build(attention, channels=width)
+            self.attn_scale = nn.Parameter(torch.full((width,), self.layer_scale_init))
 
     def project_input(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
         return self.in_proj(x)  # pointwise: (*lead, *P, C_in) -> (*lead, *P, C_b)
@@ -117,8 +136,11 @@ class FAConvLSTMCell(Cell):
         self, u: torch.Tensor, domain: Domain, state: State, t: int
     ) -> tuple[torch.Tensor, State]:
         s = self.mixer(u + self.hid_proj(state.h), domain)
+        attend = self.attends_at(t)
+        if attend and self.attn_on == "bottleneck":
+            s = s + self.attn_scale * self.attention(s, domain)
         h, c = self.gate(s, state.c)
-        if not self.attends_at(t):
+        if not attend or self.attn_on == "bottleneck":
             return h, State(h, c)
         h_att = h + self.attn_scale * self.attention(h, domain)
         return h_att, State(h_att if self.attn_feedback else h, c)

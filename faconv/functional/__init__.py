@@ -1,6 +1,7 @@
-"""Pure functions shared by components (padding, the LSTM update)."""
+"""Pure functions shared by components (padding, the LSTM update, its fused form)."""
 
+from faconv.functional.fused_lstm import fused_gate_lstm
 from faconv.functional.lstm import lstm_update
 from faconv.functional.padding import pad_grid, same_padding, wrap_pad_width
 
-__all__ = ["lstm_update", "pad_grid", "same_padding", "wrap_pad_width"]
+__all__ = ["fused_gate_lstm", "lstm_update", "pad_grid", "same_padding", "wrap_pad_width"]

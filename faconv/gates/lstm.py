@@ -11,6 +11,7 @@ from torch import nn
 from faconv.activations import get_activation
 from faconv.component import check_choice, check_positive_int
 from faconv.errors import ConfigError, DomainError
+from faconv.functional.fused_lstm import autocast_active, fused_gate_lstm
 from faconv.functional.lstm import lstm_update
 from faconv.gates.base import GATES, Gate
 
@@ -46,6 +47,11 @@ class LSTMGate(Gate):
         recurrent_activation (str): gate activation. Default: ``"sigmoid"``.
         norm (str or None): ``"layer"`` applies LayerNorm to each gate's pre-activation (with
             its own scale and shift) for stability; ``None`` (default) does not.
+        fused (bool): use :func:`~faconv.functional.fused_gate_lstm` (tiled, in place,
+            gates recomputed in backward) whenever it covers the configuration: sigmoid/tanh,
+            no ``norm``, per-channel or no peepholes, one dtype and no autocast. Otherwise,
+            or with ``fused=False``, the reference ops run. Both give the same numbers to
+            float round-off (tested). Default: ``True``.
 
     Shapes:
         - s: ``(B, *P, C_b)``; c_prev: ``(B, *P, C_hid)``.
@@ -67,6 +73,7 @@ class LSTMGate(Gate):
         activation: str = "tanh",
         recurrent_activation: str = "sigmoid",
         norm: str | None = None,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         owner = "lstm gate"
@@ -87,6 +94,14 @@ class LSTMGate(Gate):
         self._act = get_activation(activation, owner)
         self._rec_act = get_activation(recurrent_activation, owner, "recurrent_activation")
         self.norm = check_choice(norm, _NORM, "norm", owner)
+        self.fused = bool(fused)
+        self._fusable = (
+            self.fused
+            and activation == "tanh"
+            and recurrent_activation == "sigmoid"
+            and norm is None
+            and peephole != "pixel"
+        )
 
         F_ = hidden_channels
         self.proj = nn.Linear(in_channels, 4 * F_, bias=norm is None)
@@ -110,12 +125,22 @@ class LSTMGate(Gate):
         if self.peephole_weight is not None:
             nn.init.zeros_(self.peephole_weight)
 
+    def _fuse_now(self, s: torch.Tensor, c_prev: torch.Tensor) -> bool:
+        w = self.proj.weight
+        return (
+            s.dtype == c_prev.dtype == w.dtype
+            and s.device == w.device
+            and not autocast_active(s.device.type)
+        )
+
     def forward(self, s: torch.Tensor, c_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.peephole == "pixel" and tuple(c_prev.shape[1:-1]) != self.point_shape:
             raise DomainError(
                 f"per-pixel peepholes were built for point shape {self.point_shape}, but the "
                 f"state has point dims {tuple(c_prev.shape[1:-1])}"
             )
+        if self._fusable and self._fuse_now(s, c_prev):
+            return fused_gate_lstm(s, c_prev, self.proj.weight, self.proj.bias, self.peephole_weight)
         a = self.proj(s)
         if self.norm == "layer":
             a = a.unflatten(-1, (4, self.hidden_channels))

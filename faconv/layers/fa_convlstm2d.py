@@ -28,7 +28,7 @@ class FAConvLSTM2D(KerasGridRecurrent):
             Default: ``4``.
         peephole (str or None): ``"channel"``, ``"pixel"`` or ``None``. Default: ``"channel"``.
         attention (str or None): ``"axial"`` or ``None``. Default: ``"axial"``.
-        num_heads (int): attention heads. Default: ``4``.
+        num_heads (int): attention heads (half along rows, half along columns). Default: ``2``.
         attn_every (int): ``K``, attention runs at steps with ``t % K == 0``. Default: ``4``.
         periodic (bool): the default grid wraps in longitude (global data). Default: ``False``.
         point_shape (sequence of int, optional): ``(H, W)``, needed for per-pixel peepholes.
@@ -58,7 +58,7 @@ class FAConvLSTM2D(KerasGridRecurrent):
         se_ratio: float | None = 4,
         peephole: str | None = "channel",
         attention: str | None = "axial",
-        num_heads: int = 4,
+        num_heads: int = 2,
         attn_every: int = 4,
         periodic: bool = False,
         point_shape: Sequence[int] | None = None,

@@ -13,7 +13,7 @@ from torch import nn
 from faconv.component import check_choice, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
-from faconv.functional.padding import pad_grid
+from faconv.functional.padding import pad_grid, wrap_pad_width
 from faconv.mixers.base import MIXERS, SpatialMixer
 
 __all__ = ["MultiScaleDilatedDWMixer"]
@@ -115,7 +115,8 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
             nn.init.uniform_(self.branch_bias, -bound, bound)
 
     def branch(self, x_nchw: torch.Tensor, j: int, periodic: bool) -> torch.Tensor:
-        """Branch ``j`` on an NCHW tensor: padded depthwise conv with dilation ``d_j``."""
+        """Branch ``j`` on an NCHW tensor: padded depthwise conv with dilation ``d_j`` (the
+        plain per-branch form; ``forward`` computes the same thing with one padding)."""
         d = self.dilations[j]
         p = d * (self.kernel_size - 1) // 2
         xp = pad_grid(x_nchw, (p, p), (p, p), periodic)
@@ -124,10 +125,29 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
 
     def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
         periodic = _PADDING[self.padding](bool(getattr(domain, "periodic", False)))
-        xc = x.permute(0, 3, 1, 2)  # (B, C, H, W) view
-        outs = [self.branch(xc, j, periodic) for j in range(len(self.dilations))]
+        # (B, C, H, W) view in channels-last memory, which oneDNN convolves in place; zero
+        # padding is the conv's own, circular longitude padding is done once for all branches.
+        xc = x.permute(0, 3, 1, 2)
+        pads = [d * (self.kernel_size - 1) // 2 for d in self.dilations]
+        wrap = max(pads) if periodic else 0
+        if wrap:
+            xc = wrap_pad_width(xc, wrap, wrap)
+        outs = []
+        for j, (d, p) in enumerate(zip(self.dilations, pads)):
+            xj = xc[..., wrap - p : xc.shape[-1] - wrap + p] if wrap else xc
+            b = None if self.branch_bias is None or self.fuse is None else self.branch_bias[j]
+            yj = F.conv2d(
+                xj, self.weight[j], b, padding=(p, 0 if wrap else p), dilation=d,
+                groups=self.channels,
+            )  # fmt: skip
+            outs.append(yj)
         if self.fuse is None:
-            y = torch.stack(outs).sum(0).permute(0, 2, 3, 1)
+            y = outs[0]
+            for yj in outs[1:]:
+                y = y + yj
+            if self.branch_bias is not None:  # the branch biases add up to one bias
+                y = y + self.branch_bias.sum(0).view(1, -1, 1, 1)
+            y = y.permute(0, 2, 3, 1)
         else:
             y = self.fuse(torch.cat(outs, dim=1).permute(0, 2, 3, 1))
         return y if self.se is None else self.se(y, domain)

@@ -46,7 +46,7 @@ def test_long_range_scales_reach_further():
 
 
 def test_config_errors():
-    with pytest.raises(ConfigError, match="divisible"):
-        faconv.SparseGraphAttention(6, 4)
+    with pytest.raises(ConfigError, match="num_heads must be an integer"):
+        faconv.SparseGraphAttention(6, 0)
     with pytest.raises(ConfigError, match="scales"):
         faconv.SparseGraphAttention(8, scales=[])

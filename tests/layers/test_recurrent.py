@@ -17,7 +17,7 @@ def layer_cases(draw):
         W=draw(st.integers(2, 7)), C=draw(st.integers(1, 4)), filters=filters,
         cb=draw(st.integers(1, 6)),
         dilations=draw(st.lists(st.integers(1, 3), min_size=1, max_size=3, unique=True)),
-        K=draw(st.integers(1, 5)), heads=draw(st.sampled_from([1, 2, 4])),
+        K=draw(st.integers(1, 5)), heads=draw(st.sampled_from([2, 4])),
         periodic=draw(st.booleans()), seed=draw(st.integers(0, 9999)),
     )  # fmt: skip
 
@@ -86,7 +86,7 @@ def test_attention_schedule_counts_absolute_time():
 
 def test_attention_feedback_option():
     x, dom = torch.randn(1, 4, 5, 2), GridDomain(4, 5)
-    cell = faconv.FAConvLSTMCell(2, 4, attn_feedback=False)
+    cell = faconv.FAConvLSTMCell(2, 4, attn_feedback=False, attn_on="hidden")
     y, state = cell(x, dom, t=0)
     assert not torch.allclose(y, state.h)  # output attended, recurrence not
     cell.attn_feedback = True
