@@ -51,6 +51,8 @@ class ConvLSTM2D(KerasGridRecurrent):
         ``recurrent_activation="sigmoid"``).
         data_format (str): ``"channels_last"`` or ``"channels_first"``.
         return_sequences, return_state, go_backwards, stateful (bool): as Keras.
+        checkpoint_steps (int, optional): activation checkpointing over chunks of this many
+            steps when training (less memory, about one extra forward). Default: ``None``.
 
     Shapes:
         - input: ``(B, T, H, W, C_in)`` (channels_last).
@@ -86,6 +88,7 @@ class ConvLSTM2D(KerasGridRecurrent):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        checkpoint_steps: int | None = None,
     ) -> None:
         given = locals()
         cell = {
@@ -94,7 +97,9 @@ class ConvLSTM2D(KerasGridRecurrent):
             "hidden_channels": filters,
             **{name: given[name] for name in _CELL_ARGS},
         }
-        super().__init__(cell, return_sequences, return_state, go_backwards, stateful)
+        super().__init__(
+            cell, return_sequences, return_state, go_backwards, stateful, checkpoint_steps
+        )
         self._init_keras(data_format, "ConvLSTM2D")
         self.in_channels, self.filters = in_channels, filters
         for name in _CELL_ARGS:  # the cell's validated, normalised values (for to_config)

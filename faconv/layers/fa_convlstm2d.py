@@ -35,6 +35,8 @@ class FAConvLSTM2D(KerasGridRecurrent):
         data_format (str): ``"channels_last"`` ``(B, T, H, W, C)`` or ``"channels_first"``
             ``(B, T, C, H, W)``. Default: ``"channels_last"``.
         return_sequences, return_state, go_backwards, stateful (bool): as Keras.
+        checkpoint_steps (int, optional): activation checkpointing over chunks of this many
+            steps when training (less memory, about one extra forward). Default: ``None``.
 
     Shapes:
         - input: ``(B, T, H, W, C_in)`` (channels_last).
@@ -67,6 +69,7 @@ class FAConvLSTM2D(KerasGridRecurrent):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        checkpoint_steps: int | None = None,
     ) -> None:
         se = None if se_ratio is None else {"type": "squeeze_excite", "rd_ratio": se_ratio}
         gate = {"type": "lstm", "peephole": peephole}
@@ -87,7 +90,9 @@ class FAConvLSTM2D(KerasGridRecurrent):
             "attention": None if attention is None else {"type": attention, "num_heads": num_heads},
             "attn_every": attn_every,
         }
-        super().__init__(cell, return_sequences, return_state, go_backwards, stateful)
+        super().__init__(
+            cell, return_sequences, return_state, go_backwards, stateful, checkpoint_steps
+        )
         self._init_keras(data_format, "FAConvLSTM2D")
         self.in_channels, self.filters = in_channels, filters
         self.bottleneck_channels = self.cell.bottleneck_channels

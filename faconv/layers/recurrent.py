@@ -5,28 +5,66 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from faconv.cells.base import CELLS, Cell
-from faconv.component import Component
+from faconv.component import Component, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import InputError
 from faconv.registry import Registry
 from faconv.typing import State
 
-__all__ = ["LAYERS", "Recurrent", "unroll"]
+__all__ = ["LAYERS", "Recurrent", "check_checkpoint_steps", "unroll"]
+
+
+def check_checkpoint_steps(value: Any, owner: str) -> int | None:
+    """``None`` or a positive int (the chunk length of activation checkpointing)."""
+    return None if value is None else check_positive_int(value, "checkpoint_steps", owner)
+
 
 
 def unroll(
-    cell: Cell, xs: torch.Tensor, domain: Domain, state: State, t0: int = 0
+    cell: Cell,
+    xs: torch.Tensor,
+    domain: Domain,
+    state: State,
+    t0: int = 0,
+    checkpoint_steps: int | None = None,
 ) -> tuple[list[torch.Tensor], State]:
     """Run ``cell`` over ``xs (B, T, *P, C_in)`` from ``state`` at absolute time ``t0``: the
     input projection once for the whole sequence, then the recurrent steps. Inputs are not
     validated here (callers check once per sequence). Returns the per-step outputs and the
-    final state."""
+    final state.
+
+    With ``checkpoint_steps=n`` (and autograd recording), the steps run in chunks of ``n``
+    under activation checkpointing: only each chunk's outputs and final state are kept, and
+    the chunk is recomputed during backward (about one extra forward pass for less memory).
+    """
     cell.begin_sequence()
     u = cell.project_input(xs, domain)  # hoisted out of the time loop
+    T = xs.shape[1]
+    if not checkpoint_steps or not torch.is_grad_enabled():
+        return _run_steps(cell, u, domain, state, t0)
+    outputs: list[torch.Tensor] = []
+    for lo in range(0, T, checkpoint_steps):
+
+        def chunk(u_c, h, c, lo=lo):
+            ys, st = _run_steps(cell, u_c, domain, State(h, c), t0 + lo)
+            return (*ys, st.h, st.c)
+
+        *ys, h, c = checkpoint(
+            chunk, u[:, lo : lo + checkpoint_steps], state.h, state.c, use_reentrant=False
+        )
+        outputs.extend(ys)
+        state = State(h, c)
+    return outputs, state
+
+
+def _run_steps(
+    cell: Cell, u: torch.Tensor, domain: Domain, state: State, t0: int
+) -> tuple[list[torch.Tensor], State]:
     outputs = []
-    for t in range(xs.shape[1]):
+    for t in range(u.shape[1]):
         y, state = cell.step(u[:, t], domain, state, t0 + t)
         outputs.append(y)
     return outputs, state
@@ -51,6 +89,9 @@ class Recurrent(Component):
             as in Keras. Default: ``False``.
         stateful (bool): keep the final state (and time index) as the next call's initial
             state, until :meth:`reset_states`. Default: ``False``.
+        checkpoint_steps (int, optional): activation checkpointing over chunks of this many
+            steps when training (see :func:`unroll`): less memory for long sequences, about
+            one extra forward pass of time. Default: ``None`` (off).
 
     Shapes:
         - input: ``(B, T, *P, C_in)``.
@@ -69,9 +110,11 @@ class Recurrent(Component):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        checkpoint_steps: int | None = None,
     ) -> None:
         super().__init__()
         self.cell: Cell = CELLS.build(cell)
+        self.checkpoint_steps = check_checkpoint_steps(checkpoint_steps, "recurrent layer")
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -123,7 +166,7 @@ class Recurrent(Component):
         state, t0 = self._start(xs, domain, initial_state, time_offset)
         if self.go_backwards:
             xs = xs.flip(1)
-        outputs, state = unroll(self.cell, xs, domain, state, t0)
+        outputs, state = unroll(self.cell, xs, domain, state, t0, self.checkpoint_steps)
         out = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
         if self.stateful:
             self._state, self._time = state.detach(), t0 + xs.shape[1]

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import faconv
-from faconv import GridDomain, InputError
+from faconv import ConfigError, GridDomain, InputError
 from faconv.testing import compare_tensors
 from tests.conftest import randn
 
@@ -172,3 +172,33 @@ def test_grid_component_on_graph_domain_is_refused():
     pointwise = faconv.FAConvLSTMCell(2, 4, mixer="squeeze_excite", attention=None)
     y, _ = pointwise(torch.randn(1, 12, 2), FakeGraph())
     assert y.shape == (1, 12, 4)
+
+
+@given(T=st.integers(1, 9), chunk=st.integers(1, 5), K=st.integers(1, 3),
+       cell=st.sampled_from(["fa_convlstm", "convlstm"]), seed=st.integers(0, 99))  # fmt: skip
+def test_checkpointed_unroll_equals_plain_values_and_gradients(T, chunk, K, cell, seed):
+    spec = {"type": cell, "in_channels": 2, "hidden_channels": 4}
+    if cell == "fa_convlstm":
+        spec["attn_every"] = K
+    plain = faconv.Recurrent(spec, return_state=True).double()
+    ckpt = faconv.Recurrent(spec, return_state=True, checkpoint_steps=chunk).double()
+    ckpt.load_state_dict(plain.state_dict())
+    xs, dom = randn(2, T, 3, 5, 2, seed=seed), GridDomain(3, 5, periodic=True)
+    outs = []
+    for layer in (plain, ckpt):
+        x = xs.clone().requires_grad_()
+        y, h, c = layer(x, dom)
+        loss = (y.sin().sum() + c.square().sum())
+        grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+        outs.append((y, c, grads))
+    compare_tensors(outs[1][0], outs[0][0])
+    compare_tensors(outs[1][1], outs[0][1])
+    for a, b in zip(outs[1][2], outs[0][2]):
+        compare_tensors(a, b)
+
+
+def test_checkpoint_steps_validation_and_config():
+    with pytest.raises(ConfigError, match="checkpoint_steps"):
+        faconv.FAConvLSTM2D(2, 4, checkpoint_steps=0)
+    layer = faconv.FAConvLSTM2D(2, 4, checkpoint_steps=30)
+    assert faconv.build(layer.to_config()).checkpoint_steps == 30

@@ -1,0 +1,100 @@
+"""The fused gate+LSTM step against the reference ops: values, gradients, tiles, fallbacks."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import faconv
+from faconv.functional import fused_gate_lstm, lstm_update
+from faconv.testing import compare_tensors
+from tests.conftest import randn
+
+
+def _reference(s, c, w, b, p):
+    a = torch.nn.functional.linear(s, w, b)
+    return lstm_update(*a.chunk(4, dim=-1), c, peephole=p)
+
+
+def _inputs(n_lead, cb, hid, bias, peep, seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+
+    def r(*shape, scale=1.0):
+        return (scale * torch.randn(*shape, generator=g, dtype=dtype)).requires_grad_()
+
+    s, c = r(*n_lead, cb), r(*n_lead, hid, scale=2.0)
+    w = r(4 * hid, cb, scale=0.7)
+    return s, c, w, (r(4 * hid) if bias else None), (r(3, hid, scale=0.5) if peep else None)
+
+
+@given(lead=st.lists(st.integers(1, 5), min_size=1, max_size=3), cb=st.integers(1, 6),
+       hid=st.integers(1, 7), bias=st.booleans(), peep=st.booleans(),
+       tile=st.sampled_from([None, 1, 3, 64]), seed=st.integers(0, 999))  # fmt: skip
+def test_fused_equals_reference_values_and_gradients(lead, cb, hid, bias, peep, tile, seed):
+    args = _inputs(lead, cb, hid, bias, peep, seed)
+    h, c = fused_gate_lstm(*args, tile_rows=tile)
+    h_ref, c_ref = _reference(*args)
+    compare_tensors(h, h_ref)
+    compare_tensors(c, c_ref)
+    # gradients of a loss that uses both outputs
+    gh, gc = torch.randn_like(h), torch.randn_like(c)
+    leaves = [a for a in args if a is not None]
+    got = torch.autograd.grad((h * gh).sum() + (c * gc).sum(), leaves)
+    want = torch.autograd.grad((h_ref * gh).sum() + (c_ref * gc).sum(), leaves)
+    for a, b in zip(got, want):
+        compare_tensors(a, b)
+
+
+@pytest.mark.parametrize("tile", [None, 4])
+def test_fused_passes_gradcheck(tile):
+    args = _inputs((3, 5), 3, 4, True, True, seed=0)
+    assert torch.autograd.gradcheck(lambda *a: fused_gate_lstm(*a, tile_rows=tile), args)
+
+
+def test_fused_float32_close_to_reference():
+    args = _inputs((4, 33), 16, 64, True, True, seed=1, dtype=torch.float32)
+    h, c = fused_gate_lstm(*args)
+    h_ref, c_ref = _reference(*args)
+    torch.testing.assert_close(h, h_ref, atol=2e-6, rtol=1e-5)
+    torch.testing.assert_close(c, c_ref, atol=2e-6, rtol=1e-5)
+
+
+def test_fused_keeps_only_small_tensors_for_backward():
+    # the gates are recomputed in backward: autograd saves s, c_prev and c, never 4F channels
+    s, c, w, b, p = _inputs((64,), 2, 32, True, True, seed=2, dtype=torch.float32)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+        fused_gate_lstm(s, c, w, b, p)
+    assert max(saved) <= 64 * 32 and 4 * 32 * 64 not in saved
+
+
+def test_gate_uses_fused_path_only_where_it_applies():
+    s, c = randn(2, 3, 5), randn(2, 3, 4, seed=1)
+    fused = faconv.LSTMGate(5, 4).double()
+    plain = faconv.LSTMGate(5, 4, fused=False).double()
+    plain.load_state_dict(fused.state_dict())
+    torch.nn.init.normal_(fused.peephole_weight)
+    plain.peephole_weight.data.copy_(fused.peephole_weight)
+    assert fused._fusable and not plain._fusable
+    for a, b in zip(fused(s, c), plain(s, c)):
+        compare_tensors(a, b)
+    # variants the fused step does not cover run the reference ops
+    for kw in ({"norm": "layer"}, {"recurrent_activation": "hard_sigmoid"},
+               {"peephole": "pixel", "point_shape": [3]}):  # fmt: skip
+        assert not faconv.LSTMGate(5, 4, **kw)._fusable
+    # mixed dtypes (e.g. autocast outputs) fall back too
+    assert not fused._fuse_now(s.float(), c)
+
+
+def test_gate_config_round_trip_keeps_fused_flag():
+    gate = faconv.LSTMGate(5, 4, fused=False)
+    assert faconv.build(gate.to_config()).fused is False
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fused_on_gpu_equals_cpu():
+    args = _inputs((4, 500), 16, 64, True, True, seed=3, dtype=torch.float32)
+    h, c = fused_gate_lstm(*args)
+    h_gpu, c_gpu = fused_gate_lstm(*(a.detach().cuda() for a in args))
+    torch.testing.assert_close(h_gpu.cpu(), h.detach(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(c_gpu.cpu(), c.detach(), atol=1e-5, rtol=1e-5)
