@@ -1,21 +1,31 @@
 """FAConvLSTM2D vs ConvLSTM2D on grids: parameters, multiply-accumulates, forward and
-forward+backward time. Every ratio comes from one run of this script (same machine, same load).
+forward+backward time, and a roofline estimate. Every ratio comes from one run of this script
+(same machine, same load).
 
-    python benchmarks/bench_grid.py                 # paper-like shapes, 48x48 and 64x128
-    python benchmarks/bench_grid.py --grids 48x48 --repeats 3 --batch 2 --steps 4
+    python benchmarks/bench_grid.py                      # 48x48, 64x128 and 181x360 (~6 min)
+    python benchmarks/bench_grid.py --grids 64x128 --repeats 3
+    python benchmarks/bench_grid.py --device cuda --autocast bf16   # on a GPU
 
-MACs are counted by torch's FlopCounterMode on one forward pass (FLOPs / 2; convolutions,
-matmuls and attention). Times are the median of ``--repeats`` runs after one warm-up.
+Settings of issue 6: 7 inputs, filters 64, C_b 16, kernel 3, dilations 1,2,4, B=4, T=8,
+float32. MACs are counted by torch's FlopCounterMode on one forward pass (FLOPs / 2;
+convolutions, matmuls and attention). Times are medians of ``--repeats`` runs after a warm-up.
+
+By default the script re-runs itself with glibc's malloc thresholds fixed (see
+``benchmarks/_common.py``); ``--malloc default`` measures glibc's defaults instead.
+
+Roofline: the machine's peak is measured here (a large float32 matmul; a large copy for
+memory bandwidth). The FAConvLSTM step is memory-bound: its floor is the compulsory traffic
+of the recurrence (read ``u_t, h_{t-1}, c_{t-1}``, write ``h_t, c_t`` and the output, per
+point), or its matmul FLOPs at peak, whichever is slower.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import time
+import contextlib
 
 import torch
+from _common import header, median_time, reexec_with_allocator
 from torch.utils.flop_counter import FlopCounterMode
 
 import faconv
@@ -24,26 +34,11 @@ import faconv
 def _models(c_in: int, filters: int, cb: int, attention: str | None, attn_every: int):
     return {
         "FAConvLSTM2D": faconv.FAConvLSTM2D(
-            c_in,
-            filters,
-            cb,
-            dilations=(1, 2, 4),
-            attention=attention,
-            attn_every=attn_every,
+            c_in, filters, cb, dilations=(1, 2, 4), attention=attention, attn_every=attn_every,
             return_sequences=True,
         ),
         "ConvLSTM2D": faconv.ConvLSTM2D(c_in, filters, 3, padding="same", return_sequences=True),
-    }
-
-
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    }  # fmt: skip
 
 
 def _macs(model, x) -> float:
@@ -53,9 +48,22 @@ def _macs(model, x) -> float:
     return counter.get_total_flops() / 2
 
 
+def peak_matmul_gflops(device: str, n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    t = median_time(lambda: a @ b, repeats)
+    return 2 * n**3 / t / 1e9
+
+
+def memory_bandwidth_gbs(device: str, mib: int = 512, repeats: int = 5) -> float:
+    src = torch.randn(mib * 2**18, device=device)  # float32
+    dst = torch.empty_like(src)
+    t = median_time(lambda: dst.copy_(src), repeats)
+    return 2 * src.numel() * 4 / t / 1e9  # read + write
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--grids", default="48x48,64x128")
+    p.add_argument("--grids", default="48x48,64x128,181x360")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--in-channels", type=int, default=7)
@@ -64,50 +72,77 @@ def main() -> None:
     p.add_argument("--attention", default="axial", help="'axial' or 'none'")
     p.add_argument("--attn-every", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--large-repeats", type=int, default=2,
+                   help="repeats for grids above 100k points (ConvLSTM takes ~40 s there)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--autocast", choices=["none", "bf16"], default="none")
+    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
     args = p.parse_args()
+    reexec_with_allocator(args.malloc)
     torch.set_num_threads(args.threads)
     attention = None if args.attention == "none" else args.attention
+    dev = args.device
 
-    print(f"faconv {faconv.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{args.threads} threads; B={args.batch}, T={args.steps}, C_in={args.in_channels}, "
-          f"filters={args.filters}, C_b={args.bottleneck}, attention={args.attention} every "
-          f"{args.attn_every}; float32, median of {args.repeats}")  # fmt: skip
-    header = f"{'grid':>8} {'model':<13}{'params':>10}{'GMACs':>9}{'fwd ms':>10}{'fwd+bwd ms':>12}"
-    print(header)
-    print("-" * len(header))
+    def autocast():
+        if args.autocast == "none":
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(dev).type, dtype=torch.bfloat16)
+
+    print(header(f"device {dev}, B={args.batch}, T={args.steps}, C_in={args.in_channels}, "
+                 f"filters={args.filters}, C_b={args.bottleneck}, attention={args.attention} "
+                 f"every {args.attn_every}; {'float32' if args.autocast == 'none' else 'bf16 autocast'}"))  # fmt: skip
+    cols = f"{'grid':>8} {'model':<14}{'params':>9}{'GMACs':>8}{'fwd ms':>10}{'fwd+bwd ms':>12}"
+    print(cols)
+    print("-" * len(cols))
+    fa_rows = {}
     for grid in args.grids.split(","):
         H, W = (int(v) for v in grid.lower().split("x"))
-        x = torch.randn(args.batch, args.steps, H, W, args.in_channels)
+        repeats = args.repeats if H * W <= 100_000 else args.large_repeats
+        x = torch.randn(args.batch, args.steps, H, W, args.in_channels, device=dev)
         rows = {}
         for name, model in _models(
             args.in_channels, args.filters, args.bottleneck, attention, args.attn_every
         ).items():
+            model = model.to(dev)
             params = sum(q.numel() for q in model.parameters())
             macs = _macs(model, x)
 
             def fwd(model=model, x=x):
-                with torch.no_grad():
+                with torch.no_grad(), autocast():
                     model(x)
 
             def fwd_bwd(model=model, x=x):
                 model.zero_grad(set_to_none=True)
-                model(x).square().mean().backward()
+                with autocast():
+                    loss = model(x).float().square().mean()
+                loss.backward()
 
-            rows[name] = (
-                params,
-                macs,
-                _median_time(fwd, args.repeats),
-                _median_time(fwd_bwd, args.repeats),
-            )
+            rows[name] = (params, macs, median_time(fwd, repeats), median_time(fwd_bwd, repeats))
             pr, mc, tf, tb = rows[name]
-            print(
-                f"{grid:>8} {name:<13}{pr:>10,}{mc / 1e9:>9.3f}{tf * 1e3:>10.1f}{tb * 1e3:>12.1f}"
-            )
+            print(f"{grid:>8} {name:<14}{pr:>9,}{mc / 1e9:>8.2f}{tf * 1e3:>10.1f}{tb * 1e3:>12.1f}")
         (pf, mf, tff, tbf), (pc, mcc, tfc, tbc) = rows["FAConvLSTM2D"], rows["ConvLSTM2D"]
-        print(
-            f"{grid:>8} {'ratio Conv/FA':<13}{pc / pf:>9.1f}x{mcc / mf:>8.1f}x{tfc / tff:>9.2f}x{tbc / tbf:>11.2f}x"
-        )
+        print(f"{grid:>8} {'Conv/FA ratio':<14}{pc / pf:>8.1f}x{mcc / mf:>7.1f}x"
+              f"{tfc / tff:>9.2f}x{tbc / tbf:>11.2f}x")  # fmt: skip
+        fa_rows[grid] = (H * W, mf, tff)
+
+    # roofline of the FAConvLSTM forward
+    peak, bw = peak_matmul_gflops(dev), memory_bandwidth_gbs(dev)
+    print(f"\nroofline ({dev}): peak matmul {peak:.1f} GFLOP/s, copy bandwidth {bw:.1f} GB/s")
+    print(f"{'grid':>8}{'GFLOP':>9}{'MB moved':>10}{'floor ms':>10}{'fwd ms':>9}{'of floor':>10}")
+    for grid, (points, macs, t) in fa_rows.items():
+        n = args.batch * points
+        # compulsory traffic per step: read u_t (C_b), h, c; write h, c, output (float32)
+        moved = args.steps * n * (args.bottleneck + 5 * args.filters) * 4
+        moved += x_bytes(args, points)
+        floor = max(2 * macs / (peak * 1e9), moved / (bw * 1e9))
+        print(f"{grid:>8}{2 * macs / 1e9:>9.2f}{moved / 1e6:>10.0f}{floor * 1e3:>10.1f}"
+              f"{t * 1e3:>9.1f}{t / floor:>9.1f}x")  # fmt: skip
+
+
+def x_bytes(args, points: int) -> int:
+    """The input sequence, read once."""
+    return args.batch * args.steps * points * args.in_channels * 4
 
 
 if __name__ == "__main__":

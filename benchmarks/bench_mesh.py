@@ -1,8 +1,9 @@
 """Graph path vs grid path: FAConvLSTM time per point on icosahedral meshes (levels 4-6) next to
-lat-lon grids with a similar number of points. Ratios come from one run of this script.
+lat-lon grids with a similar number of points (level 5, 10,242 nodes, against 64x128). Ratios
+come from one run of this script.
 
-    python benchmarks/bench_mesh.py
-    python benchmarks/bench_mesh.py --levels 4,5 --repeats 3 --backward
+    python benchmarks/bench_mesh.py --backward
+    python benchmarks/bench_mesh.py --levels 5 --batch 4 --steps 8 --repeats 5 --backward
 
 Both paths use the same cell (filters, bottleneck, three scales/dilations, SE, attention every
 K steps): ``dilated_dw`` + ``axial`` on the grid, ``graph_dw`` + ``graph_sparse`` (over the
@@ -15,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
-import statistics
-import time
 
 import torch
+from _common import header, median_time, reexec_with_allocator
 
 import faconv
 
-GRID_FOR_LEVEL = {4: (36, 72), 5: (72, 144), 6: (144, 288)}  # ~ same number of points
+GRID_FOR_LEVEL = {4: (36, 72), 5: (64, 128), 6: (144, 288)}  # ~ same number of points
 
 
 def _cell(c_in, filters, cb, attn_every, graph, top_scale):
@@ -35,35 +34,26 @@ def _cell(c_in, filters, cb, attn_every, graph, top_scale):
                              "scales": list(range(max(1, top_scale - 2), top_scale + 1))}  # fmt: skip
     else:
         cell["mixer"] = {"type": "dilated_dw", "dilations": [1, 2, 4]}
-        cell["attention"] = {"type": "axial", "num_heads": 4}
+        cell["attention"] = {"type": "axial"}
     return faconv.Recurrent(cell)
-
-
-def _median(fn, repeats):
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--levels", default="4,5,6")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--steps", type=int, default=8)
     p.add_argument("--in-channels", type=int, default=7)
     p.add_argument("--filters", type=int, default=64)
     p.add_argument("--bottleneck", type=int, default=16)
     p.add_argument("--attn-every", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--backward", action="store_true", help="time forward+backward too")
+    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
     args = p.parse_args()
-    print(f"faconv {faconv.__version__}, torch {torch.__version__}, {platform.machine()}, "
-          f"{torch.get_num_threads()} threads; B={args.batch}, T={args.steps}, "
-          f"filters={args.filters}, C_b={args.bottleneck}; float32, median of {args.repeats}")  # fmt: skip
+    reexec_with_allocator(args.malloc)
+    print(header(f"B={args.batch}, T={args.steps}, filters={args.filters}, "
+                 f"C_b={args.bottleneck}; float32, median of {args.repeats}"))  # fmt: skip
     head = f"{'path':<13}{'points':>9}{'fwd ms':>10}{'fwd us/pt':>11}"
     head += f"{'f+b ms':>10}{'f+b us/pt':>11}" if args.backward else ""
     print(head + f"{'mesh/grid per point':>21}")
@@ -94,8 +84,8 @@ def main() -> None:
                 layer.zero_grad(set_to_none=True)
                 layer(x, dom).square().mean().backward()
 
-            tf = _median(fwd, args.repeats)
-            tb = _median(fwd_bwd, args.repeats) if args.backward else float("nan")
+            tf = median_time(fwd, args.repeats)
+            tb = median_time(fwd_bwd, args.repeats) if args.backward else float("nan")
             rows[name] = (n, tf, tb)
         (nm, tfm, tbm), (ng, tfg, tbg) = rows.values()
         for name, (n, tf, tb) in rows.items():

@@ -23,7 +23,12 @@ __all__ = ["ConvLSTMCell"]
 
 
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if isinstance(value, int):
+        pair = (value, value)
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        pair = tuple(value)
+    else:
+        raise ConfigError(f"convlstm: {name} must be an int or a pair, got {value!r}")
     if len(pair) != 2:
         raise ConfigError(f"convlstm: {name} must be an int or a pair, got {value!r}")
     return tuple(check_positive_int(v, name, "convlstm") for v in pair)

@@ -22,7 +22,7 @@ import torch
 __all__ = ["autocast_active", "fused_gate_lstm"]
 
 # Bytes of gate pre-activations per tile on CPU: fits in cache, few enough Python calls.
-_CPU_TILE_BYTES = 1 << 21
+_CPU_TILE_BYTES = 1 << 22
 
 
 def autocast_active(device_type: str) -> bool:
@@ -43,10 +43,27 @@ def _tile_rows(n: int, gate_width: int, x: torch.Tensor, tile_rows: int | None) 
     return max(64, _CPU_TILE_BYTES // (gate_width * x.element_size()))
 
 
+# the factor 2 of tanh x = 2 σ(2x) - 1 for the g gate rides on its weights
+_GATE_SCALE = torch.tensor([1.0, 1.0, 2.0, 1.0]).view(4, 1, 1)
+
+
+def _augmented(
+    s: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(s, W, b) -> ([s, 1], [W | b]ᵀ split by gate (4, C_b + 1, F))``: the bias rides in
+    the matmul, so a gate block is written once instead of bias-filled and then accumulated;
+    the g block is doubled (see ``_GATE_SCALE``)."""
+    F_ = weight.shape[0] // 4
+    if bias is not None:
+        s = torch.cat((s, s.new_ones(s.shape[0], 1)), dim=1)
+        weight = torch.cat((weight, bias.unsqueeze(1)), dim=1)
+    w = (weight.view(4, F_, -1).transpose(1, 2) * _GATE_SCALE.to(weight)).contiguous()
+    return s, w  # (4, C_b', F), contiguous
+
+
 def _gates(
     s: torch.Tensor,
     w: torch.Tensor,
-    b: torch.Tensor | None,
     c_prev: torch.Tensor,
     peep: torch.Tensor | None,
     a: torch.Tensor,
@@ -54,16 +71,11 @@ def _gates(
 ) -> None:
     """Activated gates of one tile, gate-major, in place into ``a (4, n, F)``:
     ``a = [i, f, σ(2 a_g), o]`` (so ``g = tanh(a_g) = 2 a[2] - 1``), and ``c_t`` into
-    ``c_out``. ``w (4, F, C_b)`` and ``b (4, F)`` are the gate weights split by gate.
+    ``c_out``. ``s`` and ``w (4, C_b', F)`` come from :func:`_augmented`.
 
     tanh goes through the sigmoid (``tanh x = 2 σ(2x) - 1``, exact in exact arithmetic,
     within 2.4e-7 in float32): torch's CPU tanh costs about three sigmoids."""
-    for k in range(4):  # the factor 2 of tanh's argument rides on the g matmul
-        scale = 2.0 if k == 2 else 1.0
-        if b is None:
-            torch.mm(s, w[k].t(), out=a[k]).mul_(scale) if k == 2 else torch.mm(s, w[k].t(), out=a[k])
-        else:
-            torch.addmm(b[k], s, w[k].t(), beta=scale, alpha=scale, out=a[k])
+    torch.bmm(s.expand(4, *s.shape), w, out=a)
     if peep is not None:
         a[:2].addcmul_(peep[:2].unsqueeze(1), c_prev)
     a[:3].sigmoid_()
@@ -85,15 +97,14 @@ class _FusedGateLSTM(torch.autograd.Function):
     def forward(ctx, s, c_prev, weight, bias, peephole, tile_rows):
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
-        w = weight.view(4, F_, -1)
-        b = None if bias is None else bias.view(4, F_)
+        s_aug, w_aug = _augmented(s, weight, bias)
         h, c = s.new_empty(n, F_), s.new_empty(n, F_)
         rows = min(n, _tile_rows(n, width, s, tile_rows))
         buf = s.new_empty(4, rows, F_)
         for lo in range(0, n, rows):
             hi = min(n, lo + rows)
             a = buf[:, : hi - lo]
-            _gates(s[lo:hi], w, b, c_prev[lo:hi], peephole, a, c[lo:hi])
+            _gates(s_aug[lo:hi], w_aug, c_prev[lo:hi], peephole, a, c[lo:hi])
             torch.mul(a[3], _tanh_into(c[lo:hi], h[lo:hi]), out=h[lo:hi])
         ctx.save_for_backward(s, c_prev, weight, bias, peephole, c)
         ctx.rows = rows
@@ -106,7 +117,7 @@ class _FusedGateLSTM(torch.autograd.Function):
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
         w = weight.view(4, F_, -1)
-        b = None if bias is None else bias.view(4, F_)
+        s_aug, w_aug = _augmented(s, weight, bias)
         need_s, need_c, need_w, need_b, need_p = ctx.needs_input_grad[:5]
         ds = torch.empty_like(s) if need_s else None
         dc_prev = torch.empty_like(c_prev) if need_c else None
@@ -121,7 +132,7 @@ class _FusedGateLSTM(torch.autograd.Function):
             sl = slice(lo, lo + m)
             cp, ct, gh = c_prev[sl], c[sl], grad_h[sl]
             a = buf[:, :m]
-            _gates(s[sl], w, b, cp, peephole, a, c_re[:m])  # recompute the gates
+            _gates(s_aug[sl], w_aug, cp, peephole, a, c_re[:m])  # recompute the gates
             i, f, sg, o = a.unbind(0)
             g = sg.mul_(2.0).sub_(1.0)
             t = _tanh_into(ct, tc[:m])
@@ -176,7 +187,7 @@ def fused_gate_lstm(
         c_prev: previous cell state ``(..., C_hid)`` (same leading dims).
         weight: ``(4·C_hid, C_b)``; bias: ``(4·C_hid,)`` or ``None``.
         peephole: ``(3, C_hid)`` weights ``[w_ci, w_cf, w_co]`` or ``None``.
-        tile_rows: points per tile; default: about 2 MiB of gate pre-activations on CPU,
+        tile_rows: points per tile; default: about 4 MiB of gate pre-activations on CPU,
             all points at once on GPU.
 
     Shapes:
