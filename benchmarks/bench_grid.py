@@ -72,12 +72,17 @@ def main() -> None:
     p.add_argument("--attention", default="axial", help="'axial' or 'none'")
     p.add_argument("--attn-every", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--large-repeats", type=int, default=2,
-                   help="repeats for grids above 100k points (ConvLSTM takes ~40 s there)")
+    p.add_argument(
+        "--large-repeats",
+        type=int,
+        default=2,
+        help="repeats for grids above 100k points (ConvLSTM takes ~40 s there)",
+    )
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--device", default="cpu")
     p.add_argument("--autocast", choices=["none", "bf16"], default="none")
     p.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
+    p.add_argument("--bandwidth-mib", type=int, default=512, help="buffer of the copy test")
     args = p.parse_args()
     reexec_with_allocator(args.malloc)
     torch.set_num_threads(args.threads)
@@ -127,7 +132,7 @@ def main() -> None:
         fa_rows[grid] = (H * W, mf, tff)
 
     # roofline of the FAConvLSTM forward
-    peak, bw = peak_matmul_gflops(dev), memory_bandwidth_gbs(dev)
+    peak, bw = peak_matmul_gflops(dev), memory_bandwidth_gbs(dev, args.bandwidth_mib)
     print(f"\nroofline ({dev}): peak matmul {peak:.1f} GFLOP/s, copy bandwidth {bw:.1f} GB/s")
     print(f"{'grid':>8}{'GFLOP':>9}{'MB moved':>10}{'floor ms':>10}{'fwd ms':>9}{'of floor':>10}")
     for grid, (points, macs, t) in fa_rows.items():

@@ -56,7 +56,9 @@ def main() -> None:
     reexec_with_allocator(args.malloc)
     torch.manual_seed(0)
     print(header(f"filters=64, C_b=16, attention every 4; float32, median of {args.repeats}"))
-    cols = f"{'axis':<8}{'size':>12}{'fwd ms':>12}" + (f"{'fwd+bwd ms':>12}" if args.backward else "")
+    cols = f"{'axis':<8}{'size':>12}{'fwd ms':>12}" + (
+        f"{'fwd+bwd ms':>12}" if args.backward else ""
+    )
     print(cols)
     print("-" * len(cols))
 

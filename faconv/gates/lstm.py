@@ -140,7 +140,9 @@ class LSTMGate(Gate):
                 f"state has point dims {tuple(c_prev.shape[1:-1])}"
             )
         if self._fusable and self._fuse_now(s, c_prev):
-            return fused_gate_lstm(s, c_prev, self.proj.weight, self.proj.bias, self.peephole_weight)
+            return fused_gate_lstm(
+                s, c_prev, self.proj.weight, self.proj.bias, self.peephole_weight
+            )
         a = self.proj(s)
         if self.norm == "layer":
             a = a.unflatten(-1, (4, self.hidden_channels))

@@ -22,7 +22,6 @@ def check_checkpoint_steps(value: Any, owner: str) -> int | None:
     return None if value is None else check_positive_int(value, "checkpoint_steps", owner)
 
 
-
 def unroll(
     cell: Cell,
     xs: torch.Tensor,

@@ -63,7 +63,9 @@ def test_fused_keeps_only_small_tensors_for_backward():
     # the gates are recomputed in backward: autograd saves s, c_prev and c, never 4F channels
     s, c, w, b, p = _inputs((64,), 2, 32, True, True, seed=2, dtype=torch.float32)
     saved = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+    with torch.autograd.graph.saved_tensors_hooks(
+        lambda t: saved.append(t.numel()) or t, lambda t: t
+    ):
         fused_gate_lstm(s, c, w, b, p)
     assert max(saved) <= 64 * 32 and 4 * 32 * 64 not in saved
 

@@ -1,0 +1,39 @@
+"""The benchmark scripts run end to end (tiny sizes) and print their tables; a broken script
+should fail here, not when someone wants the numbers."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = {
+    "bench_grid.py": ["--grids", "8x8", "--batch", "1", "--steps", "2", "--repeats", "1",
+                      "--bandwidth-mib", "8"],
+    "bench_mesh.py": ["--levels", "2", "--batch", "1", "--steps", "2", "--repeats", "1",
+                      "--backward"],
+    "bench_memory.py": ["--steps", "2,4", "--size", "8", "--batch", "1", "--chunk", "2"],
+    "bench_scaling.py": ["--steps", "2,4", "--grids", "8x8,8x16", "--levels", "2,3",
+                         "--repeats", "1", "--backward"],
+}  # fmt: skip
+
+EXPECT = {
+    "bench_grid.py": ["Conv/FA ratio", "roofline"],
+    "bench_mesh.py": ["mesh L2", "mesh/grid per point"],
+    "bench_memory.py": ["peak MiB", "ckpt 2 MiB"],
+    "bench_scaling.py": ["exponent", "mesh"],
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_script_runs(script):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *CASES[script]],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    for text in EXPECT[script]:
+        assert text in out.stdout, out.stdout
+    assert "glibc thresholds fixed" in out.stdout or "glibc default" in out.stdout
