@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -11,6 +10,7 @@ from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
 from faconv.component import check_choice
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
+from faconv.functional.attention import dot_product_attention
 
 __all__ = ["AxialAttention"]
 
@@ -24,10 +24,10 @@ def _attend_along(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, axis: str) 
     B = q.shape[0]
     if axis == "w":  # one sequence of length W per row
         q, k, v = (rearrange(t, "b h w n d -> (b h) n w d") for t in (q, k, v))
-        o = F.scaled_dot_product_attention(q, k, v)
+        o = dot_product_attention(q, k, v)
         return rearrange(o, "(b h) n w d -> b h w (n d)", b=B)
     q, k, v = (rearrange(t, "b h w n d -> (b w) n h d") for t in (q, k, v))
-    o = F.scaled_dot_product_attention(q, k, v)
+    o = dot_product_attention(q, k, v)
     return rearrange(o, "(b w) n h d -> b h w (n d)", b=B)
 
 

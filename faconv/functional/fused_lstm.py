@@ -92,6 +92,12 @@ def _tanh_into(c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return torch.mul(c, 2.0, out=out).sigmoid_().mul_(2.0).sub_(1.0)
 
 
+def _output_into(o: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * _tanh_into(c)``."""
+    torch.mul(c, -2.0, out=out).sigmoid_()
+    return torch.addcmul(o, o, out, value=-2.0, out=out)
+
+
 class _FusedGateLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s, c_prev, weight, bias, peephole, tile_rows):
@@ -105,7 +111,7 @@ class _FusedGateLSTM(torch.autograd.Function):
             hi = min(n, lo + rows)
             a = buf[:, : hi - lo]
             _gates(s_aug[lo:hi], w_aug, c_prev[lo:hi], peephole, a, c[lo:hi])
-            torch.mul(a[3], _tanh_into(c[lo:hi], h[lo:hi]), out=h[lo:hi])
+            _output_into(a[3], c[lo:hi], h[lo:hi])
         ctx.save_for_backward(s, c_prev, weight, bias, peephole, c)
         ctx.rows = rows
         return h, c

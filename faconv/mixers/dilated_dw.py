@@ -132,22 +132,23 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
         wrap = max(pads) if periodic else 0
         if wrap:
             xc = wrap_pad_width(xc, wrap, wrap)
+        summed = self.fuse is None
+        if self.branch_bias is None:
+            biases = [None] * len(self.dilations)
+        elif summed:  # the branch biases add up to one bias, added by the first conv
+            biases = [self.branch_bias.sum(0)] + [None] * (len(self.dilations) - 1)
+        else:
+            biases = list(self.branch_bias)
         outs = []
-        for j, (d, p) in enumerate(zip(self.dilations, pads)):
+        for d, p, b, w in zip(self.dilations, pads, biases, self.weight):
             xj = xc[..., wrap - p : xc.shape[-1] - wrap + p] if wrap else xc
-            b = None if self.branch_bias is None or self.fuse is None else self.branch_bias[j]
-            yj = F.conv2d(
-                xj, self.weight[j], b, padding=(p, 0 if wrap else p), dilation=d,
-                groups=self.channels,
-            )  # fmt: skip
-            outs.append(yj)
-        if self.fuse is None:
-            y = outs[0]
-            for yj in outs[1:]:
-                y = y + yj
-            if self.branch_bias is not None:  # the branch biases add up to one bias
-                y = y + self.branch_bias.sum(0).view(1, -1, 1, 1)
-            y = y.permute(0, 2, 3, 1)
+            yj = F.conv2d(xj, w, b, padding=(p, 0 if wrap else p), dilation=d, groups=self.channels)
+            if summed and outs:
+                outs[0].add_(yj)  # in place: no conv's backward needs its output
+            else:
+                outs.append(yj)
+        if summed:
+            y = outs[0].permute(0, 2, 3, 1)
         else:
             y = self.fuse(torch.cat(outs, dim=1).permute(0, 2, 3, 1))
         return y if self.se is None else self.se(y, domain)
