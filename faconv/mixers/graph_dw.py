@@ -38,7 +38,8 @@ class GraphDWMixer(SpatialMixer):
     ``ψ`` is a fixed radial × angular basis (:func:`faconv.functional.edge_basis.edge_basis`)
     and ``ℓ_j`` the shortest edge of scale ``j``. Branches are combined as in ``dilated_dw``
     and followed by the same squeeze-and-excitation block (area-weighted squeeze). Aggregation
-    uses PyG's pure-torch ``scatter``; bases and edge groups are cached on the domain.
+    gathers and index-adds node-major rows (edges sorted by receiver); :meth:`branch` is the
+    plain PyG ``scatter`` reference. Bases and edge groups are cached on the domain.
 
     Args:
         channels (int): ``C``.
@@ -101,7 +102,8 @@ class GraphDWMixer(SpatialMixer):
             nn.init.uniform_(self.branch_bias, -bound, bound)
 
     def _edges(self, domain, scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(senders, receivers, basis (E_j, M)) of one scale, cached on the domain."""
+        """(senders, receivers, basis (E_j, M)) of one scale, sorted by receiver (so the
+        aggregation writes memory in order), cached on the domain."""
 
         def compute():
             if scale not in domain.scales:
@@ -110,6 +112,7 @@ class GraphDWMixer(SpatialMixer):
                     "build the mesh with multimesh=True or choose scales present in the graph"
                 )
             sel = (domain.edge_scale == scale).nonzero().squeeze(1)
+            sel = sel[torch.argsort(domain.receivers[sel], stable=True)]
             vec = domain.edge_vectors()[sel]
             length = vec.norm(dim=1).min().clamp_min(1e-12) if sel.numel() else 1.0
             basis = edge_basis(vec / length, self.num_radial, self.max_harmonic,
@@ -119,18 +122,59 @@ class GraphDWMixer(SpatialMixer):
         key = ("graph_dw", scale, self.num_radial, self.max_harmonic, self.kernel_size)
         return domain.cached(key, compute)
 
+    def _edge_weights(self, x: torch.Tensor, domain: Domain, j: int):
+        scale = self.scales[j]
+
+        def on_device():  # the edge groups in x's dtype and device, converted once
+            snd, rcv, basis = self._edges(domain, scale)
+            return snd.to(x.device), rcv.to(x.device), basis.to(x)
+
+        key = ("graph_dw", scale, self.num_radial, self.max_harmonic, self.kernel_size,
+               x.dtype, x.device)  # fmt: skip
+        snd, rcv, basis = domain.cached(key, on_device)
+        return snd, rcv, basis @ self.theta[j].T  # (E_j, C): one weight per edge and channel
+
     def branch(self, x: torch.Tensor, domain: Domain, j: int) -> torch.Tensor:
-        """Branch ``j``: geometry-weighted sum over the edges of scale ``scales[j]``."""
-        snd, rcv, basis = self._edges(domain, self.scales[j])
-        weight = basis.to(x) @ self.theta[j].T  # (E_j, C): one weight per edge and channel
-        msg = x[:, snd.to(x.device)] * weight
-        y = scatter(msg, rcv.to(x.device), dim=1, dim_size=x.shape[1], reduce="sum")
+        """Branch ``j``: geometry-weighted sum over the edges of scale ``scales[j]`` (the plain
+        reference: gather, weight, PyG ``scatter``; ``forward`` computes the same faster)."""
+        snd, rcv, weight = self._edge_weights(x, domain, j)
+        msg = x[:, snd] * weight
+        y = scatter(msg, rcv, dim=1, dim_size=x.shape[1], reduce="sum")
         y = y + self.self_weight[j] * x
         return y if self.branch_bias is None else y + self.branch_bias[j]
 
+    def _aggregate(self, xn: torch.Tensor, domain: Domain, j: int, out: torch.Tensor) -> None:
+        """``out += Σ_e w_e x_s`` over the edges of branch ``j``, node-major: rows of
+        ``B·C`` contiguous values are gathered, weighted and added by receiver."""
+        snd, rcv, weight = self._edge_weights(xn, domain, j)
+        msg = xn.index_select(0, snd)
+        if torch.is_grad_enabled():
+            msg = msg * weight.unsqueeze(1)
+        else:
+            msg.mul_(weight.unsqueeze(1))
+        out.index_add_(0, rcv, msg)
+
     def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
-        outs = [self.branch(x, domain, j) for j in range(len(self.scales))]
-        y = torch.stack(outs).sum(0) if self.fuse is None else self.fuse(torch.cat(outs, -1))
+        # Node-major (N, B, C) rows make the gather and the scatter move B·C values at a time
+        # (about 3x faster than gathering C values per batch element).
+        xn = x.transpose(0, 1).contiguous()
+        n_branch = len(self.scales)
+        if self.fuse is None:  # sum: every branch adds into one buffer
+            acc = xn.new_zeros(xn.shape)
+            for j in range(n_branch):
+                self._aggregate(xn, domain, j, acc)
+            local = x * self.self_weight.sum(0)
+            if self.branch_bias is not None:
+                local = local + self.branch_bias.sum(0)
+            y = acc.transpose(0, 1) + local
+        else:
+            outs = []
+            for j in range(n_branch):
+                acc = xn.new_zeros(xn.shape)
+                self._aggregate(xn, domain, j, acc)
+                yj = acc.transpose(0, 1) + self.self_weight[j] * x
+                outs.append(yj if self.branch_bias is None else yj + self.branch_bias[j])
+            y = self.fuse(torch.cat(outs, -1))
         return y if self.se is None else self.se(y, domain)
 
     @classmethod
