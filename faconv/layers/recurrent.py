@@ -63,8 +63,10 @@ def _run_steps(
     cell: Cell, u: torch.Tensor, domain: Domain, state: State, t0: int
 ) -> tuple[list[torch.Tensor], State]:
     outputs = []
-    for t in range(u.shape[1]):
-        y, state = cell.step(u[:, t], domain, state, t0 + t)
+    # unbind, not u[:, t]: each selected step would get a full-size zero gradient in backward
+    # (O(T^2) for the sequence); unbind's backward stacks the step gradients once.
+    for t, u_t in enumerate(u.unbind(1)):
+        y, state = cell.step(u_t, domain, state, t0 + t)
         outputs.append(y)
     return outputs, state
 

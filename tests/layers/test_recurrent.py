@@ -202,3 +202,25 @@ def test_checkpoint_steps_validation_and_config():
         faconv.FAConvLSTM2D(2, 4, checkpoint_steps=0)
     layer = faconv.FAConvLSTM2D(2, 4, checkpoint_steps=30)
     assert faconv.build(layer.to_config()).checkpoint_steps == 30
+
+
+def _graph_node_names(out: torch.Tensor) -> set[str]:
+    names, seen, todo = set(), set(), [out.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.add(fn.name())
+        todo.extend(nxt for nxt, _ in fn.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("layer_cls", [faconv.FAConvLSTM2D, faconv.ConvLSTM2D])
+def test_unroll_backward_stays_linear_in_time(layer_cls):
+    # Indexing the projected sequence per step (u[:, t]) gives every step a full-sequence zero
+    # gradient in backward, O(T^2) work; the unroll must split it with one unbind instead.
+    layer = layer_cls(3, 4, 3, return_sequences=True)
+    names = _graph_node_names(layer(torch.randn(1, 5, 4, 4, 3, requires_grad=True)))
+    assert "UnbindBackward0" in names
+    assert "SelectBackward0" not in names
