@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 import faconv
+from faconv.data import make_regimes
 from faconv.regrid import grid_to_mesh, mesh_to_grid
-from faconv.synthetic import make_synthetic_regimes
 
 p = argparse.ArgumentParser()
 p.add_argument("--level", type=int, default=4)
@@ -29,9 +29,10 @@ p.add_argument("--out", default="faconv-out/icosahedral_mesh")
 args = p.parse_args()
 
 # 1. A generated global sequence on a 4-degree lat-lon grid: (T, H, W, C), ERA5 variable names.
-data = make_synthetic_regimes(args.days, 45, 90, num_regimes=4, lat_range=(-88.0, 88.0),
-                              lon_range=(0.0, 356.0), seed=0)  # fmt: skip
+data = make_regimes(args.days, 45, 90, regimes=4, lat_range=(-90.0, 90.0),
+                    lon_range=(0.0, 360.0), seed=0)  # fmt: skip
 arr = torch.from_numpy(data.data).double()
+arr = torch.nan_to_num(arr)  # sst is NaN over land: a mask the pipeline below handles properly
 arr = (arr - arr.mean((0, 1, 2))) / arr.std((0, 1, 2))  # z-score each variable
 lat, lon = torch.from_numpy(data.lat), torch.from_numpy(data.lon)
 print(f"grid sequence {tuple(arr.shape)} with variables {data.variables}")
@@ -76,8 +77,8 @@ if args.pipeline_epochs:
 
     cfg = RunConfig.from_dict({
         "data": {"mesh_level": args.level, "generated": {
-            "days": max(args.days, 30), "height": 45, "width": 90, "regimes": 4, "steps_per_day": 1,
-            "lat_range": [-88.0, 88.0], "lon_range": [0.0, 356.0]}},
+            "days": max(args.days, 30), "height": 45, "width": 90, "regimes": 4,
+            "lat_range": [-90.0, 90.0], "lon_range": [0.0, 360.0]}},
         "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 16,
                                "mixer": {"type": "graph_dw", "scales": [0, 1, 2]},
                                "attention": {"type": "graph_sparse", "num_heads": 2,

@@ -1,16 +1,30 @@
 """faconv: factorized-attention ConvLSTM layers for Earth data, on grids and meshes.
 
-Importing faconv fills every registry (mixers, gates, attention, cells, layers).
+Importing faconv fills every registry (mixers, gates, attention, cells, layers, heads,
+temporal mixers, decoders, models).
 """
 
-from faconv import attention, cells, gates, heads, layers, losses, mixers, models, regrid, temporal
+from faconv import (
+    attention,
+    cells,
+    decoders,
+    gates,
+    heads,
+    layers,
+    losses,
+    mixers,
+    models,
+    regrid,
+    temporal,
+)
 from faconv.attention import ATTENTION, AxialAttention, GlobalAttention, SparseGraphAttention
 from faconv.cells import CELLS, Cell, ConvLSTMCell, FAConvLSTMCell
 from faconv.component import Component
+from faconv.decoders import DECODERS, BasisDecoder, Decoder, PointwiseDecoder, RegionalDecoder
 from faconv.domains import Domain, GraphDomain, GridDomain, IcosahedralMesh, icosahedral_mesh
 from faconv.errors import ConfigError, DataError, DomainError, FAConvError, InputError
 from faconv.gates import GATES, Gate, LSTMGate
-from faconv.heads import HEADS, SubspaceHead
+from faconv.heads import HEADS, Head, RegionalHead, SubspaceHead
 from faconv.layers import LAYERS, ConvLSTM2D, FAConvLSTM2D, Recurrent
 from faconv.mixers import (
     MIXERS,
@@ -28,6 +42,7 @@ from faconv.version import __version__
 __all__ = [
     "ATTENTION",
     "CELLS",
+    "DECODERS",
     "GATES",
     "HEADS",
     "LAYERS",
@@ -35,12 +50,14 @@ __all__ = [
     "MODELS",
     "TEMPORAL",
     "AxialAttention",
+    "BasisDecoder",
     "Cell",
     "Component",
     "ConfigError",
     "ConvLSTM2D",
     "ConvLSTMCell",
     "DataError",
+    "Decoder",
     "Domain",
     "DomainError",
     "FAConvError",
@@ -51,11 +68,15 @@ __all__ = [
     "GraphDWMixer",
     "GraphDomain",
     "GridDomain",
+    "Head",
     "IcosahedralMesh",
     "InputError",
     "LSTMGate",
     "MultiScaleDilatedDWMixer",
+    "PointwiseDecoder",
     "Recurrent",
+    "RegionalDecoder",
+    "RegionalHead",
     "Registry",
     "RepresentationModel",
     "SeasonalTemporalAttention",
@@ -68,6 +89,7 @@ __all__ = [
     "attention",
     "build",
     "cells",
+    "decoders",
     "gates",
     "heads",
     "icosahedral_mesh",

@@ -13,7 +13,8 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from faconv.demo import DemoConfig, format_table, run_demo
+    from faconv.commands import format_compare
+    from faconv.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(**{f.name: getattr(args, f.name) for f in fields(DemoConfig)})
     if args.quick:
@@ -24,12 +25,13 @@ def _demo(args: argparse.Namespace) -> int:
         cfg.clusters = cfg.regimes = min(cfg.regimes, 4)
     print(
         f"faconv {__version__} demo: {cfg.days} generated ERA5-like days on a {cfg.height}x"
-        f"{cfg.width} grid (t2m, msl, sp, u10, v10, sst), {cfg.regimes} planted regimes; "
-        f"training FAConvLSTM and ConvLSTM ({cfg.epochs} epochs each)"
+        f"{cfg.width} grid (t2m, msl, sp, u10, v10, sst), {cfg.regimes} planted regimes under "
+        f"weather noise; training FAConvLSTM and ConvLSTM ({cfg.epochs} epochs each) and "
+        "clustering beside EOF + KMeans"
     )
-    results = run_demo(cfg, args.out, progress=not args.no_progress)
-    print(format_table(results))
-    print(f"metrics written to {args.out}/metrics.json")
+    result = run_demo(cfg, args.out, progress=not args.no_progress)
+    print(format_compare(result["summary"], cfg.seeds, result["verdict"]))
+    print(f"report: {args.out}/report.md; metrics: {args.out}/metrics.json")
     return 0
 
 
@@ -112,7 +114,7 @@ def _compare(args: argparse.Namespace) -> int:
     from faconv.commands import format_compare, run_compare
 
     r = run_compare(_run_config(args), args.seeds, args.out, progress=not args.no_progress)
-    print(format_compare(r["summary"], r["seeds"]))
+    print(format_compare(r["summary"], r["seeds"], r["verdict"]))
     print(f"results written to {Path(args.out) / 'compare.json'} and compare.md")
     return 0
 

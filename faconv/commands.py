@@ -13,19 +13,20 @@ import numpy as np
 import xarray as xr
 
 from faconv._io import atomic_write
-from faconv.data import Normalizer
 from faconv.errors import ConfigError, DataError
-from faconv.evaluation import cluster_and_score, embed, write_embeddings
+from faconv.evaluation import baselines, cluster_and_score, embed, write_embeddings
 from faconv.registry import build
+from faconv.results import RunResult, format_table, summarize, verdict
 from faconv.training import (
     RunConfig,
     TrainConfig,
     load_checkpoint,
+    normalizer_from_checkpoint,
     prepare_data,
     train_model,
 )
 
-__all__ = ["run_cluster", "run_compare", "run_embed", "run_train"]
+__all__ = ["run_cluster", "run_compare", "run_embed", "run_train", "train_and_score"]
 
 
 def output_dir(path: str | Path) -> Path:
@@ -41,14 +42,14 @@ def output_dir(path: str | Path) -> Path:
     return path
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> Path:
     text = json.dumps(obj, indent=2, default=float)
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train on the configured data; writes checkpoint.pt, history.json, normalizer.json and the
-    resolved run config (config.json) to ``out``."""
+    """Train on the configured data; writes checkpoint.pt, history.json, normalizer.json (and
+    the climatology beside it) and the resolved run config (config.json) to ``out``."""
     out = output_dir(out)
     data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     result = train_model(cfg.model, data, cfg.train, out, resume=resume, progress=progress)
@@ -56,7 +57,7 @@ def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
         data.normalizer.save(out / "normalizer.json")
-        _write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
+        write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
         from faconv.plots import plot_training_curves
 
         plot_training_curves(result["history"], out / "training_curves.png")
@@ -64,17 +65,15 @@ def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
 
 
 def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
-    """Embed every timestep of the configured data with a trained checkpoint; writes
-    ``embeddings.nc`` (time coordinate, and the planted regimes for generated data)."""
+    """Embed every timestep of the configured data with a trained checkpoint (its normaliser
+    and climatology are re-applied); writes ``embeddings.nc`` (time coordinate, and the planted
+    regimes for generated data)."""
     out = output_dir(out)
     ckpt = load_checkpoint(checkpoint)
-    model_cfg = json.loads(ckpt["model_config"])
-    model = build(model_cfg, kind="model")
+    model = build(json.loads(ckpt["model_config"]), kind="model")
     model.load_state_dict(ckpt["model"])
     train_cfg = TrainConfig(**json.loads(ckpt["train_config"]))
-    data = prepare_data(
-        cfg.data, out, normalizer=Normalizer.from_dict(json.loads(ckpt["normalizer"]))
-    )
+    data = prepare_data(cfg.data, out, normalizer=normalizer_from_checkpoint(ckpt, checkpoint))
     if data.inputs.shape[-1] != model.in_channels:
         raise DataError(
             f"the data gives {data.inputs.shape[-1]} input channels (variables + mask channels) "
@@ -82,8 +81,7 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
         )
     emb = embed(model, data, train_cfg.window)
     attrs = {"source": data.source, "checkpoint": str(checkpoint)}
-    path = write_embeddings(out / "embeddings.nc", emb, data.time, attrs=attrs, planted=data.labels)
-    return path
+    return write_embeddings(out / "embeddings.nc", emb, data.time, attrs=attrs, planted=data.labels)
 
 
 def run_cluster(
@@ -96,7 +94,8 @@ def run_cluster(
 ) -> dict:
     """KMeans on an embeddings file; writes metrics.json, clusters.nc, the regime timeline and
     embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
-    data) per-regime composite anomaly maps."""
+    data) the regimes as NetCDF (composites, frequency, persistence, transitions) and their
+    figures."""
     out = output_dir(out)
     try:
         with xr.open_dataset(embeddings) as ds:
@@ -106,142 +105,207 @@ def run_cluster(
     if "embedding" not in ds:
         raise DataError(f"{embeddings} has no 'embedding' variable (written by `faconv embed`?)")
     planted = ds["planted_regime"].values if "planted_regime" in ds else None
-    labels, scores = cluster_and_score(ds["embedding"].values, k, seed, n_init, planted)
-    write_embeddings(out / "clusters.nc", ds["embedding"].values, ds["time"].values, labels,
-                     ds.attrs, planted)  # fmt: skip
-    result = {"k": k, "scores": scores, "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
-              "embeddings": str(embeddings)}  # fmt: skip
-    _write_json(out / "metrics.json", result)
-    from faconv.plots import (
-        plot_composites,
-        plot_embedding_projection,
-        plot_regime_timeline,
-        write_report,
+    data = None
+    if maps_from is not None:  # the data, to score on the anomalies and draw the composites
+        data = prepare_data(maps_from.data, out)
+        if data.num_steps != ds.sizes["time"]:
+            raise DataError(
+                f"the data has {data.num_steps} steps but the embeddings {ds.sizes['time']}"
+            )
+    weights = None if data is None else data.domain.point_weights().double().numpy()
+    labels, scores = cluster_and_score(
+        ds["embedding"].values,
+        k,
+        seed,
+        n_init,
+        planted,
+        inputs=None if data is None else data.target.numpy(),
+        weights=weights,
     )
+    write_embeddings(
+        out / "clusters.nc", ds["embedding"].values, ds["time"].values, labels, ds.attrs, planted
+    )
+    result = {
+        "k": k,
+        "scores": scores,
+        "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
+        "embeddings": str(embeddings),
+    }
+    from faconv import plots
 
     figures = {
-        "regime timeline": plot_regime_timeline(
+        "regime timeline": plots.plot_regime_timeline(
             ds["time"].values, labels, out / "timeline.png", planted
         ),
-        "embeddings (PCA)": plot_embedding_projection(
+        "embeddings (PCA)": plots.plot_embedding_projection(
             ds["embedding"].values, labels, out / "projection.png"
         ),
     }
-    if maps_from is not None:
-        data = prepare_data(maps_from.data, out)
-        if data.num_steps != len(labels):
-            raise DataError(f"the data has {data.num_steps} steps but the embeddings {len(labels)}")
-        mesh = None
-        if data.mesh_level is not None:
-            from faconv.domains import icosahedral_mesh
+    if data is not None:
+        figures.update(_regime_outputs(data, labels, k, out, "FAConvLSTM embeddings + KMeans"))
+        result["regimes"] = str(out / "regimes.nc")
+    write_json(out / "metrics.json", result)
+    plots.write_report(out / "report.md", f"faconv clusters (K={k})", scores, figures)
+    return result
 
-            m = icosahedral_mesh(data.mesh_level)
-            mesh = (m.lat.numpy(), m.lon.numpy())
-        figures["composite anomaly maps"] = plot_composites(
-            data.target.numpy(),
+
+def _regime_outputs(data, labels, k: int, out: Path, method: str, config=None) -> dict:
+    """regimes.nc and the composite and statistics figures of one clustering."""
+    from faconv import plots
+    from faconv.regimes import provenance, regime_dataset, regime_statistics, write_netcdf
+
+    ds = regime_dataset(data, labels, k, method)
+    write_netcdf(ds, out / "regimes.nc", **provenance(config, data.source, method=method))
+    mesh = None if data.mesh_level is None else (data.point_lat, data.point_lon)
+    phys = data.target.numpy() * np.asarray(data.normalizer.scale)
+    return {
+        "composite anomaly maps": plots.plot_composites(
+            phys,
             labels,
             data.variables,
             data.lat,
             data.lon,
             out / "composites.png",
             mesh,
-        )
-    write_report(out / "report.md", f"faconv clusters (K={k})", scores, figures)
-    return result
+            units=data.units,
+        ),
+        "frequency, persistence, transitions": plots.plot_regime_statistics(
+            regime_statistics(labels, data.time, k), out / "regime_statistics.png", method
+        ),
+    }
 
 
-def _baseline(model_section: dict) -> dict:
+def convlstm_baseline(model_section: dict) -> dict:
     """The same model with every encoder cell replaced by a standard ConvLSTM of equal width."""
     base = copy.deepcopy(model_section)
-    base["encoder"] = [{"type": "convlstm", "hidden_channels": c["hidden_channels"]}
-                       for c in model_section.get("encoder", RunConfig().model["encoder"])]  # fmt: skip
+    base["encoder"] = [
+        {"type": "convlstm", "hidden_channels": c["hidden_channels"]}
+        for c in model_section.get("encoder", RunConfig().model["encoder"])
+    ]
     return base
+
+
+def train_and_score(
+    method: str,
+    section: dict,
+    data,
+    cfg: RunConfig,
+    seed: int,
+    run_dir: Path,
+    figures: bool = False,
+    maps: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Train one model on ``data`` with ``seed``, embed every step, cluster and score; writes
+    the checkpoint and embeddings (and figures) to ``run_dir``."""
+    tc = TrainConfig(**{**asdict(cfg.train), "seed": seed})
+    res = train_model(section, data, tc, run_dir, progress=progress)
+    emb = embed(res["model"], data, tc.window)
+    weights = data.domain.point_weights().double().numpy()
+    labels, scores = cluster_and_score(
+        emb, cfg.cluster.k, seed, cfg.cluster.n_init, data.labels, data.target.numpy(), weights
+    )
+    write_embeddings(run_dir / "embeddings.nc", emb, data.time, labels, planted=data.labels)
+    if figures:
+        from faconv import plots
+
+        plots.plot_training_curves(res["history"], run_dir / "training_curves.png", run_dir.name)
+        plots.plot_regime_timeline(data.time, labels, run_dir / "timeline.png", data.labels)
+        plots.plot_embedding_projection(emb, labels, run_dir / "projection.png")
+        if maps:
+            _regime_outputs(
+                data, labels, cfg.cluster.k, run_dir, f"{method} embeddings + KMeans", cfg.to_dict()
+            )
+    return RunResult(
+        method,
+        seed,
+        labels,
+        scores,
+        res["parameters"],
+        res["encoder_parameters"],
+        float(sum(res["history"]["seconds"])),
+        res["model"],
+    )
+
+
+def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[RunResult]]:
+    """EOF + KMeans, raw-field KMeans and (with planted regimes) the oracle, one run per seed
+    of KMeans, on the same normalised anomalies the models see."""
+    runs: dict[str, list[RunResult]] = {}
+    for seed in seeds:
+        found = baselines(data, cfg.cluster.k, seed, cfg.cluster.n_init, cfg.cluster.n_eofs)
+        for name, (labels, scores) in found.items():
+            runs.setdefault(name, []).append(RunResult(name, seed, labels, scores))
+    return runs
+
+
+def check_clusters(cfg: RunConfig, num_steps: int) -> None:
+    """Refuse a number of clusters that cannot fit before anything is trained."""
+    k = cfg.cluster.k
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k < num_steps:
+        raise ConfigError(
+            f"cluster.k must be an integer with 2 <= k < {num_steps} (the number "
+            f"of steps to cluster), got {k!r}"
+        )
 
 
 def run_compare(
     cfg: RunConfig, seeds: int, out: str | Path, progress: bool = True, data=None
 ) -> dict:
-    """FAConvLSTM (the configured model) vs ConvLSTM over ``seeds`` seeds: mean ± std of every
-    score, parameters and training time; writes compare.json and compare.md."""
+    """FAConvLSTM (the configured model) vs ConvLSTM over ``seeds`` seeds, beside the classical
+    methods (EOF + KMeans, raw-field KMeans, the oracle on generated data): mean ± std of every
+    score, parameters and training time, and the verdict; writes compare.json and compare.md."""
     out = output_dir(out)
-    if seeds < 1:
-        raise ConfigError("compare needs at least one seed")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"compare needs a positive number of seeds, got {seeds!r}")
     if data is None:
         data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
-    variants = {"FAConvLSTM": cfg.model, "ConvLSTM": _baseline(cfg.model)}
-    runs = {name: [] for name in variants}
+    check_clusters(cfg, data.num_steps)
+    seed_list = [cfg.train.seed + s for s in range(seeds)]
+    variants = {"FAConvLSTM": cfg.model, "ConvLSTM": convlstm_baseline(cfg.model)}
+    runs: dict[str, list[RunResult]] = {}
     for name, section in variants.items():
-        for s in range(seeds):
-            runs[name].append(train_and_score(section, data, cfg, cfg.train.seed + s,
-                                              out / f"{name}-seed{cfg.train.seed + s}",
-                                              figures=True, maps=(s == 0), progress=progress))  # fmt: skip
+        runs[name] = [
+            train_and_score(
+                name,
+                section,
+                data,
+                cfg,
+                s,
+                out / f"{name}-seed{s}",
+                figures=True,
+                maps=(s == seed_list[0]),
+                progress=progress,
+            )
+            for s in seed_list
+        ]
+    runs.update(classical_runs(data, cfg, seed_list))
     summary = summarize(runs)
-    result = {"seeds": seeds, "data": data.source, "runs": public_runs(runs), "summary": summary}
-    _write_json(out / "compare.json", result)
-    (out / "compare.md").write_text(format_compare(summary, seeds))
+    lines = verdict(summary)
+    result = {
+        "seeds": seeds,
+        "data": data.source,
+        "config": cfg.to_dict(),
+        "summary": summary,
+        "verdict": lines,
+        "runs": {n: [r.to_json() for r in rs] for n, rs in runs.items()},
+    }
+    write_json(out / "compare.json", result)
+    atomic_write(
+        out / "compare.md", lambda tmp: tmp.write_text(format_compare(summary, seeds, lines))
+    )
+    result["runs_in_memory"] = runs
     return result
 
 
-def train_and_score(section: dict, data, cfg: RunConfig, seed: int, run_dir: Path,
-                    figures: bool = False, maps: bool = False, progress: bool = True) -> dict:  # fmt: skip
-    """Train one model on ``data`` with ``seed``, embed every step, cluster and score; writes
-    the checkpoint and embeddings (and figures) to ``run_dir``. Returns the scores with the
-    parameter counts, training time and the cluster labels."""
-    tc = TrainConfig(**{**asdict(cfg.train), "seed": seed})
-    res = train_model(section, data, tc, run_dir, progress=progress)
-    emb = embed(res["model"], data, tc.window)
-    labels, scores = cluster_and_score(emb, cfg.cluster.k, seed, cfg.cluster.n_init, data.labels,
-                                       data.target.numpy())  # fmt: skip
-    write_embeddings(run_dir / "embeddings.nc", emb, data.time, labels, planted=data.labels)
-    if figures:
-        _run_figures(run_dir, res["history"], emb, labels, data, maps)
-    return {**scores, "parameters": res["parameters"], "encoder_parameters": res["encoder_parameters"],
-            "train_seconds": float(sum(res["history"]["seconds"])), "_labels": labels.tolist(),
-            "_model": res["model"]}  # fmt: skip
-
-
-def summarize(runs: dict[str, list[dict]]) -> dict:
-    """Mean and standard deviation over seeds of every numeric score (keys starting with ``_``
-    are per-run payloads and are skipped)."""
-    return {name: {key: {"mean": float(np.mean([r[key] for r in rs])),
-                         "std": float(np.std([r[key] for r in rs]))}
-                   for key in rs[0] if not key.startswith("_")}
-            for name, rs in runs.items()}  # fmt: skip
-
-
-def public_runs(runs: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    return {
-        n: [{k: v for k, v in r.items() if k != "_model"} for r in rs] for n, rs in runs.items()
-    }
-
-
-def _run_figures(run_dir: Path, history, emb, labels, data, maps: bool) -> None:
-    from faconv.plots import (
-        plot_composites,
-        plot_embedding_projection,
-        plot_regime_timeline,
-        plot_training_curves,
+def format_compare(summary: dict, seeds: int, lines: list[str]) -> str:
+    """The comparison table with its verdict, as Markdown."""
+    return (
+        format_table(summary, seeds)
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in lines)
+        + "\n\nARI: against the planted regimes; expl.var: share of the area-weighted anomaly "
+        "variance explained by the regime composites; Sil.cos(in): the authors' lab variant "
+        "(cosine silhouette on min-max scaled inputs); Sil/DB/CH(own): on the features each "
+        "method clustered (embeddings, EOF PCs, fields), not comparable across methods.\n"
     )
-
-    plot_training_curves(history, run_dir / "training_curves.png", title=run_dir.name)
-    plot_regime_timeline(data.time, labels, run_dir / "timeline.png", data.labels)
-    plot_embedding_projection(emb, labels, run_dir / "projection.png")
-    if maps:
-        mesh = None
-        if data.mesh_level is not None:
-            from faconv.domains import icosahedral_mesh
-
-            m = icosahedral_mesh(data.mesh_level)
-            mesh = (m.lat.numpy(), m.lon.numpy())
-        plot_composites(data.target.numpy(), labels, data.variables, data.lat, data.lon,
-                        run_dir / "composites.png", mesh)  # fmt: skip
-
-
-def format_compare(summary: dict, seeds: int) -> str:
-    keys = list(next(iter(summary.values())))
-    lines = [f"| metric (mean ± std over {seeds} seeds) | " + " | ".join(summary) + " |",
-             "|---|" + "---:|" * len(summary)]  # fmt: skip
-    for k in keys:
-        cells = [f"{v[k]['mean']:.4g} ± {v[k]['std']:.2g}" for v in summary.values()]
-        lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"

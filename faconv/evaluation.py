@@ -1,5 +1,5 @@
-"""Embed every timestep, cluster the embeddings and score them; every number says what it was
-computed on."""
+"""Embed every timestep, cluster, and score against the classical methods of the field; every
+number says what it was computed on."""
 
 from __future__ import annotations
 
@@ -20,7 +20,32 @@ from faconv._io import atomic_write
 from faconv.data.windows import window_starts
 from faconv.errors import DataError
 
-__all__ = ["cluster_and_score", "embed", "write_embeddings"]
+__all__ = [
+    "ARI",
+    "CALINSKI_HARABASZ",
+    "DAVIES_BOULDIN",
+    "EXPLAINED_VARIANCE",
+    "SILHOUETTE",
+    "SILHOUETTE_LAB",
+    "baselines",
+    "cluster_and_score",
+    "embed",
+    "eof_features",
+    "field_features",
+    "oracle_labels",
+    "write_embeddings",
+]
+
+# Score names, in one place; each says what it was computed on.
+ARI = "ari[planted regimes]"  #: adjusted Rand index against the planted regimes
+SILHOUETTE = "silhouette[clustered features]"  #: on what each method clustered
+DAVIES_BOULDIN = "davies_bouldin[clustered features]"
+CALINSKI_HARABASZ = "calinski_harabasz[clustered features]"
+#: share of the area-weighted anomaly variance that the regime composites explain (common to
+#: every method, physical: how much of the weather the regimes describe)
+EXPLAINED_VARIANCE = "explained_variance[anomalies]"
+#: the authors' lab variant: the same labels, cosine silhouette on min-max scaled inputs
+SILHOUETTE_LAB = "silhouette[min-max inputs,cosine]"
 
 
 @torch.no_grad()
@@ -47,50 +72,139 @@ def embed(model, data, window: int, batch_size: int = 8) -> np.ndarray:
     return total / count
 
 
+def field_features(fields, weights=None, mask=None) -> np.ndarray:
+    """Fields ``(T, *P, C)`` flattened to ``(T, prod(P) * C)`` with each point scaled by
+    ``sqrt(area weight)``, so Euclidean distances are area-weighted; masked values are 0."""
+    f = np.asarray(fields, dtype=np.float64)
+    if mask is not None:
+        f = f * np.asarray(mask, dtype=np.float64)
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)
+        f = f * np.sqrt(w / w.mean())[..., None]
+    return f.reshape(f.shape[0], -1)
+
+
+def eof_features(fields, n: int = 10, weights=None, mask=None) -> np.ndarray:
+    """Principal components of the leading ``n`` EOFs of area-weighted anomalies (about the
+    time mean), unscaled: KMeans on them is the classical EOF-truncated regime method."""
+    x = field_features(fields, weights, mask)
+    x = x - x.mean(0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    n = min(n, len(s))
+    return u[:, :n] * s[:n]
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(0)) / (x.std(0) + 1e-12)
+
+
 def cluster_and_score(
-    embeddings: np.ndarray,
+    features: np.ndarray,
     k: int = 7,
     seed: int = 0,
     n_init: int = 10,
     planted: np.ndarray | None = None,
     inputs: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    standardize: bool = False,
+    labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """KMeans on standardised embeddings, then internal scores (and external ones when known).
+    """KMeans on ``features`` (``(T, F)``), then the scores.
 
-    Keys name what each number was computed on:
-    ``silhouette[embeddings,euclidean]``, ``davies_bouldin[embeddings]``,
-    ``calinski_harabasz[embeddings]``; with ``planted`` labels ``ari[planted regimes]``; with
-    ``inputs`` (``(T, ...)`` normalised fields) the authors' lab variant
-    ``silhouette[min-max inputs,cosine]``: the same cluster labels scored on the MinMax-scaled
-    flattened inputs with the cosine metric.
+    Features are clustered as they are: the default ``basis`` decoder makes distances between
+    embeddings area-weighted distances between the fields they decode to, the geometry EOF +
+    KMeans uses too. ``standardize=True`` rescales every dimension to unit variance first (for
+    embeddings whose coordinates have arbitrary scales; it equalises weak and strong modes).
+
+    Scores: :data:`SILHOUETTE`, :data:`DAVIES_BOULDIN`, :data:`CALINSKI_HARABASZ` on the
+    clustered features; with ``planted`` labels :data:`ARI`; with ``inputs`` (``(T, *P, C)``
+    normalised anomaly fields, area ``weights`` of shape ``P``) :data:`EXPLAINED_VARIANCE`
+    and :data:`SILHOUETTE_LAB`. Given ``labels``, they are scored instead of clustering.
     """
-    emb = np.asarray(embeddings, dtype=np.float64)
-    if emb.ndim != 2 or not np.isfinite(emb).all():
-        raise DataError("embeddings must be a finite (T, D) array")
-    if not 2 <= k < emb.shape[0]:
-        raise DataError(f"k={k} clusters need 2 <= k < number of samples ({emb.shape[0]})")
-    z = (emb - emb.mean(0)) / (emb.std(0) + 1e-12)
-    labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(z)
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or not np.isfinite(x).all():
+        raise DataError("features to cluster must be a finite (T, D) array")
+    if not 2 <= k < x.shape[0]:
+        raise DataError(f"k={k} clusters need 2 <= k < number of samples ({x.shape[0]})")
+    z = _standardize(x) if standardize else x
+    if labels is None:
+        labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(z)
+    labels = np.asarray(labels)
+    several = len(set(labels.tolist())) > 1
     scores = {
-        "silhouette[embeddings,euclidean]": float(silhouette_score(z, labels)),
-        "davies_bouldin[embeddings]": float(davies_bouldin_score(z, labels)),
-        "calinski_harabasz[embeddings]": float(calinski_harabasz_score(z, labels)),
+        SILHOUETTE: float(silhouette_score(z, labels)) if several else float("nan"),
+        DAVIES_BOULDIN: float(davies_bouldin_score(z, labels)) if several else float("nan"),
+        CALINSKI_HARABASZ: float(calinski_harabasz_score(z, labels)) if several else float("nan"),
     }
     if planted is not None:
-        scores["ari[planted regimes]"] = float(adjusted_rand_score(planted, labels))
+        scores[ARI] = float(adjusted_rand_score(planted, labels))
     if inputs is not None:
+        f = field_features(inputs, weights)
+        anom = f - f.mean(0)
+        comp = np.zeros_like(anom)
+        for c in set(labels.tolist()):
+            comp[labels == c] = anom[labels == c].mean(0)
+        scores[EXPLAINED_VARIANCE] = float((comp**2).sum() / max((anom**2).sum(), 1e-300))
         flat = np.asarray(inputs, dtype=np.float64).reshape(len(labels), -1)
         lo, hi = flat.min(0), flat.max(0)
         scaled = (flat - lo) / np.where(hi > lo, hi - lo, 1.0)
-        scores["silhouette[min-max inputs,cosine]"] = float(
-            silhouette_score(scaled, labels, metric="cosine")
+        scores[SILHOUETTE_LAB] = (
+            float(silhouette_score(scaled, labels, metric="cosine")) if several else float("nan")
         )
     return labels, scores
 
 
-def write_embeddings(path: str | Path, embeddings: np.ndarray, time: np.ndarray,
-                     labels: np.ndarray | None = None, attrs: dict | None = None,
-                     planted: np.ndarray | None = None) -> Path:  # fmt: skip
+def oracle_labels(data) -> np.ndarray:
+    """Each step classified by its nearest planted pattern (area-weighted distance between the
+    step's anomaly and the pattern, both about their means): what knowing the true regimes
+    gives day by day. Needs generated data (``data.patterns``)."""
+    if data.patterns is None or data.labels is None:
+        raise DataError("the oracle needs planted regimes and their patterns (generated data)")
+    w = data.domain.point_weights(dtype=torch.float64).numpy()
+    x = field_features(data.target.numpy(), w, data.mask.numpy())
+    p = field_features(data.patterns, w)
+    freq = np.bincount(data.labels, minlength=len(p)) / len(data.labels)
+    p = p - freq @ p  # the anomalies are about the mean, which holds the mean regime
+    x = x - x.mean(0)
+    d = (x**2).sum(1)[:, None] - 2 * x @ p.T + (p**2).sum(1)[None]
+    return d.argmin(1)
+
+
+def baselines(data, k: int = 7, seed: int = 0, n_init: int = 10, n_eofs: int = 10) -> dict:
+    """The classical methods on the same normalised anomalies: ``"EOF + KMeans"`` (KMeans on
+    the leading ``n_eofs`` principal components of the area-weighted anomalies), ``"raw
+    KMeans"`` (KMeans on the area-weighted fields) and, with planted regimes and patterns, the
+    ``"oracle"`` (:func:`oracle_labels`). Returns ``{name: (labels, scores)}``."""
+    w = data.domain.point_weights(dtype=torch.float64).numpy()
+    fields, mask = data.target.numpy(), data.mask.numpy()
+    common = {
+        "k": k,
+        "seed": seed,
+        "n_init": n_init,
+        "planted": data.labels,
+        "inputs": fields,
+        "weights": w,
+    }
+    raw = field_features(fields, w, mask)
+    out = {
+        f"EOF ({n_eofs}) + KMeans": cluster_and_score(
+            eof_features(fields, n_eofs, w, mask), **common
+        ),
+        "raw KMeans": cluster_and_score(raw, **common),
+    }
+    if data.patterns is not None and data.labels is not None:
+        out["oracle"] = cluster_and_score(raw, **common, labels=oracle_labels(data))
+    return out
+
+
+def write_embeddings(
+    path: str | Path,
+    embeddings: np.ndarray,
+    time: np.ndarray,
+    labels: np.ndarray | None = None,
+    attrs: dict | None = None,
+    planted: np.ndarray | None = None,
+) -> Path:
     """Embeddings (with cluster labels and planted regimes when given) as NetCDF with the time
     coordinate, written atomically."""
     ds = xr.Dataset(

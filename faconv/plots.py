@@ -1,5 +1,6 @@
 """Figures written next to the metrics: training curves, regime timeline, embedding projection,
-per-regime composite anomaly maps (lat-lon grid or mesh), and a Markdown report linking them."""
+per-regime composite anomaly maps (lat-lon grid or mesh, geographic axes), regime frequency,
+persistence and transitions, and a Markdown report linking them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 __all__ = [
     "plot_composites",
     "plot_embedding_projection",
+    "plot_regime_statistics",
     "plot_regime_timeline",
     "plot_training_curves",
     "write_report",
@@ -64,41 +66,108 @@ def plot_embedding_projection(embeddings, labels, path: str | Path) -> Path:
     p = pca.transform(z)
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     sc = ax.scatter(p[:, 0], p[:, 1], c=labels, cmap="tab10", s=10)
-    ax.set(xlabel=f"PC1 ({pca.explained_variance_ratio_[0]:.0%})",
-           ylabel=f"PC2 ({pca.explained_variance_ratio_[1]:.0%})", title="embeddings")  # fmt: skip
+    ax.set(
+        xlabel=f"PC1 ({pca.explained_variance_ratio_[0]:.0%})",
+        ylabel=f"PC2 ({pca.explained_variance_ratio_[1]:.0%})",
+        title="embeddings",
+    )
     ax.legend(*sc.legend_elements(), title="cluster", fontsize=7, loc="best")
     return _save(fig, path)
 
 
+def _geo_axes(ax, lat, lon) -> None:
+    """Latitude/longitude ticks and the true aspect ratio of a lat-lon map at its latitudes."""
+    mid = float(np.clip(np.mean(lat), -80, 80))
+    ax.set_aspect(1.0 / max(np.cos(np.deg2rad(mid)), 0.2))
+    ax.set_xlabel("longitude (°E)", fontsize=7)
+    ax.set_ylabel("latitude (°N)", fontsize=7)
+    ax.tick_params(labelsize=6)
+
+
 def plot_composites(
-    fields, labels, variables, lat, lon, path: str | Path, mesh_latlon=None
+    fields, labels, variables, lat, lon, path: str | Path, mesh_latlon=None, units=None
 ) -> Path:
     """Per-regime composite anomaly of each variable (mean over the regime's days minus the
-    mean over all days), in normalised units. ``fields`` is ``(T, H, W, C)`` on a grid or
-    ``(T, N, C)`` on a mesh (then ``mesh_latlon = (lat_n, lon_n)`` places the nodes)."""
+    mean over all days) on geographic axes: longitude/latitude ticks and the true aspect ratio
+    on a grid, the nodes at their longitude/latitude on a mesh. ``fields`` is ``(T, H, W, C)``
+    on a grid or ``(T, N, C)`` on a mesh (then ``mesh_latlon = (lat_n, lon_n)`` places the
+    nodes). Each variable has its own symmetric colour scale (``units`` labels it)."""
     f = np.asarray(fields, dtype=np.float64)
     labels = np.asarray(labels)
     ks = sorted(set(labels.tolist()))
-    anomalies = [f[labels == k].mean(0) - f.mean(0) for k in ks]
-    vmax = max(float(np.abs(a).max()) for a in anomalies) or 1.0
-    fig, axes = plt.subplots(len(ks), len(variables), figsize=(2.1 * len(variables), 1.8 * len(ks)),
-                             squeeze=False)  # fmt: skip
-    for i, (k, a) in enumerate(zip(ks, anomalies)):
-        for j, v in enumerate(variables):
-            ax = axes[i, j]
+    anomalies = np.stack([f[labels == k].mean(0) - f.mean(0) for k in ks])
+    fig, axes = plt.subplots(
+        len(ks), len(variables), squeeze=False, figsize=(2.6 * len(variables), 2.0 * len(ks) + 0.6)
+    )
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    for j, v in enumerate(variables):
+        vmax = float(np.nanmax(np.abs(anomalies[..., j]))) or 1.0
+        for i, k in enumerate(ks):
+            ax, a = axes[i, j], anomalies[i, ..., j]
             if mesh_latlon is None:
-                im = ax.imshow(a[..., j], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto",
-                               extent=[lon[0], lon[-1], lat[-1], lat[0]])  # fmt: skip
+                im = ax.pcolormesh(
+                    lon, lat, a, cmap="RdBu_r", vmin=-vmax, vmax=vmax, shading="nearest"
+                )
+                _geo_axes(ax, lat, lon)
             else:
-                im = ax.scatter(mesh_latlon[1], mesh_latlon[0], c=a[:, j], cmap="RdBu_r", s=4,
-                                vmin=-vmax, vmax=vmax)  # fmt: skip
-            ax.set_xticks([])
-            ax.set_yticks([])
+                im = ax.scatter(
+                    mesh_latlon[1], mesh_latlon[0], c=a, cmap="RdBu_r", s=3, vmin=-vmax, vmax=vmax
+                )
+                ax.set(
+                    xlim=(-180, 180),
+                    ylim=(-90, 90),
+                    xticks=[-180, -90, 0, 90, 180],
+                    yticks=[-90, -45, 0, 45, 90],
+                )
+                _geo_axes(ax, [0.0], [0.0])
             if i == 0:
-                ax.set_title(v)
+                ax.set_title(v, fontsize=9)
             if j == 0:
-                ax.set_ylabel(f"regime {k}\n(n={int((labels == k).sum())})")
-    fig.colorbar(im, ax=axes, shrink=0.6, label="anomaly (normalised units)")
+                ax.set_ylabel(
+                    f"regime {k} (n={int((labels == k).sum())})\nlatitude (°N)", fontsize=7
+                )
+            if i < len(ks) - 1:
+                ax.set_xlabel("")
+        unit = (units or {}).get(v, "normalised units")
+        fig.colorbar(im, ax=axes[:, j], shrink=0.5, label=f"{v} anomaly ({unit})")
+    fig.suptitle("regime composites (anomalies)")
+    return _save(fig, path)
+
+
+def plot_regime_statistics(stats: dict, path: str | Path, title: str = "regimes") -> Path:
+    """Frequency of each regime by month, mean persistence and the transition matrix."""
+    k = len(stats["frequency"])
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), gridspec_kw={"width_ratios": [2.2, 1, 1.2]})
+    ax = axes[0]
+    bottom = np.zeros(12)
+    colours = plt.get_cmap("tab10")
+    for r in range(k):
+        f = np.nan_to_num(stats["frequency_by_month"][r])
+        ax.bar(np.arange(1, 13), f, bottom=bottom, color=colours(r % 10), label=f"regime {r}")
+        bottom += f
+    ax.set(
+        xlabel="month",
+        ylabel="share of the month's days",
+        xticks=range(1, 13),
+        title="frequency by month",
+    )
+    ax.legend(fontsize=6, ncol=2, loc="upper right")
+    ax = axes[1]
+    ax.bar(range(k), stats["persistence_days"], color=[colours(r % 10) for r in range(k)])
+    ax.set(xlabel="regime", ylabel="days", title="mean persistence", xticks=range(k))
+    ax = axes[2]
+    im = ax.imshow(stats["transitions"], cmap="viridis", vmin=0, vmax=1)
+    ax.set(
+        xlabel="next regime",
+        ylabel="regime",
+        title="transition probability",
+        xticks=range(k),
+        yticks=range(k),
+    )
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(title)
+    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -44,7 +44,7 @@ def test_variants_cover_the_issue():
     v = ablation_variants({"encoder": [{"type": "fa_convlstm", "hidden_channels": 32}]})
     assert list(v) == ["FAConvLSTM (base)", "C_b = F/2", "C_b = F/4", "C_b = F/8", "K = 1",
                        "K = 4", "K = 8", "K = 16", "no SE", "no peepholes", "single kernel",
-                       "no attention", "ConvLSTM"]  # fmt: skip
+                       "no attention", "paper-literal head/decoder", "ConvLSTM"]  # fmt: skip
     cell = lambda name: v[name]["encoder"][0]  # noqa: E731
     assert cell("C_b = F/8")["bottleneck_channels"] == 4 and cell("K = 16")["attn_every"] == 16
     assert cell("no SE")["mixer"]["se"] is None and cell("no peepholes")["gate"]["peephole"] is None
@@ -53,6 +53,11 @@ def test_variants_cover_the_issue():
         and cell("no attention")["attention"] is None
     )
     assert cell("ConvLSTM") == {"type": "convlstm", "hidden_channels": 32}
+    paper = v["paper-literal head/decoder"]
+    assert paper["head"]["type"] == "subspace" and paper["decoder"]["type"] == "pointwise"
+    assert paper["temporal"]["encoding"] == "qkv" and cell("paper-literal head/decoder") == cell(
+        "FAConvLSTM (base)"
+    )
     with pytest.raises(Exception, match="FAConvLSTM first encoder cell"):
         ablation_variants({"encoder": [{"type": "convlstm", "hidden_channels": 8}]})
 
@@ -68,10 +73,12 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
                  "--no-progress"]) == 0  # fmt: skip
     out = tmp_path / "a"
     result = json.loads((out / "ablation.json").read_text())
-    assert len(result["summary"]) == 13 and result["seeds"] == 2
+    # 14 model variants and the classical methods beside them
+    assert len(result["summary"]) == 14 + 3 and result["seeds"] == 2
+    assert {"EOF (10) + KMeans", "raw KMeans", "oracle"} <= set(result["summary"])
     base = result["summary"]["FAConvLSTM (base)"]
-    for key in ("silhouette[embeddings,euclidean]", "ari[planted regimes]", "macs_per_window",
-                "encoder_parameters", "train_seconds"):  # fmt: skip
+    for key in ("silhouette[clustered features]", "ari[planted regimes]", "macs_per_window",
+                "explained_variance[anomalies]", "encoder_parameters", "train_seconds"):  # fmt: skip
         assert key in base
     assert (
         base["encoder_parameters"]["mean"]
@@ -81,11 +88,11 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
         result["summary"]["no attention"]["macs_per_window"]["mean"]
         < base["macs_per_window"]["mean"]
     )
-    assert "planted regimes" in result["verdict"]
+    assert any("classical method" in line for line in result["verdict"])
     with open(out / "ablation.csv") as f:
-        assert len(list(csv.reader(f))) == 14
+        assert len(list(csv.reader(f))) == 14 + 3 + 1
     md = (out / "ablation.md").read_text()
-    assert "| C_b = F/8 |" in md and "±" in md and result["verdict"] in md
+    assert "| C_b = F/8 |" in md and "±" in md and all(line in md for line in result["verdict"])
     assert (out / "ablation.png").stat().st_size > 5000 and (out / "interpretation.png").exists()
     assert np.array(result["interpretation"]["correlation"]).shape[1] == 4
     assert "EOF1" in (out / "interpretation.md").read_text()

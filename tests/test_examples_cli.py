@@ -48,11 +48,18 @@ def test_demo_quick_writes_metrics(tmp_path, capsys):
     s = metrics["summary"]
     for model in ("FAConvLSTM", "ConvLSTM"):
         assert all(math.isfinite(v["mean"]) for v in s[model].values())
-        assert -1 <= s[model]["silhouette[embeddings,euclidean]"]["mean"] <= 1
+        assert -1 <= s[model]["silhouette[clustered features]"]["mean"] <= 1
+        assert 0 <= s[model]["explained_variance[anomalies]"]["mean"] <= 1
     assert (
         s["FAConvLSTM"]["encoder_parameters"]["mean"] < s["ConvLSTM"]["encoder_parameters"]["mean"]
     )
-    assert "ari[planted regimes]" in metrics["raw_inputs"]
+    # the classical methods are in the same table, and the verdict is printed
+    for method in ("EOF (10) + KMeans", "raw KMeans", "oracle"):
+        assert "ari[planted regimes]" in s[method] and method in printed
+    assert any("classical method" in line for line in metrics["verdict"])
+    assert "classical method" in printed
+    assert (tmp_path / "FAConvLSTM-seed0" / "regimes.nc").exists()
+    assert (tmp_path / "FAConvLSTM-seed0" / "regime_statistics.png").stat().st_size > 5000
 
 
 def test_demo_is_reproducible(tmp_path):
@@ -67,31 +74,3 @@ def test_demo_is_reproducible(tmp_path):
         assert {k: v for k, v in ra.items() if k != "train_seconds"} == {
             k: v for k, v in rb.items() if k != "train_seconds"
         }
-
-
-def test_synthetic_data_is_deterministic_and_realistic():
-    import numpy as np
-
-    from faconv.synthetic import make_synthetic_regimes
-
-    a, b = (
-        make_synthetic_regimes(60, 10, 12, 5, seed=3),
-        make_synthetic_regimes(60, 10, 12, 5, seed=3),
-    )
-    np.testing.assert_array_equal(a.data, b.data)
-    assert set(a.labels.tolist()) == set(range(5))
-    t2m, msl = a.data[..., 0], a.data[..., 1]
-    assert 250 < t2m.mean() < 310 and 95_000 < msl.mean() < 107_000
-    # persistence: most days keep yesterday's regime
-    assert (a.labels[1:] == a.labels[:-1]).mean() > 0.6
-    assert not np.array_equal(make_synthetic_regimes(60, 10, 12, 5, seed=4).data, a.data)
-
-
-def test_synthetic_handles_fewer_days_than_regimes_and_bad_sizes():
-    from faconv import ConfigError
-    from faconv.synthetic import make_synthetic_regimes
-
-    d = make_synthetic_regimes(3, 6, 8, num_regimes=5, seed=1)
-    assert len(set(d.labels.tolist())) == 3 and d.labels.max() < 5
-    with pytest.raises(ConfigError, match="num_days"):
-        make_synthetic_regimes(0)

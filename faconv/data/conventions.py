@@ -22,7 +22,7 @@ import xarray as xr
 
 from faconv.errors import DataError
 
-__all__ = ["ERA5_NAMES", "standardize"]
+__all__ = ["ERA5_NAMES", "LONG_NAMES", "UNITS", "standardize"]
 
 #: Long ERA5 names (ARCO-ERA5, WeatherBench2, CDS request names) -> short CDS names.
 ERA5_NAMES = {
@@ -38,6 +38,36 @@ ERA5_NAMES = {
     "2m_dewpoint_temperature": "d2m",
     "skin_temperature": "skt",
     "total_cloud_cover": "tcc",
+}
+
+#: Units and long names of the short ERA5 names (as the CDS writes them).
+UNITS = {
+    "t2m": "K",
+    "msl": "Pa",
+    "sp": "Pa",
+    "u10": "m s**-1",
+    "v10": "m s**-1",
+    "sst": "K",
+    "sshf": "J m**-2",
+    "slhf": "J m**-2",
+    "tp": "m",
+    "d2m": "K",
+    "skt": "K",
+    "tcc": "(0 - 1)",
+}
+LONG_NAMES = {
+    "t2m": "2 metre temperature",
+    "msl": "Mean sea level pressure",
+    "sp": "Surface pressure",
+    "u10": "10 metre U wind component",
+    "v10": "10 metre V wind component",
+    "sst": "Sea surface temperature",
+    "sshf": "Surface sensible heat flux",
+    "slhf": "Surface latent heat flux",
+    "tp": "Total precipitation",
+    "d2m": "2 metre dewpoint temperature",
+    "skt": "Skin temperature",
+    "tcc": "Total cloud cover",
 }
 
 _DIM_NAMES = {"valid_time": "time", "lat": "latitude", "lon": "longitude"}

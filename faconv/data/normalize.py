@@ -1,4 +1,5 @@
-"""Per-variable normalisation fitted on the training period, and explicit missing-value masks."""
+"""Per-variable normalisation fitted on the training period (optionally of anomalies about a
+harmonic climatology), and explicit missing-value masks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from faconv._io import atomic_write
 from faconv.component import check_choice
+from faconv.data.climatology import Climatology
 from faconv.errors import DataError
 
 __all__ = ["Normalizer"]
@@ -23,6 +26,11 @@ METHODS = ("zscore", "minmax")
 class Normalizer:
     """Per-variable ``zscore`` (``(x - mean) / std``) or ``minmax`` (``(x - min) / (max - min)``,
     to [0, 1] as the authors' lab pipeline does), with statistics from the training period.
+
+    With a ``climatology`` (:class:`~faconv.data.Climatology`), :meth:`fit` first fits it on the
+    same period and the statistics are those of the anomalies; :meth:`transform` removes it
+    before normalising. Regimes are weather anomalies: without it the seasonal cycle of
+    temperature is the largest signal in the inputs.
 
     Missing values never reach a layer as data: :meth:`transform` returns the normalised values
     with NaN replaced by 0 *and* a mask that is 1 where a value was present. Statistics are
@@ -42,9 +50,12 @@ class Normalizer:
     variables: list[str] = field(default_factory=list)
     center: list[float] = field(default_factory=list)
     scale: list[float] = field(default_factory=list)
+    climatology: Climatology | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         check_choice(self.method, METHODS, "method", "Normalizer")
+        if self.climatology is not None and not isinstance(self.climatology, Climatology):
+            raise DataError("Normalizer: climatology must be a faconv.data.Climatology or None")
 
     @property
     def fitted(self) -> bool:
@@ -57,6 +68,11 @@ class Normalizer:
             DataError: a variable is all-NaN over the period, or constant (zero spread).
         """
         variables = list(variables or ds.data_vars)
+        if len(set(variables)) != len(variables):
+            raise DataError(f"Normalizer: variables are listed twice: {variables}")
+        if self.climatology is not None:
+            self.climatology.fit(ds, variables, time)
+            ds = self.climatology.transform(ds)
         sub = ds[variables] if time is None else ds[variables].sel(time=time)
         if "time" in sub.dims and sub.sizes["time"] == 0:
             raise DataError(f"the fitting period {time!r} selects no time step")
@@ -96,6 +112,8 @@ class Normalizer:
               mask is False.
         """
         self._check(ds)
+        if self.climatology is not None:
+            ds = self.climatology.transform(ds)
         arr = np.stack([np.asarray(ds[v].values, dtype=np.float64) for v in self.variables], -1)
         mask = np.isfinite(arr)
         arr = (arr - np.array(self.center)) / np.array(self.scale)
@@ -106,23 +124,65 @@ class Normalizer:
         return values * np.array(self.scale) + np.array(self.center)
 
     def to_dict(self) -> dict:
+        """JSON-safe statistics; the climatology appears as its settings only (its
+        coefficients are arrays: :meth:`save` writes them beside, checkpoints as tensors)."""
+        clim = self.climatology
         return {"method": self.method, "variables": list(self.variables),
-                "center": list(self.center), "scale": list(self.scale)}  # fmt: skip
+                "center": list(self.center), "scale": list(self.scale),
+                "climatology": None if clim is None else {"harmonics": clim.harmonics,
+                                                          "period": clim.period}}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, d: dict) -> Normalizer:
-        unknown = set(d) - {"method", "variables", "center", "scale"}
+    def from_dict(cls, d: dict, climatology: Climatology | None = None) -> Normalizer:
+        """Inverse of :meth:`to_dict`; a fitted ``climatology`` is attached when the dict says
+        there is one."""
+        if not isinstance(d, dict):
+            raise DataError(f"normaliser statistics must be a mapping, got {type(d).__name__}")
+        unknown = set(d) - {"method", "variables", "center", "scale", "climatology"}
         if unknown:
             raise DataError(f"unknown normaliser keys {sorted(unknown)}")
-        n = cls(d["method"], list(d["variables"]), [float(x) for x in d["center"]],
-                [float(x) for x in d["scale"]])  # fmt: skip
+        try:
+            n = cls(d["method"], [str(v) for v in d["variables"]],
+                    [float(x) for x in d["center"]], [float(x) for x in d["scale"]])  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed normaliser statistics: {exc!r}") from exc
         if not (len(n.variables) == len(n.center) == len(n.scale)):
             raise DataError("normaliser statistics have inconsistent lengths")
+        if not all(math.isfinite(c) for c in n.center) or not all(
+            math.isfinite(s) and s > 0 for s in n.scale
+        ):
+            raise DataError("normaliser statistics must be finite, with positive scales")
+        if d.get("climatology") is not None:
+            if climatology is None or not climatology.fitted:
+                raise DataError("these statistics are of anomalies, but no fitted climatology "
+                                "came with them")  # fmt: skip
+            if sorted(climatology.variables) != sorted(n.variables):
+                raise DataError(f"the climatology covers {climatology.variables}, the "
+                                f"normaliser {n.variables}")  # fmt: skip
+            n.climatology = climatology
         return n
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+    def save(self, path: str | Path) -> Path:
+        """Write the statistics as JSON (atomically); with a climatology its coefficients go to
+        ``<name>.climatology.nc`` beside it, named in the JSON."""
+        path = Path(path)
+        d = self.to_dict()
+        if self.climatology is not None:
+            clim_path = path.with_name(path.stem + ".climatology.nc")
+            self.climatology.save(clim_path)
+            d["climatology"]["file"] = clim_path.name
+        text = json.dumps(d, indent=2)
+        return atomic_write(path, lambda tmp: tmp.write_text(text))
 
     @classmethod
     def load(cls, path: str | Path) -> Normalizer:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read normaliser statistics {path}: {exc}") from exc
+        clim = None
+        if isinstance(d, dict) and isinstance(d.get("climatology"), dict):
+            name = d["climatology"].pop("file", path.stem + ".climatology.nc")
+            clim = Climatology.load(path.parent / Path(str(name)).name)
+        return cls.from_dict(d, clim)

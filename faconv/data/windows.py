@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from faconv.errors import ConfigError
+from faconv.regrid.base import Regridder, masked_apply
 
 __all__ = ["WindowDataset", "split_windows", "window_starts"]
 
@@ -52,8 +53,9 @@ class WindowDataset(Dataset):
         day_of_year: ``(T,)`` 1-based day of year (for the seasonal positional encoding).
         starts: window start indices (from :func:`window_starts` / :func:`split_windows`).
         length: window length.
-        transform: optional map applied to ``x`` and ``mask`` (e.g. a grid→mesh regridder,
-            giving ``(length, N, C)``).
+        transform: optional linear interpolation (a :class:`~faconv.regrid.Regridder`, e.g.
+            grid → mesh giving ``(length, N, C)``, or any callable with rows summing to 1),
+            applied mask-aware (:func:`faconv.regrid.base.masked_apply`).
 
     Items are dicts: ``x (length, *P, C)`` float32, ``mask`` (same shape, float32),
     ``day_of_year (length,)`` and ``time_index (length,)``; batched by the default collate to
@@ -67,7 +69,7 @@ class WindowDataset(Dataset):
         day_of_year: np.ndarray,
         starts: list[int],
         length: int,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        transform: Regridder | Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         if values.shape != mask.shape or values.shape[0] != len(day_of_year):
             raise ConfigError("values, mask and day_of_year must share the time axis and shape")
@@ -84,12 +86,8 @@ class WindowDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         s = self.starts[i]
         x, m = self.values[s : s + self.length], self.mask[s : s + self.length]
-        if self.transform is not None:
-            # mask-aware: regrid values and coverage, renormalise where part of a stencil is
-            # missing, and call a point valid when most of its stencil was
-            w = self.transform(m)
-            x = torch.where(w > 0, self.transform(x * m) / w.clamp_min(1e-6), 0.0)
-            m = (w >= 0.5).float()
+        if self.transform is not None:  # mask-aware, as Regridder.masked
+            x, m = masked_apply(self.transform, x, m)
         return {
             "x": x,
             "mask": m,

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 import torch
 
 from faconv.errors import DomainError
+from faconv.functional.regions import Regions
 
 __all__ = ["Domain"]
 
@@ -45,6 +46,31 @@ class Domain(ABC):
         if key not in cache:
             cache[key] = compute()
         return cache[key]
+
+    def regions(self, num_regions: int) -> Regions:
+        """A partition of the points into exactly ``num_regions`` contiguous regions (nearest
+        region centre) and a smooth interpolation from regions back to points, cached.
+
+        Used by location-aware heads (pool onto regions) and decoders (interpolate back), so
+        embeddings keep *where* highs and lows are. Grids tile into ``rows × cols`` blocks
+        (the factor pair of ``num_regions`` closest to the grid's aspect ratio, wrapping in
+        longitude when periodic); graphs take centres by farthest-point sampling of the node
+        positions.
+
+        Raises:
+            DomainError: more regions than points, or a graph without positions.
+        """
+        if isinstance(num_regions, bool) or not isinstance(num_regions, int) or num_regions < 1:
+            raise DomainError(f"num_regions must be a positive integer, got {num_regions!r}")
+        if num_regions > self.num_points:
+            raise DomainError(
+                f"{num_regions} regions do not fit on a {self.kind} domain of {self.num_points} "
+                "points; use fewer regions"
+            )
+        return self.cached(("regions", num_regions), lambda: self._regions(num_regions))
+
+    def _regions(self, num_regions: int) -> Regions:
+        raise DomainError(f"{type(self).__qualname__} does not define regions")
 
     @property
     def num_points(self) -> int:

@@ -10,6 +10,7 @@ import torch
 
 from faconv.domains.base import Domain
 from faconv.errors import DomainError
+from faconv.functional.regions import Regions, farthest_point_sampling, make_regions
 
 __all__ = ["GraphDomain"]
 
@@ -236,6 +237,26 @@ class GraphDomain(Domain):
         snd, rcv = self.senders[sel].to(x.device), self.receivers[sel].to(x.device)
         diff = x[:, snd] - x[:, rcv]
         return scatter(diff, rcv, dim=1, dim_size=self.num_nodes, reduce="sum")
+
+    def _regions(self, num_regions: int) -> Regions:
+        """Centres by farthest-point sampling of ``pos``; distances in centre spacings."""
+        if self.pos is None:
+            raise DomainError(
+                "regions on a graph need node positions: build the GraphDomain with pos "
+                "(unit vectors on the sphere for meshes)"
+            )
+        pos = self.pos.double()
+        centres = pos[farthest_point_sampling(pos, num_regions)]
+        if num_regions > 1:
+            gaps = torch.cdist(centres, centres).fill_diagonal_(float("inf")).min(1).values
+            spacing = float(gaps.median())
+        else:
+            spacing = float(torch.cdist(pos, centres).max()) or 1.0
+
+        def sq_distance(points: slice) -> torch.Tensor:
+            return torch.cdist(pos[points], centres) ** 2 / spacing**2
+
+        return make_regions(self.num_points, num_regions, sq_distance)
 
     def edge_vectors(self) -> torch.Tensor:
         """Sender position relative to its receiver in the receiver's local (east, north)

@@ -10,6 +10,7 @@ import torch
 
 from faconv.domains.base import Domain
 from faconv.errors import DomainError
+from faconv.functional.regions import Regions, make_regions
 
 __all__ = ["GridDomain"]
 
@@ -91,6 +92,33 @@ class GridDomain(Domain):
             lap[:, :, :-1] += x[:, :, 1:] - x[:, :, :-1]
             lap[:, :, 1:] += x[:, :, :-1] - x[:, :, 1:]
         return lap
+
+    def _regions(self, num_regions: int) -> Regions:
+        """``rows × cols = num_regions`` blocks, the factor pair nearest the aspect ratio."""
+        pairs = [(r, num_regions // r) for r in range(1, num_regions + 1) if num_regions % r == 0]
+        pairs = [(r, c) for r, c in pairs if r <= self.height and c <= self.width]
+        if not pairs:
+            raise DomainError(
+                f"{num_regions} regions cannot tile a {self.height}x{self.width} grid in blocks; "
+                "choose a number with a factor pair that fits (e.g. 16 = 4x4)"
+            )
+        aspect = math.log(self.height / self.width)
+        rows, cols = min(pairs, key=lambda rc: abs(math.log(rc[0] / rc[1]) - aspect))
+        u = (torch.arange(self.height, dtype=torch.float64) + 0.5) * rows / self.height
+        v = (torch.arange(self.width, dtype=torch.float64) + 0.5) * cols / self.width
+        pu, pv = (a.reshape(-1) for a in torch.meshgrid(u, v, indexing="ij"))
+        cu, cv = (a.reshape(-1) + 0.5 for a in torch.meshgrid(
+            torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64),
+            indexing="ij"))  # fmt: skip
+
+        def sq_distance(points: slice) -> torch.Tensor:  # in block units
+            du = pu[points, None] - cu[None]
+            dv = pv[points, None] - cv[None]
+            if self.periodic:
+                dv = torch.remainder(dv + cols / 2, cols) - cols / 2
+            return du**2 + dv**2
+
+        return make_regions(self.num_points, num_regions, sq_distance)
 
     def _compute_weights(self, device, dtype) -> torch.Tensor:
         if self.lat is None:

@@ -1,5 +1,7 @@
 """Heads: hidden-state sequences to per-timestep embeddings."""
 
-from faconv.heads.subspace import HEADS, Head, SubspaceHead
+from faconv.heads.base import HEADS, Head
+from faconv.heads.regional import RegionalHead
+from faconv.heads.subspace import SubspaceHead
 
-__all__ = ["HEADS", "Head", "SubspaceHead"]
+__all__ = ["HEADS", "Head", "RegionalHead", "SubspaceHead"]

@@ -6,25 +6,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faconv.component import Component, check_choice, check_positive_int
+from faconv.component import check_choice, check_positive_int
 from faconv.domains.base import Domain
-from faconv.registry import Registry
+from faconv.heads.base import HEADS, Head
 
-__all__ = ["HEADS", "Head", "SubspaceHead"]
-
-
-class Head(Component):
-    """Base of heads: ``(B, T, *P, C_hid)`` hidden states -> ``(B, T, D)`` embeddings."""
-
-
-HEADS = Registry("head", Head)
+__all__ = ["SubspaceHead"]
 
 _POOL = ("mean", "mean_std")
 
 
 @HEADS.register("subspace")
 class SubspaceHead(Head):
-    """Per-timestep embedding as ``M`` normalised subspace projections of pooled features.
+    """Per-timestep embedding as ``M`` normalised subspace projections of globally pooled
+    features (the paper-literal head).
 
     .. math::
         p_t = [\\mathrm{pool}(H_t), \\mathrm{std}(H_t)],\\qquad
@@ -35,6 +29,11 @@ class SubspaceHead(Head):
     so the head is the same on every geometry and invariant to longitude rolls and node
     relabelling. Each subspace is layer-normalised on its own, so no subspace dominates the
     distances that clustering sees.
+
+    Pooling over the whole domain keeps *how much* of each feature there is, not *where* it
+    is: a pattern and its mirror image give nearly the same embedding. For weather regimes use
+    the location-aware :class:`~faconv.heads.RegionalHead` (the default of the
+    representation model); this head stays for the paper-literal composition and ablations.
 
     Args:
         in_channels (int): ``C_hid``.

@@ -1,5 +1,5 @@
-"""The representation model: recurrent encoder → subspace head → seasonal temporal attention →
-decoder reconstructing the input fields."""
+"""The representation model: recurrent encoder → head → seasonal temporal attention → decoder
+reconstructing the input fields."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from torch import nn
 
 from faconv.cells.base import CELLS
 from faconv.component import Component, check_positive_int
+from faconv.decoders.base import DECODERS
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError, InputError
-from faconv.heads.subspace import HEADS
+from faconv.heads.base import HEADS
 from faconv.layers.recurrent import check_checkpoint_steps, unroll
 from faconv.registry import Registry
 from faconv.temporal.attention import TEMPORAL
@@ -37,22 +38,33 @@ class RepresentationModel(Model):
     .. math::
         H^{(l)} = \\mathrm{RNN}_l(H^{(l-1)}),\\quad z_t = \\mathrm{head}(H_t^{(L)}),\\quad
         z'_{1..T} = \\mathrm{temporal}(z_{1..T}, \\mathrm{doy}),\\quad
-        \\hat x_t = \\mathrm{MLP}([H_t^{(L)}, z'_t])
+        \\hat x_t = \\mathrm{decoder}(z'_t\\,[, H_t^{(L)}])
 
     The encoder stacks any registered cells (FAConvLSTM, ConvLSTM, graph compositions); each
-    layer's ``in_channels`` is wired from the previous one. The decoder is pointwise (shared by
-    every geometry): it sees the local hidden state and the refined embedding of its step, so
-    the embedding must carry what the step has in common across the domain.
+    layer's ``in_channels`` is wired from the previous one. The embedding that is clustered is
+    ``z'_t``.
+
+    **Defaults for weather regimes.** The ``regional`` head pools the hidden state onto coarse
+    regions, so the embedding keeps where highs and lows are; the ``basis`` decoder rebuilds
+    the field from ``z'_t`` alone as a combination of orthonormal (area-weighted) patterns, so
+    the reconstruction loss forces the embedding to describe the field and distances between
+    embeddings are distances between the fields they stand for (KMeans on them weighs the
+    state as EOF analysis does); the temporal attention sees the seasonal encoding in its
+    queries and keys only, so no calendar is added to the embedding. The paper-literal composition (global mean/std
+    ``subspace`` head, ``pointwise`` decoder reading ``[H_t, z'_t]``, encoding in the values
+    too) is ``head="subspace", decoder="pointwise", temporal={"type": "seasonal_attention",
+    "encoding": "qkv"}``; it reconstructs well but its embedding need not carry the field.
 
     Args:
         in_channels (int): ``C_in`` of the input (variables, plus mask channels if used).
         out_channels (int, optional): reconstructed variables. Default: ``in_channels``.
         encoder (sequence of cell specs): each needs ``hidden_channels``; ``in_channels`` is
             wired. Default: one ``fa_convlstm`` with 32 channels.
-        head (spec): built with ``in_channels`` = last hidden width. Default: ``"subspace"``.
+        head (spec): built with ``in_channels`` = last hidden width. Default: ``"regional"``.
         temporal (spec or None): built with ``dim`` = head width. Default:
             ``"seasonal_attention"``.
-        decoder_hidden (int): width of the decoder MLP. Default: ``64``.
+        decoder (spec): built with ``in_channels``, ``embedding_dim`` and ``out_channels``.
+            Default: ``"basis"``.
         checkpoint_steps (int, optional): activation checkpointing of the encoder over chunks
             of this many steps when training: peak memory for long windows (a 365-day year)
             drops, at about one extra encoder forward. Default: ``None`` (off).
@@ -61,6 +73,10 @@ class RepresentationModel(Model):
         - x: ``(B, T, *P, C_in)``; day_of_year: ``(B, T)``.
         - output: dict with ``reconstruction (B, T, *P, C_out)``, ``embedding (B, T, D)``
           (refined), ``head_embedding (B, T, D)``, ``hidden (B, T, *P, C_hid)``.
+
+    Config:
+        ``{"type": "representation", "in_channels": 8, "encoder": [{"type": "fa_convlstm",
+        "hidden_channels": 32}], "head": {"type": "regional", "regions": 16}}``
     """
 
     def __init__(
@@ -68,9 +84,9 @@ class RepresentationModel(Model):
         in_channels: int,
         out_channels: int | None = None,
         encoder: Sequence[Any] = DEFAULT_ENCODER,
-        head: Any = "subspace",
+        head: Any = "regional",
         temporal: Any = "seasonal_attention",
-        decoder_hidden: int = 64,
+        decoder: Any = "basis",
         checkpoint_steps: int | None = None,
     ) -> None:
         super().__init__()
@@ -88,13 +104,10 @@ class RepresentationModel(Model):
         self.head = HEADS.build(head, in_channels=width)
         dim = self.head.out_dim
         self.temporal = None if temporal is None else TEMPORAL.build(temporal, dim=dim)
-        self.decoder_hidden = check_positive_int(decoder_hidden, "decoder_hidden", owner)
-        self.checkpoint_steps = check_checkpoint_steps(checkpoint_steps, owner)
-        self.decoder = nn.Sequential(
-            nn.Linear(width + dim, decoder_hidden),
-            nn.GELU(),
-            nn.Linear(decoder_hidden, self.out_channels),
+        self.decoder = DECODERS.build(
+            decoder, in_channels=width, embedding_dim=dim, out_channels=self.out_channels
         )
+        self.checkpoint_steps = check_checkpoint_steps(checkpoint_steps, owner)
 
     @property
     def embedding_dim(self) -> int:
@@ -113,6 +126,5 @@ class RepresentationModel(Model):
             h = torch.stack(outputs, 1)
         z0 = self.head(h, domain)
         z = z0 if self.temporal is None else self.temporal(z0, day_of_year)
-        zb = z.view(*z.shape[:2], *([1] * (h.dim() - 3)), z.shape[-1]).expand(*h.shape[:-1], -1)
-        recon = self.decoder(torch.cat([h, zb], -1))
+        recon = self.decoder(z, h, domain)
         return {"reconstruction": recon, "embedding": z, "head_embedding": z0, "hidden": h}

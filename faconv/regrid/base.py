@@ -9,7 +9,17 @@ from torch import nn
 
 from faconv.errors import InputError
 
-__all__ = ["Regridder"]
+__all__ = ["Regridder", "masked_apply"]
+
+
+def masked_apply(op, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply a linear interpolation ``op`` (rows summing to 1) to ``x`` where ``mask`` is 1, so
+    missing values (e.g. SST over land) never leak in: each stencil is renormalised over its
+    valid taps, and an output point is valid when most of its stencil was (weight >= 0.5).
+    Computed in float64; returns ``(values, mask)`` in the dtypes of ``x`` and ``mask``."""
+    w = op(mask.double())
+    out = torch.where(w > 0, op((x * mask).double()) / w.clamp_min(1e-6), 0.0)
+    return out.to(x.dtype), (w >= 0.5).to(mask.dtype)
 
 
 class Regridder(nn.Module):
@@ -66,6 +76,15 @@ class Regridder(nn.Module):
         w = self.weight.to(x.dtype)
         y = (flat[..., self.index, :] * w.unsqueeze(-1)).sum(-2)  # (..., P_out, C)
         return y.reshape(*x.shape[: -p - 1], *self.out_shape, x.shape[-1])
+
+    def masked(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Regrid ``x`` where ``mask`` is 1 (see :func:`masked_apply`).
+
+        Shapes:
+            - x, mask: ``(..., *in_shape, C)``; output: ``(values, mask)``, each
+              ``(..., *out_shape, C)``.
+        """
+        return masked_apply(self, x, mask)
 
     def to_sparse(self) -> torch.Tensor:
         """The operator as a ``(P_out, P_in)`` sparse COO matrix."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faconv.component import Component, check_positive_int
+from faconv.component import Component, check_choice, check_positive_int
 from faconv.errors import ConfigError, InputError
 from faconv.registry import Registry
 from faconv.temporal.encoding import seasonal_encoding
@@ -27,11 +27,17 @@ class SeasonalTemporalAttention(TemporalMixer):
     """Pre-norm transformer layers over time; queries and keys see the fixed seasonal encoding.
 
     .. math::
-        Z \\leftarrow Z + \\mathrm{MHSA}(\\mathrm{LN}(Z) + \\mathrm{PE}(\\mathrm{doy})),\\qquad
+        Q, K = W_{q,k}\\,(\\mathrm{LN}(Z) + \\mathrm{PE}(\\mathrm{doy})),\\quad
+        V = W_v\\, \\mathrm{LN}(Z),\\qquad
+        Z \\leftarrow Z + \\mathrm{MHSA}(Q, K, V),\\qquad
         Z \\leftarrow Z + \\mathrm{FFN}(\\mathrm{LN}(Z))
 
-    (values come from ``LN(Z) + PE`` as well; the encoding is
-    :func:`faconv.temporal.seasonal_encoding`). Attention is bidirectional over the window.
+    The encoding (:func:`faconv.temporal.seasonal_encoding`) tells attention *where in the
+    year* each step lies, so it can weigh neighbours by date, but it is not added to the values
+    (``encoding="qk"``): the refined embedding is a mixture of the steps' own embeddings and
+    carries no calendar of its own, so clustering it cannot group days by date alone.
+    ``encoding="qkv"`` adds it to the values too (the Vaswani-style reading of the paper; the
+    calendar then reaches the embedding). Attention is bidirectional over the window.
 
     Args:
         dim (int): ``D``, embedding width (even).
@@ -39,6 +45,7 @@ class SeasonalTemporalAttention(TemporalMixer):
         num_layers (int): layers. Default: ``1``.
         ffn_ratio (float): FFN hidden width / ``D``; 0 removes the FFN. Default: ``2``.
         period (float): days per year in the encoding. Default: ``365.25``.
+        encoding (str): ``"qk"`` (positions only) or ``"qkv"``. Default: ``"qk"``.
 
     Shapes:
         - z: ``(B, T, D)``; day_of_year: ``(B, T)``; output: ``(B, T, D)``.
@@ -51,6 +58,7 @@ class SeasonalTemporalAttention(TemporalMixer):
         num_layers: int = 1,
         ffn_ratio: float = 2,
         period: float = 365.25,
+        encoding: str = "qk",
     ) -> None:
         super().__init__()
         owner = "seasonal_attention"
@@ -64,6 +72,7 @@ class SeasonalTemporalAttention(TemporalMixer):
         if not isinstance(ffn_ratio, (int, float)) or ffn_ratio < 0:
             raise ConfigError(f"{owner}: ffn_ratio must be a number >= 0")
         self.ffn_ratio, self.period = ffn_ratio, float(period)
+        self.encoding = check_choice(encoding, ("qk", "qkv"), "encoding", owner)
         hidden = round(dim * ffn_ratio)
         self.layers = nn.ModuleList()
         for _ in range(num_layers):
@@ -75,6 +84,9 @@ class SeasonalTemporalAttention(TemporalMixer):
                     nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
                 )
             self.layers.append(layer)
+        mask = torch.ones(3 * dim)
+        mask[dim : 2 * dim] = 0.0
+        self.register_buffer("key_bias_mask", mask, persistent=False)
 
     def forward(self, z: torch.Tensor, day_of_year: torch.Tensor) -> torch.Tensor:
         if z.dim() != 3 or z.shape[-1] != self.dim:
@@ -86,9 +98,15 @@ class SeasonalTemporalAttention(TemporalMixer):
         pe = seasonal_encoding(day_of_year, self.dim, self.period).to(z.dtype)
         B, T, D = z.shape
         for layer in self.layers:
-            q, k, v = (
-                layer["qkv"](layer["norm1"](z) + pe).view(B, T, 3, self.num_heads, -1).unbind(2)
-            )
+            # keys get no bias: softmax over keys is invariant to it, so its gradient would be
+            # pure round-off, which Adam amplifies into run-to-run differences
+            bias = layer["qkv"].bias * self.key_bias_mask
+            qkv = F.linear(layer["norm1"](z), layer["qkv"].weight, bias)
+            if self.encoding == "qkv":
+                qkv = qkv + F.linear(pe, layer["qkv"].weight)
+            else:  # the encoding reaches queries and keys only
+                qkv = qkv + F.pad(F.linear(pe, layer["qkv"].weight[: 2 * D]), (0, D))
+            q, k, v = qkv.view(B, T, 3, self.num_heads, -1).unbind(2)
             o = F.scaled_dot_product_attention(
                 q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             )

@@ -1,6 +1,11 @@
 """Training, checkpoints and run configuration."""
 
-from faconv.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from faconv.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    normalizer_from_checkpoint,
+    save_checkpoint,
+)
 from faconv.training.config import (
     ClusterConfig,
     DataConfig,
@@ -21,6 +26,7 @@ __all__ = [
     "load_checkpoint",
     "load_run_config",
     "model_config_for",
+    "normalizer_from_checkpoint",
     "prepare_data",
     "save_checkpoint",
     "train_model",

@@ -12,10 +12,19 @@ from faconv._io import atomic_write
 from faconv.errors import ConfigError, FAConvError
 from faconv.version import __version__
 
-__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "load_checkpoint",
+    "normalizer_from_checkpoint",
+    "normalizer_payload",
+    "save_checkpoint",
+]
 
 #: Layout version of the checkpoint dict; bumped whenever the keys or their meaning change.
-CHECKPOINT_FORMAT = 1
+#: 2: the normaliser may carry a harmonic climatology (``climatology`` key); the model config
+#: has a ``decoder`` section.
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(FAConvError, ValueError):
@@ -83,6 +92,35 @@ def _config_diff(a: Any, b: Any, where: str = "config") -> list[str]:
             d for i, (x, y) in enumerate(zip(a, b)) for d in _config_diff(x, y, f"{where}[{i}]")
         ]
     return [] if a == b else [f"{where}: checkpoint has {a!r}, new config has {b!r}"]
+
+
+def normalizer_payload(normalizer) -> dict[str, Any]:
+    """The checkpoint entries of a normaliser: its statistics as JSON and, with a climatology,
+    its coefficients as a tensor (plain containers only, so ``weights_only`` loading works)."""
+    out: dict[str, Any] = {"normalizer": json.dumps(normalizer.to_dict())}
+    if normalizer.climatology is not None:
+        meta, coef = normalizer.climatology.to_state()
+        out["climatology"] = {"meta": json.dumps(meta), "coef": torch.from_numpy(coef)}
+    return out
+
+
+def normalizer_from_checkpoint(ckpt: dict[str, Any], path: str | Path = "checkpoint"):
+    """The normaliser (with its climatology) saved by :func:`normalizer_payload`.
+
+    Raises:
+        CheckpointError: the entries are missing or malformed.
+    """
+    from faconv.data import Climatology, Normalizer
+    from faconv.errors import DataError
+
+    try:
+        clim = None
+        if "climatology" in ckpt:
+            entry = ckpt["climatology"]
+            clim = Climatology.from_state(json.loads(entry["meta"]), entry["coef"].numpy())
+        return Normalizer.from_dict(json.loads(ckpt["normalizer"]), clim)
+    except (KeyError, TypeError, AttributeError, ValueError, DataError) as exc:
+        raise CheckpointError(f"checkpoint {path} has no usable normaliser: {exc}") from exc
 
 
 def config_json(cfg: dict) -> str:

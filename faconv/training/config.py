@@ -27,7 +27,10 @@ def _from_dict(cls, d: dict | None, section: str):
 class DataConfig:
     """Where the data comes from and how it is prepared.
 
-    ``path`` None means the built-in generated ERA5-like data (``generated`` settings).
+    ``path`` None means the built-in generated ERA5-like data (``generated``: keyword arguments
+    of :func:`faconv.data.era5_like`, its defaults otherwise). ``climatology_harmonics``
+    removes a daily climatology (the mean plus that many annual harmonics per point and
+    variable, fitted on the training period) before normalising; ``None`` keeps the raw fields.
     ``mesh_level`` regrids onto an icosahedral multimesh of that level.
     """
 
@@ -37,26 +40,19 @@ class DataConfig:
     coarsen: int = 1
     daily: bool = True
     normalization: str = "zscore"
+    climatology_harmonics: int | str | None = "auto"
     mesh_level: int | None = None
-    generated: dict = field(
-        default_factory=lambda: {
-            "days": 365,
-            "height": 24,
-            "width": 24,
-            "regimes": 7,
-            "seed": 0,
-            "steps_per_day": 4,
-        }
-    )
+    generated: dict = field(default_factory=dict)
 
 
 @dataclass
 class TrainConfig:
     """Optimisation settings (AdamW, gradient clipping, optional bf16 autocast on GPU)."""
 
-    epochs: int = 10
+    epochs: int = 40
     batch_size: int = 8
     lr: float = 3e-3
+    lr_schedule: str = "constant"  # or "cosine" (warm-up, then decay to lr/100)
     weight_decay: float = 1e-4
     clip_norm: float = 1.0
     laplacian_weight: float = 0.0
@@ -72,8 +68,11 @@ class TrainConfig:
 
 @dataclass
 class ClusterConfig:
+    """KMeans settings, and the number of EOFs of the classical baseline."""
+
     k: int = 7
     n_init: int = 10
+    n_eofs: int = 10
 
 
 @dataclass

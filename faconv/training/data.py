@@ -1,16 +1,27 @@
-"""Prepare a dataset for training and evaluation: open, normalise, mask, (regrid)."""
+"""Prepare a dataset for training and evaluation: open, remove the climatology, normalise, mask,
+(regrid)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import xarray as xr
 
-from faconv.data import Normalizer, era5_like, open_era5, write_era5_like
+from faconv.data import (
+    Climatology,
+    Normalizer,
+    era5_like,
+    ground_truth,
+    open_era5,
+    write_convention,
+)
+from faconv.data.region import coarsen as coarsen_grid
+from faconv.data.synthetic import GENERATOR_VERSION
 from faconv.domains import GraphDomain, GridDomain, icosahedral_mesh
 from faconv.domains.base import Domain
 from faconv.errors import DataError
@@ -22,11 +33,16 @@ __all__ = ["Prepared", "prepare_data"]
 
 @dataclass
 class Prepared:
-    """Tensors ready for a model.
+    """Tensors ready for a model, with what is known about them.
 
     Shapes:
         - inputs: ``(T, *P, C_in)`` normalised variables plus one mask channel per variable
           with missing values; target, mask: ``(T, *P, C)``; day_of_year: ``(T,)``.
+        - point_lat, point_lon: ``P`` degrees of every point (grid points or mesh nodes).
+        - lat, lon: the source grid's ``(H,)`` and ``(W,)`` coordinates.
+        - labels: ``(T,)`` planted regimes (generated data only).
+        - patterns: ``(K, *P, C)`` planted regime anomalies in normalised units (generated
+          data only): the oracle's templates.
     """
 
     inputs: torch.Tensor
@@ -39,68 +55,130 @@ class Prepared:
     domain: Domain
     lat: np.ndarray
     lon: np.ndarray
+    point_lat: np.ndarray
+    point_lon: np.ndarray
     labels: np.ndarray | None
     source: str
     mesh_level: int | None = None
+    patterns: np.ndarray | None = None
+    units: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_steps(self) -> int:
         return self.inputs.shape[0]
 
 
+def _generated(cfg: DataConfig, workdir: Path) -> tuple[Path, Path]:
+    """The generated default data (and its ground truth), written once per settings.
+
+    Deterministic from its settings: cached under a name derived from them, written atomically,
+    so concurrent ranks or a kill mid-write leave no half file.
+    """
+    gen = dict(cfg.generated)
+    stamp = {"generator_version": GENERATOR_VERSION, **gen}
+    key = hashlib.sha1(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:10]
+    path, truth = workdir / f"era5_like-{key}.nc", workdir / f"era5_like-{key}.truth.nc"
+    if not (path.exists() and truth.exists()):
+        ds = era5_like(**gen)
+        write_convention(ds, path, "cds_new")
+        from faconv._io import atomic_write
+
+        atomic_write(truth, ground_truth(ds).to_netcdf)
+    return path, truth
+
+
+def _truth_on(truth_path: Path, ds: xr.Dataset, cfg: DataConfig):
+    """Daily labels at ``ds``'s times and the regime patterns on ``ds``'s grid."""
+    with xr.open_dataset(truth_path) as truth:
+        truth = truth.load()
+    days = ds["time"].values.astype("datetime64[D]")
+    labels = truth["regime"].sel(time=days).values.astype(np.int64)
+    pat = truth["regime_pattern"].to_dataset("variable")
+    pat = pat.assign_coords(longitude=((pat["longitude"] + 180.0) % 360.0) - 180.0)
+    pat = coarsen_grid(pat.sortby("longitude").sortby("latitude", ascending=False), cfg.coarsen)
+    lon = ds["longitude"].values
+    pat = pat.sel(
+        latitude=ds["latitude"].values, longitude=((lon + 180.0) % 360.0) - 180.0, method="nearest"
+    )
+    patterns = np.stack([pat[v].values for v in ds.data_vars], -1)  # (K, H, W, C)
+    return labels, patterns
+
+
 def prepare_data(
-    cfg: DataConfig, workdir: str | Path, normalizer: Normalizer | None = None,
+    cfg: DataConfig,
+    workdir: str | Path,
+    normalizer: Normalizer | None = None,
     val_fraction: float = 0.2,
-) -> Prepared:  # fmt: skip
-    """Open the configured data (writing the generated default to ``workdir`` first), fit the
-    normaliser on the training period (or apply a given one) and build the tensors."""
-    labels = None
+) -> Prepared:
+    """Open the configured data (writing the generated default to ``workdir`` first), remove
+    the harmonic climatology and fit the normaliser on the training period (or apply a given
+    normaliser with its climatology), and build the tensors (regridded onto a mesh when asked).
+    """
+    truth = None
     if cfg.path is None:
-        gen = dict(cfg.generated)
-        # deterministic from its settings: cached under a name derived from them, written once
-        # (atomically, so concurrent ranks or a kill mid-write leave no half file)
-        key = hashlib.sha1(json.dumps(gen, sort_keys=True).encode()).hexdigest()[:10]
-        path = Path(workdir) / f"era5_like-{key}.nc"
-        if not path.exists():
-            write_era5_like(path, "cds_new", **gen)
-        labels = era5_like(**{k: v for k, v in gen.items() if k != "steps_per_day"})[
-            "regime"
-        ].values
-        source = f"generated ERA5-like data ({path})"
+        path, truth = _generated(cfg, Path(workdir))
+        source = f"generated ERA5-like data ({path.name}, settings {cfg.generated})"
     else:
         path, source = cfg.path, str(cfg.path)
     ds = open_era5(path, cfg.variables, cfg.box, cfg.coarsen, cfg.daily)
-    if normalizer is None:  # statistics from the training period only
+    if normalizer is None:  # statistics (and the climatology) from the training period only
         n_train = ds.sizes["time"] - round(ds.sizes["time"] * val_fraction)
-        normalizer = Normalizer(cfg.normalization).fit(
+        clim = None
+        if cfg.climatology_harmonics is not None:
+            clim = Climatology(cfg.climatology_harmonics)
+        normalizer = Normalizer(cfg.normalization, climatology=clim).fit(
             ds, time=slice(None, ds["time"].values[n_train - 1])
         )
     else:  # a saved normaliser: the data must hold its variables (transform names what lacks)
         ds = ds[[v for v in normalizer.variables if v in ds.data_vars]]
     values, mask = normalizer.transform(ds.load())
+    labels = patterns = None
+    if truth is not None:
+        labels, patterns = _truth_on(truth, ds[normalizer.variables], cfg)
+        patterns = patterns / np.asarray(normalizer.scale)  # anomalies: no centre to remove
     gappy = [i for i in range(mask.shape[-1]) if not mask[..., i].all()]
     target = torch.from_numpy(values)
     maskt = torch.from_numpy(mask.astype(np.float32))
     lat, lon = ds["latitude"].values, ds["longitude"].values
     domain: Domain = GridDomain.from_coords(lat.tolist(), lon.tolist())
+    point_lat, point_lon = (a.astype(np.float64) for a in np.meshgrid(lat, lon, indexing="ij"))
     if cfg.mesh_level is not None:
-        mesh = icosahedral_mesh(cfg.mesh_level, multimesh=True)
-        regrid = grid_to_mesh(torch.tensor(lat), torch.tensor(lon), mesh)
         if not domain.periodic:  # polar caps beyond the outermost rows take the edge values
             raise DataError(
                 "mesh_level needs global data (longitudes around the whole circle): the mesh "
                 f"covers the sphere but the data covers latitudes {lat.min():.1f}..{lat.max():.1f}, "
                 f"longitudes {lon.min():.1f}..{lon.max():.1f}"
             )
-        w = regrid(maskt.double())
-        target = torch.where(
-            w > 0, regrid((target * maskt).double()) / w.clamp_min(1e-6), 0.0
-        ).float()
-        maskt = (w >= 0.5).float()
+        mesh = icosahedral_mesh(cfg.mesh_level, multimesh=True)
+        regrid = grid_to_mesh(torch.tensor(lat), torch.tensor(lon), mesh)
+        target, maskt = regrid.masked(target, maskt)
+        if patterns is not None:
+            valid = torch.from_numpy(np.isfinite(patterns).astype(np.float64))
+            p, _ = regrid.masked(torch.from_numpy(np.nan_to_num(patterns)), valid)
+            patterns = p.numpy()
         domain = GraphDomain.from_mesh(mesh)
+        point_lat, point_lon = mesh.lat.numpy(), mesh.lon.numpy()
     inputs = torch.cat([target, maskt[..., gappy]], -1)
+    if patterns is not None:
+        patterns = np.where(np.isfinite(patterns), patterns, 0.0).astype(np.float32)
+    day_of_year = torch.from_numpy(ds["time"].dt.dayofyear.values.astype(np.int64))
+    units = {v: str(ds[v].attrs.get("units", "")) for v in normalizer.variables}
     return Prepared(
-        inputs, target, maskt, torch.from_numpy(ds["time"].dt.dayofyear.values.astype(np.int64)),
-        ds["time"].values, list(normalizer.variables), normalizer, domain, lat, lon, labels,
-        source, cfg.mesh_level,
-    )  # fmt: skip
+        inputs,
+        target,
+        maskt,
+        day_of_year,
+        ds["time"].values,
+        list(normalizer.variables),
+        normalizer,
+        domain,
+        lat,
+        lon,
+        point_lat,
+        point_lon,
+        labels,
+        source,
+        cfg.mesh_level,
+        patterns,
+        units,
+    )

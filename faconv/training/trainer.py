@@ -22,6 +22,8 @@ from faconv.training.checkpoint import (
     CheckpointError,
     config_json,
     load_checkpoint,
+    normalizer_from_checkpoint,
+    normalizer_payload,
     save_checkpoint,
 )
 from faconv.training.config import TrainConfig
@@ -33,11 +35,35 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def model_config_for(model_section: dict, data: Prepared) -> dict:
-    """The full ``RepresentationModel`` config: the user's section with the data's wiring."""
+    """The full ``RepresentationModel`` config: the user's section with the data's wiring.
+
+    Besides the channel counts, a head or decoder that keeps its *default* number of regions
+    gets at most one region per point of the data's domain (small test grids); a number the
+    user set is left alone, and is refused by the domain if it does not fit.
+    """
     cfg = {"type": "representation", **model_section}
     cfg["in_channels"] = data.inputs.shape[-1]
     cfg["out_channels"] = len(data.variables)
-    return build(cfg, kind="model").to_config()  # validates and fills every default
+    full = build(cfg, kind="model").to_config()  # validates and fills every default
+    n = data.domain.num_points
+    for part in ("head", "decoder"):
+        given = model_section.get(part)
+        user_set = isinstance(given, dict) and "regions" in given
+        if not user_set and full[part].get("regions", 0) > n:
+            full[part]["regions"] = n
+    return build(full, kind="model").to_config()
+
+
+def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of ``total``: constant, or a
+    cosine decay from ``lr`` to ``lr / 100`` after a warm-up of 5 % of the steps."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    warm = max(1, round(0.05 * total))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def _device(name: str) -> torch.device:
@@ -141,7 +167,7 @@ def train_model(
     epoch_losses: list[float] = []  # losses of the current epoch (checkpointed too)
     if resume and (out / CHECKPOINT).exists():
         ckpt = load_checkpoint(out / CHECKPOINT, expect_config=model_cfg)
-        saved_vars = json.loads(ckpt["normalizer"])["variables"]
+        saved_vars = normalizer_from_checkpoint(ckpt, out / CHECKPOINT).variables
         if saved_vars != data.variables:
             raise CheckpointError(
                 f"the checkpoint was trained on variables {saved_vars}, the data has {data.variables}"
@@ -159,7 +185,7 @@ def train_model(
             return
         save_checkpoint(out / CHECKPOINT, {
             "model_config": config_json(model_cfg), "model": model.state_dict(),
-            "optimizer": opt.state_dict(), "normalizer": json.dumps(data.normalizer.to_dict()),
+            "optimizer": opt.state_dict(), **normalizer_payload(data.normalizer),
             "train_config": json.dumps(asdict(cfg)), "epoch": epoch, "batch": batch_i,
             "step": step, "history": json.dumps({**history, "current_epoch_losses": epoch_losses}),
             "rng_state": torch.get_rng_state(),
@@ -199,6 +225,8 @@ def train_model(
                 loss.backward()
             if cfg.clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            for group in opt.param_groups:  # a function of the step alone: resume-exact
+                group["lr"] = learning_rate(cfg, step, cfg.epochs * n_batches)
             opt.step()
             epoch_losses.append(report.item())
             batch_i, step = batch_i + 1, step + 1

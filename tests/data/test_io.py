@@ -16,7 +16,7 @@ def _path(tmp_path, convention):
 
 @pytest.fixture(scope="module")
 def reference():
-    return era5_like(**KW).drop_vars(["regime", "lsm"])
+    return era5_like(**KW).drop_vars(["regime", "regime_pattern", "lsm"])
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -89,7 +89,7 @@ def test_clear_errors(tmp_path):
     with pytest.raises(DataError, match="duplicated times"):
         open_era5(tmp_path / "dup.nc")
     other = era5_like(days=6, height=9, width=10, regimes=3, seed=1, start="2021-01-07")
-    other.drop_vars(["regime", "lsm"]).to_netcdf(tmp_path / "other.nc")
+    other.drop_vars(["regime", "regime_pattern", "lsm"]).to_netcdf(tmp_path / "other.nc")
     with pytest.raises(DataError, match="latitude grids .* disagree"):
         open_era5([path, tmp_path / "other.nc"])
     (tmp_path / "broken.nc").write_bytes(b"CDF\x01 this is not a netcdf file")

@@ -97,7 +97,8 @@ def test_model_shapes_roundtrip_and_learning(geometry):
         cells = [{"type": "fa_convlstm", "hidden_channels": 8, "mixer": {"type": "graph_dw"},
                   "attention": {"type": "graph_sparse", "num_heads": 2, "scales": [1, 2]}}]  # fmt: skip
     model = faconv.RepresentationModel(3, encoder=cells, head={"type": "subspace", "subspace_dim": 4},
-                                       temporal={"type": "seasonal_attention", "num_heads": 2}).double()  # fmt: skip
+                                       temporal={"type": "seasonal_attention", "num_heads": 2},
+                                       decoder={"type": "basis", "regions": 12}).double()  # fmt: skip
     g = torch.Generator().manual_seed(0)  # a learnable target: a pattern growing over time
     base = torch.randn(1, 1, *shape[2:-1], 3, generator=g, dtype=torch.float64)
     ramp = torch.linspace(0.5, 1.5, 5, dtype=torch.float64).view(1, 5, *([1] * (len(shape) - 3)), 1)
@@ -129,3 +130,27 @@ def test_model_errors():
         m(torch.randn(1, 4, 5, 5, 3), GridDomain(5, 5), torch.ones(1, 3))
     with pytest.raises(InputError, match="NaN"):
         m(torch.full((1, 2, 5, 5, 3), float("nan")), GridDomain(5, 5), torch.ones(1, 2))
+
+
+def test_the_seasonal_encoding_never_reaches_the_embedding_by_default():
+    # identical embeddings at every step stay identical whatever their dates ('qk'); with the
+    # encoding in the values ('qkv') the dates leak into the embedding
+    torch.manual_seed(0)
+    z = torch.randn(1, 1, 8).expand(2, 6, 8).contiguous()
+    doy = torch.tensor([[1, 40, 90, 180, 270, 360], [5, 6, 7, 8, 9, 10]])
+    qk = faconv.SeasonalTemporalAttention(8, num_heads=2)
+    out = qk(z, doy)
+    assert torch.allclose(out, out[:1, :1].expand_as(out), atol=1e-6)
+    qkv = faconv.SeasonalTemporalAttention(8, num_heads=2, encoding="qkv")
+    qkv.load_state_dict(qk.state_dict())
+    leaked = qkv(z, doy)
+    assert (leaked - leaked[:1, :1]).abs().max() > 1e-2
+
+
+def test_default_model_reconstructs_through_the_embedding_only():
+    model = faconv.RepresentationModel(
+        3, encoder=[{"type": "fa_convlstm", "hidden_channels": 8}],
+        head={"type": "regional", "regions": 4}, decoder={"type": "basis", "regions": 16},
+    )  # fmt: skip
+    assert model.head.registry_name == "regional" and not model.decoder.reads_hidden
+    assert model.temporal.encoding == "qk"

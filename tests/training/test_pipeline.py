@@ -109,10 +109,15 @@ def test_cluster_scores_are_labelled_and_lab_variant_is_supported():
     emb = centers[planted] + rng.normal(size=(60, 5))
     inputs = emb[:, :, None] * np.ones((1, 1, 4))
     _labels, scores = cluster_and_score(emb, 3, planted=planted, inputs=inputs)
-    assert set(scores) == {"silhouette[embeddings,euclidean]", "davies_bouldin[embeddings]",
-                           "calinski_harabasz[embeddings]", "ari[planted regimes]",
+    assert set(scores) == {"silhouette[clustered features]", "davies_bouldin[clustered features]",
+                           "calinski_harabasz[clustered features]", "ari[planted regimes]",
+                           "explained_variance[anomalies]",
                            "silhouette[min-max inputs,cosine]"}  # fmt: skip
     assert scores["ari[planted regimes]"] == pytest.approx(1.0)
+    # the composites of perfect clusters explain the between-cluster share of the variance
+    between = ((centers[planted] - centers[planted].mean(0)) ** 2).sum()
+    total = ((emb - emb.mean(0)) ** 2).sum()
+    assert scores["explained_variance[anomalies]"] == pytest.approx(between / total, rel=0.05)
     with pytest.raises(DataError, match="k=1"):
         cluster_and_score(emb, 1)
 
@@ -132,7 +137,7 @@ def test_run_config_errors(tmp_path):
     y.write_text("!!python/object/apply:os.system ['echo hi']")
     with pytest.raises(ConfigError, match="cannot parse"):
         load_run_config(y)
-    assert RunConfig.from_dict({}).train.epochs == 10
+    assert RunConfig.from_dict({}).train.epochs == 40
 
 
 def test_cli_train_embed_cluster_compare(tmp_path, capsys):

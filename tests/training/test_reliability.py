@@ -32,12 +32,12 @@ def test_a_crash_during_a_checkpoint_write_keeps_the_previous_one(tmp_path, monk
 def test_checkpoint_format_and_version_are_recorded_and_checked(tmp_path):
     path = save_checkpoint(tmp_path / "c.pt", {"model_config": "{}", "model": {}})
     ck = load_checkpoint(path)
-    assert ck["faconv_version"] == faconv.__version__ and ck["checkpoint_format"] == 1
+    assert ck["faconv_version"] == faconv.__version__ and ck["checkpoint_format"] == 2
     ck["checkpoint_format"] = 99
     ck["faconv_version"] = "9.9.9"
     torch.save(ck, path)
     with pytest.raises(
-        CheckpointError, match=r"format 99 \(written by faconv 9\.9\.9\).*reads format 1"
+        CheckpointError, match=r"format 99 \(written by faconv 9\.9\.9\).*reads format 2"
     ):
         load_checkpoint(path)
 

@@ -1,0 +1,261 @@
+"""A smooth daily climatology per point and variable (the mean plus annual harmonics), fitted on
+the training period, so models see weather anomalies instead of the seasonal cycle."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from faconv._io import atomic_write
+from faconv.errors import DataError
+
+__all__ = ["Climatology", "harmonic_design"]
+
+
+def dask_compute(*objs):
+    """Compute xarray objects together (one pass over dask-backed data)."""
+    import dask
+
+    return dask.compute(*objs)
+
+
+#: Relative ridge on the harmonic coefficients (never on the mean): negligible with a year or
+#: more of data; with degenerate coverage (every sample on the same day of year, e.g. one
+#: winter mean per year) it sends the harmonics to zero, so the climatology is the plain mean.
+_RIDGE = 1e-6
+#: Roughness penalty: harmonic k is penalised in proportion to k^4 (the squared second
+#: derivative of the annual cycle), so across a gap in the fitting period (a validation
+#: period at the end of a single year) the fit bridges smoothly instead of oscillating.
+_ROUGH = 1e-5
+
+
+def harmonic_design(time, harmonics: int, period: float = 365.25) -> np.ndarray:
+    """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``.
+
+    Shapes:
+        - time: ``(T,)`` datetimes; output: ``(T, 2n + 1)`` float64.
+    """
+    t = pd.DatetimeIndex(np.asarray(time))
+    day = (t.day_of_year - 1).to_numpy(np.float64) + (t.hour.to_numpy(np.float64) / 24.0)
+    phi = 2.0 * math.pi * day / period
+    cols = [np.ones_like(phi)]
+    for k in range(1, harmonics + 1):
+        cols += [np.cos(k * phi), np.sin(k * phi)]
+    return np.stack(cols, 1)
+
+
+class Climatology:
+    """Mean plus ``harmonics`` annual harmonics for every point and variable.
+
+    .. math::
+        \\bar x(p, t) = a_0(p) + \\sum_{k=1}^{n} a_k(p) \\cos k\\varphi_t + b_k(p) \\sin k\\varphi_t
+
+    fitted by least squares over the fitting period (missing values are left out point by
+    point), with a tiny ridge on the harmonic terms. The harmonics are periodic, so a training
+    period that covers most of a year interpolates across the rest. Everything is a reduction
+    over time (``xarray.dot``), so dask-backed data are fitted out of core, chunk by chunk.
+
+    Args:
+        harmonics (int or "auto"): ``n``; 0 removes the time mean only. ``"auto"`` takes one
+            harmonic per year of the fitting period, between 1 and 3: with a single year the
+            semi-annual and higher harmonics cannot be told from a month dominated by one
+            weather regime, and fitting them removes real regime signal. Default: ``"auto"``.
+        period (float): days per year. Default: ``365.25``.
+
+    Example:
+        >>> import numpy as np, pandas as pd, xarray as xr
+        >>> t = pd.date_range("2000-01-01", periods=730)
+        >>> season = 10 * np.cos(2 * np.pi * (t.day_of_year - 200) / 365.25)
+        >>> ds = xr.Dataset({"t2m": (("time", "x"), np.c_[280 + season, 270 + season])},
+        ...                 coords={"time": t})
+        >>> anomaly = Climatology(2).fit(ds).transform(ds)
+        >>> float(abs(anomaly["t2m"]).max()) < 0.05
+        True
+    """
+
+    def __init__(self, harmonics: int | str = "auto", period: float = 365.25) -> None:
+        ok = harmonics == "auto" or (
+            isinstance(harmonics, int) and not isinstance(harmonics, bool) and 0 <= harmonics <= 12
+        )
+        if not ok:
+            raise DataError(
+                f"Climatology: harmonics must be 'auto' or an integer in [0, 12], got {harmonics!r}"
+            )
+        if not isinstance(period, (int, float)) or isinstance(period, bool) or not period > 0:
+            raise DataError(f"Climatology: period must be a positive number, got {period!r}")
+        self.harmonics, self.period = harmonics, float(period)
+        self.coef: xr.Dataset | None = None  # per variable: (term, *spatial dims)
+
+    @property
+    def fitted(self) -> bool:
+        return self.coef is not None
+
+    @property
+    def variables(self) -> list[str]:
+        return list(self.coef.data_vars) if self.coef is not None else []
+
+    def fit(self, ds: xr.Dataset, variables: Sequence[str] | None = None, time=None) -> Climatology:
+        """Fit on ``time`` (a slice or labels; default: all) for ``variables`` (default: all).
+
+        Raises:
+            DataError: the period selects no step, or a variable has no value anywhere.
+        """
+        variables = list(variables or ds.data_vars)
+        sub = ds[variables] if time is None else ds[variables].sel(time=time)
+        n = sub.sizes.get("time", 0)
+        if n == 0:
+            raise DataError(f"the climatology period {time!r} selects no time step")
+        if self.harmonics == "auto":
+            t = sub["time"].values
+            years = (t[-1] - t[0]) / np.timedelta64(1, "D") / self.period
+            self.harmonics = int(min(3, max(1, np.floor(years + 1e-9))))
+        design = xr.DataArray(
+            harmonic_design(sub["time"].values, self.harmonics, self.period), dims=("time", "term")
+        )
+        k = design.sizes["term"]
+        order = np.repeat(np.arange(1, self.harmonics + 1), 2).astype(np.float64)
+        ridge = np.diag(np.r_[0.0, (_RIDGE + _ROUGH * order**4) * n])
+        coefs = {}
+        for v in variables:
+            y = sub[v]
+            valid = y.notnull()
+            space = [d for d in y.dims if d != "time"]
+            xty, count = dask_compute(xr.dot(design, y.fillna(0.0), dim="time"), valid.sum("time"))
+            if int(count.max()) == 0:
+                raise DataError(f"variable {v!r} has no value over the climatology period")
+            count = count.transpose(*space).values
+            gram = np.broadcast_to(design.values.T @ design.values, (*count.shape, k, k)).copy()
+            partial = np.flatnonzero((count > 0) & (count < n))
+            if partial.size:  # points with gaps: their own normal equations
+                pts = valid.stack(point=space).isel(point=partial).transpose("time", "point")
+                m = np.asarray(pts.values, dtype=np.float64)  # (T, n_partial)
+                g = np.einsum("tk,tj,tp->pkj", design.values, design.values, m)
+                gram.reshape(-1, k, k)[partial] = g
+            rhs = xty.transpose(*space, "term").values
+            sol = np.linalg.solve(gram + ridge, rhs[..., None])[..., 0]
+            sol[count == 0] = np.nan
+            coefs[v] = (("term", *space), np.moveaxis(sol, -1, 0))
+        coords = {d: sub[d] for d in sub[variables[0]].dims if d != "time" and d in sub.coords}
+        self.coef = xr.Dataset(coefs, coords={**coords, "term": np.arange(k)})
+        return self
+
+    def _check(self, ds: xr.Dataset) -> None:
+        if self.coef is None:
+            raise DataError("Climatology is not fitted; call fit() or load saved coefficients")
+        missing = [v for v in self.variables if v not in ds.data_vars]
+        if missing:
+            raise DataError(
+                f"the data lacks variables {missing} that the climatology was "
+                f"fitted on; it has {sorted(ds.data_vars)}"
+            )
+        for dim in self.coef.dims:
+            if dim == "term" or dim not in self.coef.coords:
+                continue
+            a = self.coef[dim].values
+            b = ds[dim].values if dim in ds.coords else None
+            if b is None or a.shape != b.shape or not np.allclose(a, b, atol=1e-6):
+                raise DataError(
+                    f"the data's {dim} coordinate ({0 if b is None else b.size} values) differs "
+                    f"from the one the climatology was fitted on ({a.size} values, "
+                    f"{a.min():.3f}..{a.max():.3f}): a climatology applies to its own grid only"
+                )
+
+    def predict(self, time) -> xr.Dataset:
+        """The climatology at ``time`` (lazy-friendly: a ``(time, term)`` product)."""
+        if self.coef is None:
+            raise DataError("Climatology is not fitted")
+        design = xr.DataArray(
+            harmonic_design(time, self.harmonics, self.period),
+            dims=("time", "term"),
+            coords={"time": np.asarray(time)},
+        )
+        return xr.Dataset(
+            {v: xr.dot(design, c, dim="term") for v, c in self.coef.data_vars.items()}
+        )
+
+    def transform(self, ds: xr.Dataset) -> xr.Dataset:
+        """Anomalies ``ds - climatology(ds.time)`` of the fitted variables (lazy with dask)."""
+        self._check(ds)
+        clim = self.predict(ds["time"].values)
+        out = ds[self.variables] - clim
+        for v in self.variables:
+            out[v].attrs = {**ds[v].attrs, "comment": "anomaly about the harmonic climatology"}
+        return out.transpose(*ds[self.variables[0]].dims)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def to_dataset(self) -> xr.Dataset:
+        if self.coef is None:
+            raise DataError("Climatology is not fitted")
+        out = self.coef.copy()
+        out.attrs = {
+            "harmonics": self.harmonics,
+            "period": self.period,
+            "title": "faconv harmonic daily climatology coefficients",
+            "comment": "term 0 is the mean; terms 2k-1, 2k are cos, sin of harmonic k",
+        }
+        for v in out.data_vars:
+            out[v].attrs = {"long_name": f"harmonic climatology coefficients of {v}"}
+        return out
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> Climatology:
+        try:
+            clim = cls(int(ds.attrs["harmonics"]), float(ds.attrs["period"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"not a faconv climatology (attributes {sorted(ds.attrs)})") from exc
+        if ds.sizes.get("term") != 2 * clim.harmonics + 1 or not ds.data_vars:
+            raise DataError("climatology coefficients do not match their number of harmonics")
+        clim.coef = ds.load()
+        return clim
+
+    def to_state(self) -> tuple[dict, np.ndarray]:
+        """``(metadata, coefficients)``: JSON-safe metadata (harmonics, period, variables,
+        spatial dims and their coordinates) and a ``(V, 2n + 1, *spatial)`` float64 array, for
+        checkpoints that hold only plain containers and tensors."""
+        ds = self.to_dataset()
+        space = [d for d in ds[self.variables[0]].dims if d != "term"]
+        meta = {
+            "harmonics": self.harmonics,
+            "period": self.period,
+            "variables": self.variables,
+            "dims": space,
+            "coords": {d: ds[d].values.tolist() for d in space if d in ds.coords},
+        }
+        coef = np.stack([ds[v].transpose("term", *space).values for v in self.variables])
+        return meta, coef
+
+    @classmethod
+    def from_state(cls, meta: dict, coef) -> Climatology:
+        try:
+            clim = cls(int(meta["harmonics"]), float(meta["period"]))
+            coef = np.asarray(coef, dtype=np.float64)
+            dims = ["term", *meta["dims"]]
+            if coef.shape[0] != len(meta["variables"]) or coef.ndim != len(dims) + 1:
+                raise ValueError(f"coefficients of shape {coef.shape}")
+            coords = {d: np.asarray(c) for d, c in meta["coords"].items()}
+            clim.coef = xr.Dataset(
+                {v: (dims, coef[i]) for i, v in enumerate(meta["variables"])},
+                coords={**coords, "term": np.arange(coef.shape[1])},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed climatology state: {exc}") from exc
+        if clim.coef.sizes["term"] != 2 * clim.harmonics + 1:
+            raise DataError("climatology coefficients do not match their number of harmonics")
+        return clim
+
+    def save(self, path: str | Path) -> Path:
+        ds = self.to_dataset()
+        return atomic_write(path, ds.to_netcdf)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Climatology:
+        try:
+            with xr.open_dataset(path) as ds:
+                return cls.from_dataset(ds.load())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read the climatology {path}: {exc}") from exc

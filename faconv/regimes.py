@@ -1,0 +1,216 @@
+"""Regime diagnostics a climate scientist expects: composites, frequency by month and season,
+persistence, transitions, written as CF-style NetCDF."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from faconv._io import atomic_write
+from faconv.version import __version__
+
+__all__ = [
+    "composites",
+    "provenance",
+    "regime_dataset",
+    "regime_statistics",
+    "write_netcdf",
+]
+
+SEASONS = ("DJF", "MAM", "JJA", "SON")
+
+
+def composites(fields: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean anomaly of each regime: ``fields (T, *P, C)`` -> ``(k, *P, C)`` (NaN for an empty
+    regime). The fields are anomalies, so the composite is the regime's anomaly pattern."""
+    f = np.asarray(fields, dtype=np.float64)
+    labels = np.asarray(labels)
+    out = np.full((k, *f.shape[1:]), np.nan)
+    for r in range(k):
+        if (labels == r).any():
+            out[r] = f[labels == r].mean(0)
+    return out
+
+
+def _runs(labels: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:
+    """``(regime, length)`` of every run of equal labels; ``breaks[i]`` ends a run before step
+    ``i + 1`` (a gap in time)."""
+    runs, start = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[i - 1] or breaks[i - 1]:
+            runs.append((int(labels[start]), i - start))
+            start = i
+    return runs
+
+
+def regime_statistics(labels: np.ndarray, time: np.ndarray, k: int) -> dict[str, Any]:
+    """Frequency (overall, by month, by season), mean persistence and the transition matrix.
+
+    Persistence is the mean length of uninterrupted runs of a regime, in days; transitions
+    count step-to-step changes between consecutive steps only (a gap longer than the typical
+    step ends a run and is not a transition).
+
+    Returns a dict of arrays: ``frequency (k,)``, ``frequency_by_month (k, 12)``,
+    ``frequency_by_season (k, 4)`` (DJF, MAM, JJA, SON; NaN where a month or season has no
+    step), ``persistence_days (k,)``, ``transitions (k, k)`` (row-normalised probabilities of
+    the next step's regime), ``step_days`` (the typical step).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    t = pd.DatetimeIndex(np.asarray(time))
+    n = len(labels)
+    step = np.diff(t.values).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    step_days = float(np.median(step)) if n > 1 else 1.0
+    breaks = np.r_[step > 1.5 * step_days, False] if n > 1 else np.zeros(1, bool)
+    freq = np.bincount(labels, minlength=k)[:k] / max(n, 1)
+    by_month = np.full((k, 12), np.nan)
+    for m in range(12):
+        sel = t.month.values == m + 1
+        if sel.any():
+            by_month[:, m] = np.bincount(labels[sel], minlength=k)[:k] / sel.sum()
+    season = np.array([SEASONS[(mo % 12) // 3] for mo in t.month.values])
+    by_season = np.full((k, 4), np.nan)
+    for j, s in enumerate(SEASONS):
+        sel = season == s
+        if sel.any():
+            by_season[:, j] = np.bincount(labels[sel], minlength=k)[:k] / sel.sum()
+    lengths: dict[int, list[int]] = {r: [] for r in range(k)}
+    for r, length in _runs(labels, breaks):
+        lengths[r].append(length)
+    persistence = np.array(
+        [np.mean(lengths[r]) * step_days if lengths[r] else np.nan for r in range(k)]
+    )
+    counts = np.zeros((k, k))
+    for i in range(n - 1):
+        if not breaks[i]:
+            counts[labels[i], labels[i + 1]] += 1
+    rows = counts.sum(1, keepdims=True)
+    transitions = np.divide(counts, rows, out=np.full_like(counts, np.nan), where=rows > 0)
+    return {
+        "frequency": freq,
+        "frequency_by_month": by_month,
+        "frequency_by_season": by_season,
+        "persistence_days": persistence,
+        "transitions": transitions,
+        "step_days": step_days,
+    }
+
+
+def provenance(config: dict | None = None, source: str | None = None, **extra: Any) -> dict:
+    """Global attributes that make an output reproducible: the faconv version, the run config
+    (JSON), the source data and the creation time (UTC, ISO 8601)."""
+    attrs = {
+        "Conventions": "CF-1.8",
+        "institution": "faconv",
+        "faconv_version": __version__,
+        "history": f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} "
+        f"written by faconv {__version__}",
+        "date_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if config is not None:
+        attrs["faconv_config"] = json.dumps(config, sort_keys=True, default=str)
+    if source is not None:
+        attrs["source"] = str(source)
+    for key, value in extra.items():
+        attrs[key] = (
+            value if isinstance(value, (str, int, float)) else json.dumps(value, default=str)
+        )
+    return attrs
+
+
+def _point_coords(data) -> tuple[tuple[str, ...], dict]:
+    """Dims and coordinates of the points: ``(latitude, longitude)`` on a grid, ``(node,)``
+    with lat/lon coordinates on a mesh."""
+    lat_attrs = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}
+    lon_attrs = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
+    if data.mesh_level is None:
+        return ("latitude", "longitude"), {
+            "latitude": ("latitude", np.asarray(data.lat), lat_attrs),
+            "longitude": ("longitude", np.asarray(data.lon), lon_attrs),
+        }
+    return ("node",), {
+        "node": ("node", np.arange(len(data.point_lat)), {"long_name": "mesh node"}),
+        "latitude": ("node", np.asarray(data.point_lat), lat_attrs),
+        "longitude": ("node", np.asarray(data.point_lon), lon_attrs),
+    }
+
+
+def regime_dataset(data, labels: np.ndarray, k: int, method: str = "") -> xr.Dataset:
+    """Labels, composites (physical anomaly units) and statistics of one clustering, as an
+    ``xr.Dataset`` with CF-style attributes.
+
+    Variables: ``regime (time)``; per data variable ``<var>_composite (regime, *points)`` (the
+    mean anomaly of each regime, in the variable's units); ``frequency (regime)``,
+    ``frequency_by_month (regime, month)``, ``frequency_by_season (regime, season)``,
+    ``persistence (regime)`` in days, ``transition_probability (regime, next_regime)``.
+    """
+    labels = np.asarray(labels)
+    stats = regime_statistics(labels, data.time, k)
+    dims, coords = _point_coords(data)
+    scale = np.asarray(data.normalizer.scale)  # anomalies in normalised units -> physical units
+    comp = composites(data.target.numpy() * scale, labels, k)
+    regime_coord = ("regime", np.arange(k), {"long_name": "weather regime (cluster)"})
+    ds = xr.Dataset(
+        coords={
+            "time": ("time", np.asarray(data.time), {"standard_name": "time"}),
+            "regime": regime_coord,
+            "next_regime": ("next_regime", np.arange(k), {"long_name": "regime of the next step"}),
+            "month": ("month", np.arange(1, 13), {"long_name": "calendar month"}),
+            "season": ("season", list(SEASONS), {"long_name": "meteorological season"}),
+            **coords,
+        }
+    )
+    ds["regime_label"] = (
+        "time",
+        labels.astype(np.int32),
+        {
+            "long_name": f"weather regime of each step{f' ({method})' if method else ''}",
+            "flag_values": np.arange(k, dtype=np.int32),
+            "units": "1",
+        },
+    )
+    units = getattr(data, "units", {})
+    for c, v in enumerate(data.variables):
+        ds[f"{v}_composite"] = (
+            ("regime", *dims),
+            comp[..., c],
+            {
+                "long_name": f"mean anomaly of {v} in each regime",
+                "units": units.get(v, "(units of the source variable)"),
+                "comment": "anomaly about the harmonic climatology when one was removed",
+            },
+        )
+    ds["frequency"] = ("regime", stats["frequency"], {"long_name": "share of steps", "units": "1"})
+    ds["frequency_by_month"] = (
+        ("regime", "month"),
+        stats["frequency_by_month"],
+        {"long_name": "share of the month's steps", "units": "1"},
+    )
+    ds["frequency_by_season"] = (
+        ("regime", "season"),
+        stats["frequency_by_season"],
+        {"long_name": "share of the season's steps", "units": "1"},
+    )
+    ds["persistence"] = (
+        "regime",
+        stats["persistence_days"],
+        {"long_name": "mean length of uninterrupted runs", "units": "days"},
+    )
+    ds["transition_probability"] = (
+        ("regime", "next_regime"),
+        stats["transitions"],
+        {"long_name": "probability that the next step is in next_regime", "units": "1"},
+    )
+    return ds
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path, **attrs: Any) -> Path:
+    """Write ``ds`` atomically with provenance attributes added (see :func:`provenance`)."""
+    ds = ds.copy()
+    ds.attrs = {**ds.attrs, **{k: v for k, v in attrs.items() if v is not None}}
+    return atomic_write(path, ds.to_netcdf)

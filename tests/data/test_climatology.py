@@ -1,0 +1,92 @@
+"""The harmonic daily climatology: fitted on the training period only, removed before
+normalising, saved with the normaliser, degenerate and gappy cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from faconv import DataError
+from faconv.data import Climatology, Normalizer
+
+
+def _seasonal(days=730, points=5, start="2001-01-01", noise=0.0, seed=0):
+    t = pd.date_range(start, periods=days)
+    phi = 2 * np.pi * (t.day_of_year.to_numpy() - 1) / 365.25
+    rng = np.random.default_rng(seed)
+    base = 280 + 10 * np.cos(phi - 3.5)[:, None] + 2 * np.sin(2 * phi)[:, None]
+    x = base + np.arange(points)[None] + noise * rng.standard_normal((days, points))
+    return xr.Dataset({"t2m": (("time", "x"), x)}, coords={"time": t, "x": np.arange(points)})
+
+
+def test_a_pure_seasonal_cycle_becomes_zero_also_lazily_and_with_gaps():
+    ds = _seasonal()
+    ds["t2m"][10:20, 1] = np.nan  # a gap at one point
+    ds["t2m"][:, 4] = np.nan  # a point that is never observed (SST over land)
+    clim = Climatology(2).fit(ds)
+    anomaly = clim.transform(ds)["t2m"]
+    assert float(abs(anomaly[:, :4]).max()) < 1e-2  # of a 24 K range; the roughness penalty
+    assert bool(anomaly[:, 4].isnull().all()) and bool(anomaly[10:20, 1].isnull().all())
+    lazy = Climatology(2).fit(ds.chunk({"time": 100}))  # dask: reductions chunk by chunk
+    out = lazy.transform(ds.chunk({"time": 100}))["t2m"]
+    assert out.chunks is not None and float(abs(out[:, :4]).max()) < 1e-2
+
+
+def test_the_validation_period_never_enters_the_fit():
+    ds = _seasonal(noise=1.0)
+    train = slice(None, "2002-06-30")
+    a = Climatology(2).fit(ds, time=train)
+    changed = ds.copy(deep=True)
+    changed["t2m"][ds.time > np.datetime64("2002-06-30")] = 1e4  # garbage after the split
+    b = Climatology(2).fit(changed, time=train)
+    xr.testing.assert_identical(a.coef, b.coef)
+    n = Normalizer("zscore", climatology=Climatology(2))
+    n.fit(changed, time=train)  # the statistics too ignore the validation period
+    assert abs(n.center[0]) < 0.2 and 0.5 < n.scale[0] < 1.5
+
+
+def test_a_single_year_extrapolates_smoothly_across_the_held_out_months():
+    # weather that is red in time (a slow anomaly) over one year: the annual cycle is
+    # identifiable, the higher harmonics are not and would swing across the held-out months
+    ds = _seasonal(days=365)
+    slow = np.convolve(np.random.default_rng(3).standard_normal(400), np.ones(30) / 5.5, "same")
+    semi_annual = 2 * np.sin(2 * np.pi * (ds.time.dt.dayofyear - 1) / 182.625)
+    ds["t2m"] = ds["t2m"] - semi_annual + slow[:365, None]  # an annual cycle and slow weather
+    train, held = slice(None, "2001-10-19"), slice("2001-10-20", None)
+    auto = Climatology().fit(ds, time=train)  # 'auto': 1 harmonic for 1 year
+    three = Climatology(3).fit(ds, time=train)
+    assert auto.harmonics == 1 and Climatology().fit(_seasonal(days=4 * 365)).harmonics == 3
+    truth = xr.DataArray(slow[:365], coords={"time": ds.time}) - slow[:292].mean()
+    err = {
+        c.harmonics: float(abs(c.transform(ds)["t2m"] - truth).sel(time=held).mean())
+        for c in (auto, three)
+    }
+    assert err[1] < 0.5 * err[3]  # the error of the climatology itself in Oct-Dec
+
+
+def test_one_sample_per_year_gives_the_mean():
+    t = pd.to_datetime([f"{y}-01-15" for y in range(1950, 2015)])
+    rng = np.random.default_rng(1)
+    ds = xr.Dataset({"z": (("time", "x"), 5 + rng.normal(size=(65, 3)))}, coords={"time": t})
+    clim = Climatology(3).fit(ds)
+    np.testing.assert_allclose(clim.predict(t)["z"].values[0], ds["z"].mean("time"), atol=1e-9)
+
+
+def test_saved_with_the_normaliser_and_reapplied(tmp_path):
+    ds = _seasonal(noise=1.0)
+    norm = Normalizer("zscore", climatology=Climatology(2)).fit(ds, time=slice(None, "2002-03-01"))
+    path = norm.save(tmp_path / "normalizer.json")
+    assert (tmp_path / "normalizer.climatology.nc").exists()
+    again = Normalizer.load(path)
+    for a, b in zip(norm.transform(ds), again.transform(ds)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    meta, coef = norm.climatology.to_state()  # as checkpoints hold it
+    back = Climatology.from_state(meta, coef)
+    xr.testing.assert_allclose(back.coef, norm.climatology.coef)
+    other = ds.assign_coords(x=ds.x + 100)
+    with pytest.raises(DataError, match="climatology applies to its own grid"):
+        again.transform(other)
+    with pytest.raises(DataError, match="no fitted climatology"):
+        Normalizer.from_dict(norm.to_dict())
+    with pytest.raises(DataError, match="harmonics must be"):
+        Climatology(-1)

@@ -1,0 +1,111 @@
+"""Regime diagnostics, the classical baselines and the oracle, and the regression guard of the
+main job: learned embeddings beat EOF + KMeans on a small planted set."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from faconv.evaluation import ARI, EXPLAINED_VARIANCE, baselines, cluster_and_score, embed
+from faconv.regimes import composites, provenance, regime_statistics
+from faconv.results import RunResult, format_table, summarize, verdict
+from faconv.training import DataConfig, TrainConfig, prepare_data, train_model
+
+
+def test_statistics_of_a_hand_made_sequence():
+    labels = np.array([0, 0, 0, 1, 1, 0, 0, 2, 2, 2, 2, 2])
+    time = pd.date_range("2021-01-30", periods=12)  # 30 Jan .. 10 Feb
+    s = regime_statistics(labels, time, 3)
+    np.testing.assert_allclose(s["frequency"], [5 / 12, 2 / 12, 5 / 12])
+    np.testing.assert_allclose(s["persistence_days"], [2.5, 2.0, 5.0])  # runs 3+2, 2, 5
+    np.testing.assert_allclose(s["transitions"][0], [3 / 5, 1 / 5, 1 / 5])  # 0->0 x3, 0->1, 0->2
+    np.testing.assert_allclose(s["transitions"][1], [1 / 2, 1 / 2, 0.0])
+    assert s["frequency_by_month"][0, 0] == 1.0  # 30, 31 Jan: regime 0
+    assert np.isnan(s["frequency_by_month"][0, 5])  # no June in the sequence
+    np.testing.assert_allclose(s["frequency_by_season"][:, 0], s["frequency"])  # all DJF
+    # a gap in time ends a run and is not a transition
+    gap = pd.DatetimeIndex([*time[:6], *(time[6:] + pd.Timedelta(days=30))])
+    s2 = regime_statistics(labels, gap, 3)
+    np.testing.assert_allclose(s2["persistence_days"][0], 5 / 3)  # runs 3, 1, 1
+    assert s2["transitions"][0].sum() == pytest.approx(1.0)
+
+
+def test_composites_and_provenance():
+    fields = np.arange(24, dtype=float).reshape(6, 2, 2)[..., None]
+    comp = composites(fields, np.array([0, 0, 1, 1, 1, 0]), 3)
+    assert comp.shape == (3, 2, 2, 1) and np.isnan(comp[2]).all()
+    np.testing.assert_allclose(comp[0, 0, 0, 0], (0 + 4 + 20) / 3)
+    attrs = provenance({"a": 1}, "somewhere")
+    assert attrs["faconv_config"] == '{"a": 1}' and attrs["source"] == "somewhere"
+    assert "faconv_version" in attrs and attrs["date_created"].endswith("+00:00")
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    gen = {"days": 240, "height": 12, "width": 16, "regimes": 4, "noise": 1.0, "seed": 0}
+    return prepare_data(DataConfig(generated=gen), tmp_path_factory.mktemp("planted"))
+
+
+def test_oracle_and_classical_baselines(planted):
+    found = baselines(planted, 4)
+    assert set(found) == {"EOF (10) + KMeans", "raw KMeans", "oracle"}
+    for labels, scores in found.values():
+        assert labels.shape == (240,) and 0 < scores[EXPLAINED_VARIANCE] < 1
+    # the oracle knows the patterns: it beats the unsupervised methods on noisy data
+    oracle = found["oracle"][1][ARI]
+    assert oracle > found["EOF (10) + KMeans"][1][ARI] and oracle > found["raw KMeans"][1][ARI]
+
+
+def test_the_oracle_is_near_perfect_without_weather_noise(tmp_path):
+    gen = {"days": 60, "height": 8, "width": 8, "regimes": 3, "noise": 0.0}
+    clean = prepare_data(DataConfig(generated=gen), tmp_path)
+    # not 1: the travelling wave, point noise and weak-amplitude days remain
+    assert baselines(clean, 3)["oracle"][1][ARI] > 0.75
+
+
+def test_learned_embeddings_beat_eof_kmeans_on_a_small_planted_set(planted, tmp_path):
+    # the regression guard of the main job (deterministic on CPU; about 20 s)
+    model = {"encoder": [{"type": "fa_convlstm", "hidden_channels": 16}]}
+    cfg = TrainConfig(epochs=30, batch_size=8, window=8, stride=8, seed=0)
+    trained = train_model(model, planted, cfg, tmp_path, progress=False)
+    emb = embed(trained["model"], planted, 8)
+    _, learned = cluster_and_score(emb, 4, 0, 10, planted.labels)
+    eof = baselines(planted, 4)["EOF (10) + KMeans"][1]
+    assert learned[ARI] > eof[ARI] + 0.02, (learned[ARI], eof[ARI])
+
+
+def test_results_table_and_verdict():
+    def run(method, ari, seed):
+        return RunResult(method, seed, np.zeros(3), {ARI: ari, EXPLAINED_VARIANCE: 0.3})
+
+    runs = {
+        "FAConvLSTM": [run("FAConvLSTM", 0.8, 0), run("FAConvLSTM", 0.7, 1)],
+        "ConvLSTM": [run("ConvLSTM", 0.6, 0), run("ConvLSTM", 0.6, 1)],
+        "EOF (10) + KMeans": [run("EOF", 0.6, 0), run("EOF", 0.6, 1)],
+        "oracle": [run("oracle", 0.8, 0), run("oracle", 0.8, 1)],
+    }
+    summary = summarize(runs)
+    assert summary["FAConvLSTM"][ARI] == {"mean": 0.75, "std": pytest.approx(0.05)}
+    lines = verdict(summary)
+    assert lines[0].startswith("BEATS the classical method") and "+0.150" in lines[0]
+    assert any("Reaches 90% of the oracle" in line for line in lines)
+    assert any("FAConvLSTM >= ConvLSTM" in line for line in lines)
+    table = format_table(summary, 2)
+    assert "| FAConvLSTM | 0.750±0.050 |" in table and "| oracle |" in table
+    worse = summarize({**runs, "FAConvLSTM": [run("FAConvLSTM", 0.62, 0)]})
+    assert verdict(worse)[0].startswith("DOES NOT BEAT")
+
+
+def test_regimes_netcdf_has_coordinates_and_cf_attributes(planted, tmp_path):
+    from faconv.regimes import regime_dataset, write_netcdf
+
+    labels = np.arange(240) % 4
+    ds = regime_dataset(planted, labels, 4, "test")
+    path = write_netcdf(ds, tmp_path / "r.nc", **provenance({"k": 4}, planted.source))
+    with xr.open_dataset(path) as back:
+        assert back["t2m_composite"].dims == ("regime", "latitude", "longitude")
+        assert back["t2m_composite"].attrs["units"] == "K"
+        assert back["latitude"].attrs["units"] == "degrees_north"
+        assert back["persistence"].attrs["units"] == "days"
+        assert back["regime_label"].dims == ("time",) and "faconv_version" in back.attrs
+        assert back["frequency_by_month"].shape == (4, 12)
