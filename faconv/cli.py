@@ -51,7 +51,7 @@ def _run_config(args: argparse.Namespace):
             setattr(cfg.train, name, getattr(args, name))
     if getattr(args, "k", None) is not None:
         cfg.cluster.k = args.k
-    return cfg
+    return cfg.validate()  # flags are checked like the file
 
 
 def _init_distributed() -> bool:
@@ -205,11 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     from faconv.errors import FAConvError
 
     args = build_parser().parse_args(argv)
+    from faconv.commands import command_output
+
     try:
-        return args.func(args)
+        with command_output(args.out):  # a failed command leaves no empty output directory
+            return args.func(args)
     except FAConvError as exc:  # a user error: one clear line, no traceback
         print(f"faconv {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        ckpt = Path(args.out) / "checkpoint.pt"
+        hint = f"; continue with --resume (checkpoint {ckpt})" if ckpt.exists() else ""
+        print(f"faconv {args.command}: interrupted{hint}", file=sys.stderr)
+    except OSError as exc:  # the file system said no (full disk, permissions)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"faconv {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

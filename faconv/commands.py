@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,13 +21,16 @@ from faconv.evaluation import baselines, cluster_and_score, embed, write_embeddi
 from faconv.registry import build
 from faconv.results import RunResult, format_table, summarize, verdict
 from faconv.training import (
+    CheckpointError,
     RunConfig,
     TrainConfig,
     load_checkpoint,
+    load_weights,
     normalizer_from_checkpoint,
     prepare_data,
     train_model,
 )
+from faconv.training.config import _from_dict
 
 __all__ = ["run_cluster", "run_compare", "run_embed", "run_train", "train_and_score"]
 
@@ -40,6 +46,22 @@ def output_dir(path: str | Path) -> Path:
             f"cannot write to the output directory {path}: {exc.strerror or exc}"
         ) from exc
     return path
+
+
+@contextlib.contextmanager
+def command_output(path: str | Path) -> Iterator[Path]:
+    """:func:`output_dir` for one command: if the command fails (or is interrupted) and the
+    directory did not exist before, it is removed again, unless it already holds a checkpoint
+    (work that ``--resume`` can continue)."""
+    path = Path(path)
+    existed = path.exists()
+    out = output_dir(path)
+    try:
+        yield out
+    except BaseException:
+        if not existed and not any(out.rglob("checkpoint.pt")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def write_json(path: Path, obj: Any) -> Path:
@@ -70,9 +92,12 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
     regimes for generated data)."""
     out = output_dir(out)
     ckpt = load_checkpoint(checkpoint)
-    model = build(json.loads(ckpt["model_config"]), kind="model")
-    model.load_state_dict(ckpt["model"])
-    train_cfg = TrainConfig(**json.loads(ckpt["train_config"]))
+    try:
+        model = build(json.loads(ckpt["model_config"]), kind="model")
+        train_cfg = _from_dict(TrainConfig, json.loads(ckpt["train_config"]), "train")
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{checkpoint}: its configs cannot be used ({exc})") from exc
+    load_weights(model, ckpt["model"], checkpoint)
     data = prepare_data(cfg.data, out, normalizer=normalizer_from_checkpoint(ckpt, checkpoint))
     if data.inputs.shape[-1] != model.in_channels:
         raise DataError(
@@ -254,7 +279,10 @@ def run_compare(
 ) -> dict:
     """FAConvLSTM (the configured model) vs ConvLSTM over ``seeds`` seeds, beside the classical
     methods (EOF + KMeans, raw-field KMeans, the oracle on generated data): mean ± std of every
-    score, parameters and training time, and the verdict; writes compare.json and compare.md."""
+    score, parameters and training time, and the verdict; writes compare.json and compare.md.
+
+    On a mesh (``data.mesh_level``) the ConvLSTM baseline, which has no mesh form, runs on the
+    source lat-lon grid; its scores then refer to the grid's anomalies."""
     out = output_dir(out)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"compare needs a positive number of seeds, got {seeds!r}")
@@ -262,19 +290,28 @@ def run_compare(
         data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     check_clusters(cfg, data.num_steps)
     seed_list = [cfg.train.seed + s for s in range(seeds)]
-    variants = {"FAConvLSTM": cfg.model, "ConvLSTM": convlstm_baseline(cfg.model)}
+    grid_data = data
+    if data.mesh_level is not None:  # ConvLSTM has no mesh form: it runs on the source grid
+        grid_cfg = copy.deepcopy(cfg.data)
+        grid_cfg.mesh_level = None
+        grid_data = prepare_data(grid_cfg, out, val_fraction=cfg.train.val_fraction)
+    variants = {
+        "FAConvLSTM": (cfg.model, data),
+        "ConvLSTM": (convlstm_baseline(cfg.model), grid_data),
+    }
     runs: dict[str, list[RunResult]] = {}
-    for name, section in variants.items():
+    for name, (section, on) in variants.items():
+        first = seed_list[0]
         runs[name] = [
             train_and_score(
                 name,
                 section,
-                data,
+                on,
                 cfg,
                 s,
                 out / f"{name}-seed{s}",
                 figures=True,
-                maps=(s == seed_list[0]),
+                maps=s == first,
                 progress=progress,
             )
             for s in seed_list

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from faconv.checks import check_choice, check_positive_int
 from faconv.errors import ConfigError
 
 __all__ = ["Component", "SpatialComponent", "check_choice", "check_positive_int"]
@@ -93,17 +94,3 @@ class SpatialComponent(Component):
         from faconv.domains.base import domain_kind_pre_hook
 
         self.register_forward_pre_hook(domain_kind_pre_hook)
-
-
-def check_choice(value: Any, choices: Mapping[Any, Any] | tuple, name: str, owner: str) -> Any:
-    """Raise a ConfigError listing the valid ``choices`` unless ``value`` is one of them."""
-    if value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ConfigError(f"{owner}: invalid {name}={value!r}; valid values: {valid}")
-    return value
-
-
-def check_positive_int(value: Any, name: str, owner: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
-    return value

@@ -6,7 +6,7 @@ import torch
 
 from faconv.errors import InputError
 
-__all__ = ["check_channels", "check_finite", "check_floating"]
+__all__ = ["check_channels", "check_dtype", "check_finite", "check_floating"]
 
 
 def check_floating(x: torch.Tensor, name: str) -> None:
@@ -44,3 +44,21 @@ def check_channels(x: torch.Tensor, expected: int, name: str) -> None:
             f"{name} has {x.shape[-1]} channels in its last dim (shape {tuple(x.shape)}) but "
             f"the layer was built for {expected}"
         )
+
+
+def check_dtype(x: torch.Tensor, module: torch.nn.Module, name: str) -> None:
+    """Raise InputError if ``x``'s dtype differs from ``module``'s weights outside autocast.
+
+    float64 works once the module is converted (``module.double()``); float16 / bfloat16 run
+    under ``torch.autocast``, which keeps float32 weights and casts per operation.
+    """
+    p = next(iter(module.parameters()), None)
+    if p is None or x.dtype == p.dtype:
+        return
+    if torch.is_autocast_enabled(x.device.type):
+        return
+    raise InputError(
+        f"{name} has dtype {x.dtype} but the layer's weights are {p.dtype}; convert one to the "
+        f"other (layer.to({x.dtype}) or x.to({p.dtype})), or run float16 / bfloat16 under "
+        f"torch.autocast('{x.device.type}', dtype=...)"
+    )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import faconv
 from faconv import ConfigError, DataError
 from faconv.data import open_era5
+from faconv.training.data import load
 
 FUZZ_COUNTS: dict[str, int] = {}
 fuzz_settings = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
@@ -86,17 +87,60 @@ def _good(_dir):
     return ds.drop_vars(["regime", "lsm"])
 
 
-breakages = st.sampled_from([
+BREAKAGES = [
     "drop_latitude", "drop_time_coord", "string_values", "nan_latitude", "empty_time",
     "truncate", "garbage", "all_nan_then_normalise", "duplicate_time", "zarr_missing_longitude",
-])  # fmt: skip
+    "nat_time", "inf_value", "extreme_value", "zarr_deleted_chunk", "zarr_garbled_chunk",
+    "netcdf_garbled_chunk",
+]  # fmt: skip
+breakages = st.sampled_from(BREAKAGES)
+
+#: Breakages that surface only when values are read or statistics are fitted.
+_AT_LOAD = {"string_values", "all_nan_then_normalise", "empty_time", "inf_value", "extreme_value",
+            "zarr_garbled_chunk", "netcdf_garbled_chunk"}  # fmt: skip
+
+
+def _zlib_streams(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of every complete zlib stream longer than 16 bytes in a file."""
+    import zlib
+
+    out = []
+    for i in range(len(raw) - 2):
+        if raw[i] == 0x78 and raw[i + 1] in (0x01, 0x5E, 0x9C, 0xDA):
+            d = zlib.decompressobj()
+            try:
+                d.decompress(raw[i : i + 65536])
+            except zlib.error:
+                continue
+            if d.eof:
+                end = len(raw[i : i + 65536]) - len(d.unused_data) + i
+                if end - i > 16:
+                    out.append((i, end))
+    return out
+
+
+def _chunk_files(store):
+    """The stored chunk files of ``t2m`` in a Zarr store (v2 or v3 layout)."""
+    return sorted(
+        f
+        for f in (store / "t2m").rglob("*")
+        if f.is_file() and not f.name.startswith((".z", "zarr"))
+    )
 
 
 @fuzz_settings
 @given(kind=breakages, cut=st.floats(0.05, 0.95))
 def test_fuzzed_broken_files_raise_data_error(tmp_path_factory, kind, cut):
     FUZZ_COUNTS["broken files"] = FUZZ_COUNTS.get("broken files", 0) + 1
-    d = tmp_path_factory.mktemp("fuzz")
+    _break_and_open(tmp_path_factory.mktemp("fuzz"), kind, cut)
+
+
+@pytest.mark.parametrize("kind", BREAKAGES)
+def test_every_breakage_raises_data_error(tmp_path, kind):
+    _break_and_open(tmp_path, kind, 0.5)
+
+
+def _break_and_open(d, kind, cut):
     ds, path = _good(d), d / "f.nc"
     if kind == "drop_latitude":
         ds = ds.drop_vars("latitude").rename({"latitude": "y"}) if "latitude" in ds.dims else ds
@@ -112,9 +156,35 @@ def test_fuzzed_broken_files_raise_data_error(tmp_path_factory, kind, cut):
         ds = ds.isel(time=slice(0, 0))
     elif kind == "duplicate_time":
         ds = ds.isel(time=[0, 0, 1])
+    elif kind == "nat_time":
+        t = ds["time"].values.copy()
+        t[int(cut * (len(t) - 1))] = np.datetime64("NaT")
+        ds = ds.assign_coords(time=t)
+    elif kind in ("inf_value", "extreme_value"):
+        v = ds["t2m"].values.copy()
+        v.flat[int(cut * (v.size - 1))] = np.inf if kind == "inf_value" else 1e30
+        ds["t2m"] = ds["t2m"].copy(data=v)
     if kind == "zarr_missing_longitude":
         path = d / "f.zarr"
         ds.rename({"longitude": "x"}).to_zarr(path, consolidated=False)
+    elif kind in ("zarr_deleted_chunk", "zarr_garbled_chunk"):
+        path = d / "f.zarr"
+        ds.chunk({"time": 1}).to_zarr(path, consolidated=False)
+        files = _chunk_files(path)
+        victim = files[int(cut * (len(files) - 1))]
+        if kind == "zarr_deleted_chunk":
+            victim.unlink()
+        else:
+            victim.write_bytes(bytes(range(7, 250)) * 3)
+    elif kind == "netcdf_garbled_chunk":
+        enc = {"t2m": {"zlib": True, "chunksizes": (1, 4, 5)}}
+        ds.to_netcdf(path, encoding=enc, engine="netcdf4")
+        raw = bytearray(path.read_bytes())
+        streams = _zlib_streams(bytes(raw))  # the compressed chunks
+        lo, hi = streams[int(cut * (len(streams) - 1))]
+        mid = (lo + hi) // 2
+        raw[mid : mid + 8] = bytes(8 * [0xA5])
+        path.write_bytes(bytes(raw))
     elif kind in ("truncate", "garbage"):
         ds.to_netcdf(path)
         raw = path.read_bytes()
@@ -125,8 +195,9 @@ def test_fuzzed_broken_files_raise_data_error(tmp_path_factory, kind, cut):
         ds.to_netcdf(path)
     with pytest.raises(DataError) as info:
         opened = open_era5(path)
-        if kind in ("string_values", "all_nan_then_normalise", "empty_time"):
+        if kind in _AT_LOAD:
             if kind == "all_nan_then_normalise":
                 opened["sst"] = opened["sst"] * np.nan
+            opened = load(opened, str(path))
             faconv.data.Normalizer().fit(opened)
     assert str(info.value)

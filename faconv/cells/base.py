@@ -11,7 +11,7 @@ from faconv.domains.base import Domain, check_domain_kind
 from faconv.errors import DomainError, InputError
 from faconv.registry import Registry
 from faconv.typing import State
-from faconv.validation import check_channels, check_finite, check_floating
+from faconv.validation import check_channels, check_dtype, check_finite, check_floating
 
 __all__ = ["CELLS", "Cell"]
 
@@ -75,6 +75,8 @@ class Cell(Component):
             check_floating(s, f"state.{name}")
             if tuple(s.shape) != want:
                 raise InputError(f"state.{name} has shape {tuple(s.shape)}, expected {want}")
+            check_dtype(s, self, f"state.{name}")
+            check_finite(s, f"state.{name}")
         return State(*state)
 
     # -- stepping -----------------------------------------------------------------------------
@@ -100,6 +102,7 @@ class Cell(Component):
             raise DomainError(f"expected a faconv Domain, got {type(domain).__qualname__}")
         domain.check(x, name, leading=leading)
         check_channels(x, self.in_channels, name)
+        check_dtype(x, self, name)
         self.check_domain(domain)
         check_finite(x, name)
 

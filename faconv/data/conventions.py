@@ -8,7 +8,8 @@
 * short ERA5 variable names (``t2m``, ``msl``, ``sp``, ``u10``, ``v10``, ``sst``, ...);
 * ``time`` strictly increasing without duplicates.
 
-Handled on the way in: the 2024+ CDS ``valid_time`` dimension, ``lat``/``lon`` names, ascending
+Handled on the way in: a size-1 extra dimension (one pressure level) is dropped, the 2024+
+CDS ``valid_time`` dimension, ``lat``/``lon`` names, ascending
 latitudes (ARCO-ERA5, WeatherBench2), 0..360 longitudes, ARCO/WB2 long variable names, a size-1
 ``number`` (ensemble member) leftover, and ``expver``: as a dimension (old CDS files mixing
 final ERA5 = 1 and preliminary ERA5T = 5, merged by taking the final value where present) or
@@ -70,6 +71,8 @@ LONG_NAMES = {
     "tcc": "Total cloud cover",
 }
 
+_GRID_DIMS = ("time", "latitude", "longitude")
+
 _DIM_NAMES = {"valid_time": "time", "lat": "latitude", "lon": "longitude"}
 
 
@@ -111,6 +114,17 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     ds = _merge_expver(ds)
 
     times = ds["time"].values
+    if not np.issubdtype(times.dtype, np.datetime64):
+        raise DataError(
+            f"{source}: the time coordinate holds {times.dtype} values, not dates (its units "
+            "attribute may be missing or unreadable)"
+        )
+    bad = np.isnat(times)
+    if bad.any():
+        raise DataError(
+            f"{source}: the time coordinate has {int(bad.sum())} missing value(s) (NaT), first at "
+            f"position {int(np.argmax(bad))}; a damaged or incomplete time axis"
+        )
     if times.size > 1:
         diffs = np.diff(times)
         if (diffs == np.timedelta64(0)).any():
@@ -125,6 +139,9 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     ds = ds.assign_coords(longitude=((lon + 180.0) % 360.0) - 180.0).sortby("longitude")
     ds = ds.sortby("latitude", ascending=False)
     keep = [v for v in ds.data_vars if {"time", "latitude", "longitude"} <= set(ds[v].dims)]
+    single = [d for v in keep for d in ds[v].dims if d not in _GRID_DIMS and ds.sizes[d] == 1]
+    if single:  # one pressure level, one ensemble member: a label, not a dimension
+        ds = ds.isel({d: 0 for d in set(single)})
     extra = [v for v in keep if set(ds[v].dims) != {"time", "latitude", "longitude"}]
     if extra:
         raise DataError(

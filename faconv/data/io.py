@@ -21,6 +21,8 @@ PathLike = str | Path
 
 def _expand(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not items:
+        raise DataError("no data path given")
     out: list[Path] = []
     for item in items:
         text = str(item)
@@ -28,10 +30,41 @@ def _expand(paths: PathLike | Sequence[PathLike]) -> list[Path]:
         if not matches:
             raise DataError(f"no file matches {text!r}")
         out += [Path(m) for m in matches]
+    seen: dict[Path, Path] = {}
     for p in out:
         if not p.exists():
             raise DataError(f"no such file or store: {p}")
+        real = p.resolve()
+        if real in seen:
+            raise DataError(f"{p} is given twice (also as {seen[real]}); give each file once")
+        seen[real] = p
     return out
+
+
+def _check_zarr_chunks(p: Path, ds: xr.Dataset) -> None:
+    """A Zarr array with chunks missing on disk reads them as fill values (NaN): lost data that
+    would pass as missing values. Refuse it, naming the arrays and how many chunks lack."""
+    import zarr
+
+    try:
+        group = zarr.open_group(str(p), mode="r")
+        arrays = dict(group.arrays())
+    except Exception:  # not readable by zarr directly (xarray opened it): nothing to check
+        return
+    used = set(ds.variables)
+    lacking = []
+    for name, array in arrays.items():
+        if name not in used:
+            continue
+        have, total = array.nchunks_initialized, array.nchunks
+        if have < total:
+            lacking.append(f"{name} ({total - have} of {total})")
+    if lacking:
+        raise DataError(
+            f"{p} lacks chunks on disk for {', '.join(lacking)}: they would read as missing "
+            "values. Restore the store; if those chunks are meant to be all-missing (written "
+            "with write_empty_chunks=False), set data.allow_missing_chunks: true"
+        )
 
 
 def _is_zarr(p: Path) -> bool:
@@ -40,16 +73,26 @@ def _is_zarr(p: Path) -> bool:
     )
 
 
-def _open_one(p: Path, chunks) -> xr.Dataset:
+def _open_one(p: Path, chunks, allow_missing_chunks: bool = False) -> xr.Dataset:
     try:
         if _is_zarr(p):
             try:  # cloud stores (ARCO-ERA5, WeatherBench2) carry consolidated metadata
-                return xr.open_zarr(p, chunks=chunks, consolidated=True)
+                ds = xr.open_zarr(p, chunks=chunks, consolidated=True)
             except ValueError:
-                return xr.open_zarr(p, chunks=chunks, consolidated=False)
+                ds = xr.open_zarr(p, chunks=chunks, consolidated=False)
+            if not allow_missing_chunks:
+                _check_zarr_chunks(p, ds)
+            return ds
         return xr.open_dataset(p, chunks=chunks)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"cannot read {p} as NetCDF or Zarr: {exc}") from exc
+    except DataError:
+        raise
+    except Exception as exc:  # netCDF4, h5py, zarr and codecs raise many types
+        raise DataError(f"cannot read {p} as NetCDF or Zarr: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:300] if text else type(exc).__name__) or type(exc).__name__
 
 
 def _check_same_grid(parts: list[xr.Dataset], paths: list[Path]) -> None:
@@ -71,6 +114,7 @@ def open_era5(
     coarsen: int = 1,
     daily: bool = True,
     chunks: dict | str | None = "auto",
+    allow_missing_chunks: bool = False,
 ) -> xr.Dataset:
     """Open ERA5 files lazily and bring them to faconv's convention.
 
@@ -82,16 +126,19 @@ def open_era5(
         coarsen: block-average factor. Default: 1.
         daily: aggregate sub-daily data to daily means. Default: ``True``.
         chunks: dask chunks for the lazy arrays. Default: ``"auto"``.
+        allow_missing_chunks: accept Zarr arrays with chunks missing on disk (read as missing
+            values). Default: ``False`` (a missing chunk is lost data: refused).
 
     Returns:
         An ``xr.Dataset`` with dims ``(time, latitude, longitude)``, nothing loaded yet.
 
     Raises:
         DataError: unreadable files, no time dimension, missing variables (listing those
-            present), disagreeing grids, an empty crop, unordered or duplicated times.
+            present), disagreeing grids, an empty crop, unordered, duplicated or missing (NaT)
+            times, a file given twice, Zarr chunks missing on disk.
     """
     files = _expand(paths)
-    parts = [standardize(_open_one(p, chunks), source=str(p)) for p in files]
+    parts = [standardize(_open_one(p, chunks, allow_missing_chunks), source=str(p)) for p in files]
     _check_same_grid(parts, files)
     try:
         ds = (

@@ -21,6 +21,39 @@ __all__ = ["Normalizer"]
 
 METHODS = ("zscore", "minmax")
 
+#: Magnitudes beyond any geophysical variable in SI units: an undeclared fill value (1e20,
+#: 9.96921e36, -32767 scaled...) that was not decoded to NaN.
+EXTREME = 1e15
+
+
+def check_values(ds: xr.Dataset) -> None:
+    """Refuse infinite values and extreme magnitudes before they reach statistics or a layer
+    (NaN is fine: it is missing data and becomes the mask).
+
+    Raises:
+        DataError: naming the variable, how many values are bad and the largest magnitude.
+    """
+    import dask
+
+    lazy = {}
+    for v in ds.data_vars:
+        a = ds[v]
+        lazy[v] = (np.isinf(a).sum(), abs(a.where(np.isfinite(a))).max())
+    done = dask.compute(lazy)[0]
+    for v, (n_inf, biggest) in done.items():
+        if int(n_inf):
+            raise DataError(
+                f"variable {v!r} has {int(n_inf)} infinite value(s); mask them first (e.g. "
+                f"ds.where(np.isfinite(ds))): faconv treats only NaN as missing data"
+            )
+        big = float(biggest) if np.isfinite(float(biggest)) else 0.0
+        if big > EXTREME:
+            raise DataError(
+                f"variable {v!r} holds extreme values (|x| up to {big:.3g}), probably an "
+                "undeclared fill value (_FillValue / missing_value not applied); mask them first, "
+                f"e.g. ds.where(abs(ds) < {EXTREME:g})"
+            )
+
 
 @dataclass
 class Normalizer:
@@ -65,11 +98,16 @@ class Normalizer:
         """Compute statistics over ``time`` (a slice or labels; default: all) for ``variables``.
 
         Raises:
-            DataError: a variable is all-NaN over the period, or constant (zero spread).
+            DataError: a variable holds infinite or extreme values (an undeclared fill value),
+                is all-NaN over the period, or is constant (zero spread).
         """
         variables = list(variables or ds.data_vars)
         if len(set(variables)) != len(variables):
             raise DataError(f"Normalizer: variables are listed twice: {variables}")
+        period = ds[variables] if time is None else ds[variables].sel(time=time)
+        if "time" in period.dims and period.sizes["time"] == 0:
+            raise DataError(f"the fitting period {time!r} selects no time step")
+        check_values(period)
         if self.climatology is not None:
             self.climatology.fit(ds, variables, time)
             ds = self.climatology.transform(ds)
@@ -88,7 +126,10 @@ class Normalizer:
             if not math.isfinite(cv):
                 raise DataError(f"variable {v!r} is entirely NaN over the fitting period")
             if not math.isfinite(sv) or sv <= 0:
-                raise DataError(f"variable {v!r} is constant over the fitting period ({cv})")
+                raise DataError(
+                    f"variable {v!r} is constant over the fitting period (value {cv:.6g}): it "
+                    "carries no information; drop it from the variables"
+                )
             center.append(cv)
             scale.append(sv)
         self.variables, self.center, self.scale = variables, center, scale
@@ -112,6 +153,7 @@ class Normalizer:
               mask is False.
         """
         self._check(ds)
+        check_values(ds[self.variables])
         if self.climatology is not None:
             ds = self.climatology.transform(ds)
         arr = np.stack([np.asarray(ds[v].values, dtype=np.float64) for v in self.variables], -1)

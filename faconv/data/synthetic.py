@@ -18,6 +18,7 @@ day's smoothness or scale, only by their pattern and their persistence.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from faconv._io import atomic_write
-from faconv.component import check_choice
+from faconv.checks import check_choice, check_int, check_number, check_str_list
 from faconv.data.conventions import ERA5_NAMES, LONG_NAMES, UNITS
 from faconv.errors import ConfigError
 
@@ -37,6 +38,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "VARIABLES",
     "GeneratedRegimes",
+    "check_settings",
     "era5_like",
     "ground_truth",
     "make_regimes",
@@ -86,35 +88,77 @@ class GeneratedRegimes:
         return pd.DatetimeIndex(self.time).day_of_year.values
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"make_regimes: {name} must be a positive integer, got {value!r}")
-    return value
+def _pair(value, name: str) -> tuple[float, float]:
+    ok = isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+    if ok:
+        ok = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value
+        )
+    if not ok:
+        raise ConfigError(
+            f"make_regimes: {name} must be a (min, max) pair of numbers, got {value!r}"
+        )
+    return float(value[0]), float(value[1])
 
 
-def _unit_interval(value, name: str, closed_right: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or value > 1 or (value == 1 and not closed_right):
-        right = "1]" if closed_right else "1)"
-        raise ConfigError(f"make_regimes: {name} must be a number in [0, {right}, got {value!r}")
-    return float(value)
+def check_settings(**settings) -> dict:
+    """Validate generator settings (any subset of :func:`make_regimes`'s arguments and
+    ``steps_per_day``) by name, type and range, without generating anything.
+
+    Raises:
+        ConfigError: an unknown setting (the valid ones are listed) or a bad value.
+    """
+    valid = [*inspect.signature(make_regimes).parameters, "steps_per_day"]
+    unknown = sorted(set(settings) - set(valid))
+    if unknown:
+        raise ConfigError(f"unknown generated-data setting(s) {unknown}; valid: {valid}")
+    owner = "make_regimes"
+    limits = {"days": 100_000, "height": 2_000, "width": 4_000, "regimes": 100, "steps_per_day": 24}
+    for name, top in limits.items():
+        if name in settings:
+            check_int(settings[name], name, owner, minimum=1, maximum=top)
+    if "seed" in settings:
+        check_int(settings["seed"], "seed", owner, minimum=0)
+    if "noise" in settings:
+        check_number(settings["noise"], "noise", owner, minimum=0.0, below=1000.0)
+    if "memory" in settings:
+        check_number(settings["memory"], "memory", owner, minimum=0.0, below=1.0)
+    if "noise_scale" in settings:
+        check_number(settings["noise_scale"], "noise_scale", owner, minimum=0.05, maximum=5.0)
+    if "persistence" in settings:
+        check_number(settings["persistence"], "persistence", owner, minimum=0.0, maximum=1.0)
+    if "lat_range" in settings:
+        south, north = _pair(settings["lat_range"], "lat_range")
+        if not -90.0 <= south < north <= 90.0:
+            raise ConfigError(
+                f"{owner}: lat_range must satisfy -90 <= south < north <= 90, "
+                f"got {settings['lat_range']!r}"
+            )
+    if "lon_range" in settings:
+        west, east = _pair(settings["lon_range"], "lon_range")
+        if not 0.0 < east - west <= 360.0:
+            raise ConfigError(
+                f"{owner}: lon_range must satisfy 0 < east - west <= 360, "
+                f"got {settings['lon_range']!r}"
+            )
+    if "variables" in settings:
+        names = check_str_list(settings["variables"], "variables", owner)
+        unknown = [v for v in names if v not in VARIABLES]
+        if unknown:
+            raise ConfigError(f"{owner}: variables must be names from {VARIABLES}, got {unknown}")
+    if "start" in settings:
+        try:
+            pd.Timestamp(settings["start"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{owner}: start must be a date, got {settings['start']!r}") from exc
+    return settings
 
 
 def _axes(height: int, width: int, lat_range, lon_range) -> tuple[np.ndarray, np.ndarray, bool]:
     """Latitudes (descending) and longitudes; global extents get cell centres and wrap."""
-    try:
-        south, north = (float(v) for v in lat_range)
-        west, east = (float(v) for v in lon_range)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("make_regimes: lat_range and lon_range are (min, max) pairs") from exc
-    if not (-90.0 <= south < north <= 90.0):
-        raise ConfigError(
-            f"make_regimes: lat_range must satisfy -90 <= south < north <= 90, got {lat_range!r}"
-        )
-    if not (0.0 < east - west <= 360.0):
-        raise ConfigError(
-            f"make_regimes: lon_range must satisfy 0 < east - west <= 360, got {lon_range!r}"
-        )
+    south, north = _pair(lat_range, "lat_range")
+    west, east = _pair(lon_range, "lon_range")
     if north - south >= 180.0 - 1e-9:
         lat = 90.0 - (np.arange(height) + 0.5) * 180.0 / height
     else:
@@ -225,27 +269,22 @@ def make_regimes(
         variables: any of :data:`VARIABLES` (``sst`` is NaN over land).
         start (str): first day. Default: ``"2021-01-01"``.
     """
-    unknown = [v for v in variables if v not in VARIABLES]
-    if unknown or not variables or len(set(variables)) != len(variables):
-        raise ConfigError(
-            f"make_regimes: variables must be distinct names from {VARIABLES}, "
-            f"got {list(variables)!r}"
-        )
-    for name, v in (("days", days), ("height", height), ("width", width), ("regimes", regimes)):
-        _positive_int(v, name)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"make_regimes: seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not 0 <= noise < 1e3:
-        raise ConfigError(f"make_regimes: noise must be a number in [0, 1000), got {noise!r}")
-    memory = _unit_interval(memory, "memory")
-    ok = isinstance(noise_scale, (int, float)) and not isinstance(noise_scale, bool)
-    if not ok or not 0.05 <= noise_scale <= 5:
-        raise ConfigError(f"make_regimes: noise_scale must be in [0.05, 5], got {noise_scale!r}")
-    persistence = _unit_interval(persistence, "persistence", closed_right=True)
-    try:
-        time = pd.date_range(start, periods=days, freq="D").values
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"make_regimes: start must be a date, got {start!r}") from exc
+    check_settings(
+        days=days,
+        height=height,
+        width=width,
+        regimes=regimes,
+        seed=seed,
+        noise=noise,
+        memory=memory,
+        noise_scale=noise_scale,
+        persistence=persistence,
+        lat_range=lat_range,
+        lon_range=lon_range,
+        variables=variables,
+        start=start,
+    )
+    time = pd.date_range(start, periods=days, freq="D").values
     lat, lon, periodic = _axes(height, width, lat_range, lon_range)
     rng = np.random.default_rng(seed)
     xyz = _unit_vectors(lat, lon)
@@ -328,7 +367,7 @@ def era5_like(steps_per_day: int = 1, **kwargs) -> xr.Dataset:
     that averages to zero, so the daily means equal the daily fields exactly. Other keyword
     arguments go to :func:`make_regimes`.
     """
-    _positive_int(steps_per_day, "steps_per_day")
+    check_settings(steps_per_day=steps_per_day)
     gen = make_regimes(**kwargs)
     days, height, width, n_var = gen.data.shape
     data, time = gen.data, gen.time

@@ -33,7 +33,8 @@ def dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> 
     L, d = q.shape[-2], q.shape[-1]
     saves_scores = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
     score_bytes = q[..., 0].numel() * L * q.element_size()
-    if q.device.type != "cpu" or (saves_scores and score_bytes > _EXPLICIT_MAX_BYTES):
+    empty = q.numel() == 0  # an empty batch: PyTorch's kernel handles it
+    if empty or q.device.type != "cpu" or (saves_scores and score_bytes > _EXPLICIT_MAX_BYTES):
         return F.scaled_dot_product_attention(q, k, v)
     batch = q.shape[:-2]
     q, k, v = (t.reshape(-1, L, d) for t in (q, k, v))  # softmax is slower on 4-d tensors

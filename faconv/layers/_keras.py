@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from faconv.component import check_choice
+from faconv.domains.base import Domain
 from faconv.domains.grid import GridDomain
 from faconv.errors import InputError
 from faconv.layers.recurrent import Recurrent
@@ -19,10 +20,11 @@ DATA_FORMATS = ("channels_last", "channels_first")
 class KerasGridRecurrent(Recurrent):
     """A :class:`Recurrent` on a 2-D grid with the Keras call convention.
 
-    ``forward(x, initial_state=None, *, domain=None)`` takes ``(B, T, H, W, C)``
-    (``channels_last``) or ``(B, T, C, H, W)`` (``channels_first``) and returns outputs and
-    states in the same layout. Without ``domain`` the grid is ``GridDomain(H, W,
-    periodic=self.periodic)``.
+    ``forward(x, domain=None, initial_state=None, *, time_offset=None)`` takes
+    ``(B, T, H, W, C)`` (``channels_last``) or ``(B, T, C, H, W)`` (``channels_first``) and
+    returns outputs and states in the same layout: the argument order of every faconv layer
+    (``layer(x, domain)``). Without ``domain`` the grid is ``GridDomain(H, W,
+    periodic=self.periodic)``. ``initial_state`` is passed by keyword, as in Keras.
     """
 
     periodic: bool = False
@@ -43,11 +45,16 @@ class KerasGridRecurrent(Recurrent):
     def forward(  # type: ignore[override]
         self,
         x: torch.Tensor,
+        domain: GridDomain | None = None,
         initial_state: Any = None,
         *,
-        domain: GridDomain | None = None,
         time_offset: int | None = None,
     ):
+        if domain is not None and not isinstance(domain, Domain):
+            raise InputError(
+                f"the second argument of {type(self).__name__} is the domain, got "
+                f"{type(domain).__qualname__}; pass a state as initial_state=(h, c)"
+            )
         if not isinstance(x, torch.Tensor) or x.dim() != 5:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__qualname__
             layout = "(B, T, H, W, C)" if self.data_format == "channels_last" else "(B, T, C, H, W)"

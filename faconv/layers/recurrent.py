@@ -167,7 +167,10 @@ class Recurrent(Component):
         state, t0 = self._start(xs, domain, initial_state, time_offset)
         if self.go_backwards:
             xs = xs.flip(1)
-        outputs, state = unroll(self.cell, xs, domain, state, t0, self.checkpoint_steps)
+        if xs.shape[0] == 0:  # an empty batch: empty outputs, nothing to compute
+            outputs = [state.h] * xs.shape[1]
+        else:
+            outputs, state = unroll(self.cell, xs, domain, state, t0, self.checkpoint_steps)
         out = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
         if self.stateful:
             self._state, self._time = state.detach(), t0 + xs.shape[1]

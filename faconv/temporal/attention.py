@@ -10,6 +10,7 @@ from faconv.component import Component, check_choice, check_positive_int
 from faconv.errors import ConfigError, InputError
 from faconv.registry import Registry
 from faconv.temporal.encoding import seasonal_encoding
+from faconv.validation import check_finite
 
 __all__ = ["TEMPORAL", "SeasonalTemporalAttention", "TemporalMixer"]
 
@@ -94,6 +95,12 @@ class SeasonalTemporalAttention(TemporalMixer):
         if tuple(day_of_year.shape) != tuple(z.shape[:2]):
             raise InputError(
                 f"day_of_year has shape {tuple(day_of_year.shape)}, expected (B, T) = {tuple(z.shape[:2])}"
+            )
+        check_finite(day_of_year.float(), "day_of_year")
+        if day_of_year.numel() and float(day_of_year.abs().max()) > 100 * self.period:
+            raise InputError(
+                f"day_of_year reaches {float(day_of_year.abs().max()):.3g}: not a day of the year "
+                f"(0..{self.period:g}); a missing time (NaT) converted to a number looks like this"
             )
         pe = seasonal_encoding(day_of_year, self.dim, self.period).to(z.dtype)
         B, T, D = z.shape

@@ -3,6 +3,7 @@
 from faconv.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    load_weights,
     normalizer_from_checkpoint,
     save_checkpoint,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "TrainConfig",
     "load_checkpoint",
     "load_run_config",
+    "load_weights",
     "model_config_for",
     "normalizer_from_checkpoint",
     "prepare_data",

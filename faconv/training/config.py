@@ -1,4 +1,9 @@
-"""Run configuration: data, model, training and clustering sections, from JSON/YAML or flags."""
+"""Run configuration: data, model, training and clustering sections, from JSON/YAML or flags.
+
+Every value is checked by type and range when the config is read (and again after command-line
+flags override it), before any data is touched: a wrong type or an out-of-range value is one
+:class:`~faconv.ConfigError` that names ``section.key``, what it must be and what it is.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,23 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from faconv.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_str_list,
+)
 from faconv.errors import ConfigError
 
 __all__ = ["ClusterConfig", "DataConfig", "RunConfig", "TrainConfig", "load_run_config"]
 
 
-def _from_dict(cls, d: dict | None, section: str):
-    d = dict(d or {})
+def _from_dict(cls, d: Any, section: str):
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"the '{section}' section must be a mapping, got {d!r}")
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
@@ -23,85 +38,225 @@ def _from_dict(cls, d: dict | None, section: str):
     return cls(**d)
 
 
+def _optional(check):
+    return lambda value, name, owner: None if value is None else check(value, name, owner)
+
+
+def _paths(value, name, owner):
+    if isinstance(value, str):
+        if not value:
+            raise ConfigError(f"{owner}: {name} must be a file, a glob or a store, got ''")
+        return value
+    return check_str_list(value, name, owner)
+
+
+def _box(value, name, owner):
+    ok = isinstance(value, (list, tuple)) and len(value) == 4
+    if not ok:
+        raise ConfigError(f"{owner}: {name} must be [south, north, west, east], got {value!r}")
+    south, north = (check_number(v, name, owner) for v in value[:2])
+    for v in value[2:]:
+        check_number(v, name, owner)
+    if not -90 <= south <= north <= 90:
+        raise ConfigError(
+            f"{owner}: {name} needs -90 <= south <= north <= 90 (degrees), got {value!r}"
+        )
+    return list(value)
+
+
+def _harmonics(value, name, owner):
+    if value == "auto":
+        return value
+    return check_int(value, name, owner, minimum=0, maximum=12)
+
+
+def _generated(value, name, owner):
+    if not isinstance(value, dict):
+        raise ConfigError(f"{owner}: {name} must be a mapping of generator settings, got {value!r}")
+    from faconv.data.synthetic import check_settings
+
+    return check_settings(**value)
+
+
+def _device(value, name, owner):
+    import torch
+
+    if not isinstance(value, str):
+        raise ConfigError(f"{owner}: {name} must be 'auto', 'cpu' or 'cuda[:N]', got {value!r}")
+    if value == "auto":
+        return value
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(f"{owner}: {name}={value!r} is not a device: {exc}") from exc
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0 or (dev.index is not None and dev.index >= n):
+            raise ConfigError(
+                f"{owner}: {name}={value!r} is not available: this machine has {n} CUDA "
+                "device(s); use 'auto' or 'cpu'"
+            )
+    elif dev.type != "cpu":
+        raise ConfigError(f"{owner}: {name} must be 'auto', 'cpu' or 'cuda[:N]', got {value!r}")
+    return value
+
+
+def _spec(check, *args, **kwargs):
+    """Field metadata: how the value is checked."""
+    return {"check": lambda v, name, owner: check(v, name, owner, *args, **kwargs)}
+
+
+class _Section:
+    """Validation of a config section from its fields' ``check`` metadata."""
+
+    section = ""
+
+    def validate(self) -> None:
+        for f in fields(self):
+            check = f.metadata.get("check")
+            if check is not None:
+                check(getattr(self, f.name), f.name, f"config '{self.section}' section")
+
+
 @dataclass
-class DataConfig:
+class DataConfig(_Section):
     """Where the data comes from and how it is prepared.
 
     ``path`` None means the built-in generated ERA5-like data (``generated``: keyword arguments
     of :func:`faconv.data.era5_like`, its defaults otherwise). ``climatology_harmonics``
     removes a daily climatology (the mean plus that many annual harmonics per point and
-    variable, fitted on the training period) before normalising; ``None`` keeps the raw fields.
-    ``mesh_level`` regrids onto an icosahedral multimesh of that level.
+    variable, fitted on the training period; ``"auto"``: one per year of training data, 1 to
+    3) before normalising; ``None`` keeps the raw fields. ``mesh_level`` regrids onto an
+    icosahedral multimesh of that level. ``allow_missing_chunks`` accepts Zarr stores whose
+    missing chunks are meant as missing data (written with ``write_empty_chunks=False``).
     """
 
-    path: str | list[str] | None = None
-    variables: list[str] | None = None
-    box: list[float] | None = None
-    coarsen: int = 1
-    daily: bool = True
-    normalization: str = "zscore"
-    climatology_harmonics: int | str | None = "auto"
-    mesh_level: int | None = None
-    generated: dict = field(default_factory=dict)
+    section = "data"
+
+    path: str | list[str] | None = field(default=None, metadata={"check": _optional(_paths)})
+    variables: list[str] | None = field(default=None, metadata={"check": _optional(check_str_list)})
+    box: list[float] | None = field(default=None, metadata={"check": _optional(_box)})
+    coarsen: int = field(default=1, metadata=_spec(check_int, minimum=1, maximum=100))
+    daily: bool = field(default=True, metadata={"check": check_bool})
+    normalization: str = field(
+        default="zscore",
+        metadata=_spec(lambda v, n, o: check_choice(v, ("zscore", "minmax"), n, o)),
+    )
+    climatology_harmonics: int | str | None = field(
+        default="auto", metadata={"check": _optional(_harmonics)}
+    )
+    mesh_level: int | None = field(
+        default=None,
+        metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=0, maximum=8))},
+    )
+    generated: dict = field(default_factory=dict, metadata={"check": _generated})
+    allow_missing_chunks: bool = field(default=False, metadata={"check": check_bool})
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """Optimisation settings (AdamW, gradient clipping, optional bf16 autocast on GPU)."""
 
-    epochs: int = 40
-    batch_size: int = 8
-    lr: float = 3e-3
-    lr_schedule: str = "constant"  # or "cosine" (warm-up, then decay to lr/100)
-    weight_decay: float = 1e-4
-    clip_norm: float = 1.0
-    laplacian_weight: float = 0.0
-    window: int = 8
-    stride: int = 8
-    val_fraction: float = 0.2
-    seed: int = 0
-    amp: bool = False
-    checkpoint_every: int = 0  # steps; 0 = at the end of every epoch
-    device: str = "auto"
-    deterministic: bool = False  # torch.use_deterministic_algorithms (matters on GPU)
+    section = "train"
+
+    epochs: int = field(default=40, metadata=_spec(check_int, minimum=1))
+    batch_size: int = field(default=8, metadata=_spec(check_int, minimum=1))
+    lr: float = field(default=3e-3, metadata=_spec(check_number, above=0.0, maximum=10.0))
+    lr_schedule: str = field(  # "cosine": warm-up, then decay to lr / 100
+        default="constant",
+        metadata=_spec(lambda v, n, o: check_choice(v, ("constant", "cosine"), n, o)),
+    )
+    weight_decay: float = field(default=1e-4, metadata=_spec(check_number, minimum=0.0))
+    clip_norm: float = field(default=1.0, metadata=_spec(check_number, minimum=0.0))  # 0: off
+    laplacian_weight: float = field(default=0.0, metadata=_spec(check_number, minimum=0.0))
+    window: int = field(default=8, metadata=_spec(check_int, minimum=1))
+    stride: int = field(default=8, metadata=_spec(check_int, minimum=1))
+    val_fraction: float = field(default=0.2, metadata=_spec(check_number, minimum=0.0, below=1.0))
+    seed: int = field(default=0, metadata=_spec(check_int, minimum=0))
+    amp: bool = field(default=False, metadata={"check": check_bool})
+    checkpoint_every: int = field(  # steps; 0 = at the end of every epoch
+        default=0, metadata=_spec(check_int, minimum=0)
+    )
+    device: str = field(default="auto", metadata={"check": _device})
+    deterministic: bool = field(  # torch.use_deterministic_algorithms (matters on GPU)
+        default=False, metadata={"check": check_bool}
+    )
+
+
+#: Settings that may differ on ``--resume`` without changing the result.
+RESUME_FREE = ("checkpoint_every", "device")
 
 
 @dataclass
-class ClusterConfig:
+class ClusterConfig(_Section):
     """KMeans settings, and the number of EOFs of the classical baseline."""
 
-    k: int = 7
-    n_init: int = 10
-    n_eofs: int = 10
+    section = "cluster"
+
+    k: int = field(default=7, metadata=_spec(check_int, minimum=2))
+    n_init: int = field(default=10, metadata=_spec(check_int, minimum=1))
+    n_eofs: int = field(default=10, metadata=_spec(check_int, minimum=1))
+
+
+def _default_model() -> dict:
+    return {"encoder": [{"type": "fa_convlstm", "hidden_channels": 32}]}
 
 
 @dataclass
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: dict = field(
-        default_factory=lambda: {"encoder": [{"type": "fa_convlstm", "hidden_channels": 32}]}
-    )
+    model: dict = field(default_factory=_default_model)
     train: TrainConfig = field(default_factory=TrainConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(
+                "a run config must be a mapping with data/model/train/cluster sections"
+            )
         unknown = sorted(set(d) - {"data", "model", "train", "cluster"})
         if unknown:
             raise ConfigError(f"unknown section(s) {unknown}; valid: data, model, train, cluster")
-        model = d.get("model", cls().model)
-        if not isinstance(model, dict):
-            raise ConfigError(
-                "the 'model' section must be a mapping of RepresentationModel arguments"
-            )
-        return cls(
-            _from_dict(DataConfig, d.get("data"), "data"), dict(model),
+        model = d.get("model", _default_model())
+        if model is None:
+            model = _default_model()
+        cfg = cls(
+            _from_dict(DataConfig, d.get("data"), "data"),
+            model,
             _from_dict(TrainConfig, d.get("train"), "train"),
             _from_dict(ClusterConfig, d.get("cluster"), "cluster"),
-        )  # fmt: skip
+        )
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> RunConfig:
+        """Check every value by type and range, and the model section's structure (built with
+        placeholder channel counts), before any data is touched."""
+        for section in (self.data, self.train, self.cluster):
+            section.validate()
+        check_model_section(self.model)
+        if self.train.window > 100_000:
+            raise ConfigError(f"config 'train' section: window {self.train.window} is too long")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_model_section(model: Any) -> None:
+    """The model section must build (types, keys, values); the data wires the channels."""
+    if not isinstance(model, dict):
+        raise ConfigError("the 'model' section must be a mapping of RepresentationModel arguments")
+    wired = sorted({"in_channels", "out_channels", "type"} & set(model))
+    if wired:
+        raise ConfigError(
+            f"the 'model' section sets {wired}, which the data decides (variables and mask "
+            "channels); remove them"
+        )
+    from faconv.registry import build
+
+    build({"type": "representation", **model, "in_channels": 16}, kind="model")
 
 
 def load_run_config(path: str | Path | None) -> RunConfig:
@@ -111,8 +266,8 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no config file at {path}")
-    text = path.read_text()
     try:
+        text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
             import yaml
 

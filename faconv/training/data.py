@@ -68,6 +68,16 @@ class Prepared:
         return self.inputs.shape[0]
 
 
+def load(ds: xr.Dataset, source: str) -> xr.Dataset:
+    """Read the lazy selection into memory; damaged compressed chunks surface here and become a
+    :class:`~faconv.DataError` naming the source."""
+    try:
+        return ds.load()
+    except Exception as exc:  # codecs, HDF5 and zarr raise many types
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read the data of {source}: a damaged chunk? ({text})") from exc
+
+
 def _generated(cfg: DataConfig, workdir: Path) -> tuple[Path, Path]:
     """The generated default data (and its ground truth), written once per settings.
 
@@ -114,13 +124,21 @@ def prepare_data(
     the harmonic climatology and fit the normaliser on the training period (or apply a given
     normaliser with its climatology), and build the tensors (regridded onto a mesh when asked).
     """
+    cfg.validate()
     truth = None
     if cfg.path is None:
         path, truth = _generated(cfg, Path(workdir))
         source = f"generated ERA5-like data ({path.name}, settings {cfg.generated})"
     else:
         path, source = cfg.path, str(cfg.path)
-    ds = open_era5(path, cfg.variables, cfg.box, cfg.coarsen, cfg.daily)
+    ds = open_era5(
+        path,
+        cfg.variables,
+        cfg.box,
+        cfg.coarsen,
+        cfg.daily,
+        allow_missing_chunks=cfg.allow_missing_chunks,
+    )
     if normalizer is None:  # statistics (and the climatology) from the training period only
         n_train = ds.sizes["time"] - round(ds.sizes["time"] * val_fraction)
         clim = None
@@ -131,7 +149,7 @@ def prepare_data(
         )
     else:  # a saved normaliser: the data must hold its variables (transform names what lacks)
         ds = ds[[v for v in normalizer.variables if v in ds.data_vars]]
-    values, mask = normalizer.transform(ds.load())
+    values, mask = normalizer.transform(load(ds, source))
     labels = patterns = None
     if truth is not None:
         labels, patterns = _truth_on(truth, ds[normalizer.variables], cfg)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
 import math
 import time
@@ -12,24 +12,33 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from faconv._io import atomic_write_text
 from faconv.data.windows import split_windows
-from faconv.errors import DataError, DistributedError, NumericalError
+from faconv.errors import DataError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
 from faconv.registry import build
 from faconv.training.checkpoint import (
     CheckpointError,
     config_json,
     load_checkpoint,
-    normalizer_from_checkpoint,
+    load_weights,
     normalizer_payload,
     save_checkpoint,
 )
-from faconv.training.config import TrainConfig
+from faconv.training.config import RESUME_FREE, TrainConfig
 from faconv.training.data import Prepared
+from faconv.training.distributed import (
+    barrier,
+    collective_guard,
+    global_norms,
+    rank_and_size,
+    zero_loss,
+)
+from faconv.training.lock import RunLock
+from faconv.training.progress import Progress
 
-__all__ = ["model_config_for", "train_model"]
+__all__ = ["data_fingerprint", "model_config_for", "train_model"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -107,13 +116,50 @@ def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) ->
     return loss
 
 
-def _dist() -> tuple[int, int]:
-    """(rank, world size) when running under torch.distributed (torchrun), else (0, 1)."""
-    import torch.distributed as dist
+def data_fingerprint(data: Prepared) -> dict[str, Any]:
+    """What a resumed run must find unchanged in its data: variables, number of steps, the
+    point layout, the time span and the normalisation statistics (the fitted climatology
+    included). The source path is left out: moved files are the same data."""
+    norm = json.dumps(data.normalizer.to_dict(), sort_keys=True)
+    if data.normalizer.climatology is not None:
+        _, coef = data.normalizer.climatology.to_state()
+        norm += hashlib.sha256(np.ascontiguousarray(coef, dtype=np.float64).tobytes()).hexdigest()
+    return {
+        "variables": list(data.variables),
+        "steps": int(data.num_steps),
+        "points": [int(n) for n in data.target.shape[1:-1]],
+        "input_channels": int(data.inputs.shape[-1]),
+        "time": [str(data.time[0]), str(data.time[-1])] if len(data.time) else [],
+        "normalizer": hashlib.sha256(norm.encode()).hexdigest()[:16],
+    }
 
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+
+def _resume_mismatch(ckpt: dict, cfg: TrainConfig, fingerprint: dict) -> list[str]:
+    """Every training setting or data property that differs from the checkpoint's run."""
+    saved = json.loads(ckpt["train_config"])
+    now = asdict(cfg)
+    diff = []
+    for key in sorted(set(saved) | set(now)):
+        if key in RESUME_FREE or saved.get(key) == now.get(key):
+            continue
+        if key == "epochs" and cfg.lr_schedule == "constant" and now[key] > saved.get(key, 0):
+            continue  # more epochs of a constant schedule: training simply goes on
+        diff.append(f"train.{key}: checkpoint {saved.get(key)!r}, now {now.get(key)!r}")
+    if not isinstance(ckpt.get("data_fingerprint"), str):
+        return diff  # an older checkpoint: only the model config and settings can be checked
+    try:
+        old = dict(json.loads(ckpt["data_fingerprint"]))
+    except (ValueError, TypeError):
+        return [*diff, "data: the checkpoint's data fingerprint is malformed"]
+    for key in sorted(set(old) | set(fingerprint)):
+        if old.get(key) != fingerprint.get(key):
+            what = (
+                "statistics"
+                if key == "normalizer"
+                else f"{old.get(key)!r} -> {fingerprint.get(key)!r}"
+            )
+            diff.append(f"data {key}: {what}")
+    return diff
 
 
 def train_model(
@@ -129,17 +175,31 @@ def train_model(
     The shuffling order of epoch ``e`` depends only on ``(seed, e)`` and the checkpoint records
     the position inside the epoch, the optimiser state and the RNG state, so a run killed and
     resumed with ``resume=True`` ends with exactly the weights of an uninterrupted run (CPU).
+    A resumed run must have the same model config, training settings (all but
+    ``checkpoint_every`` and ``device``; ``epochs`` may grow under a constant learning rate)
+    and data (variables, steps, points, time span, normalisation statistics).
+
+    While it runs, ``out_dir`` is locked: a second run on the same directory is refused; the
+    lock of a killed run is taken over.
 
     Raises:
-        CheckpointError: ``resume`` with a checkpoint from another model config or other
-            variables, or a corrupted checkpoint.
+        CheckpointError: ``resume`` with a checkpoint from another model config, other training
+            settings or other data (every difference is named), or a corrupted checkpoint.
+        RunLockedError: another live run writes to ``out_dir``.
+        NumericalError: the loss became NaN or Inf.
     """
+    cfg.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rank, size = _dist()
-    if rank == 0:  # temporary files of a writer that was killed mid-write
-        for stale in out.glob(f"{CHECKPOINT}.*.tmp"):
-            stale.unlink(missing_ok=True)
+    rank, size = rank_and_size()
+    with RunLock(out, enabled=rank == 0):
+        if rank == 0:  # temporary files of a writer that was killed mid-write
+            for stale in out.glob(f"{CHECKPOINT}.*.tmp"):
+                stale.unlink(missing_ok=True)
+        return _train(model_section, data, cfg, out, resume, progress, rank, size)
+
+
+def _train(model_section, data, cfg, out, resume, progress, rank, size) -> dict[str, Any]:
     device = _device(cfg.device)
     if size > 1 and device.type == "cuda":
         device = torch.device("cuda", rank % torch.cuda.device_count())
@@ -163,37 +223,59 @@ def train_model(
     if not train_w:
         raise DataError("no training window fits; use a shorter window or more data")
     n_batches = math.ceil(len(train_w) / cfg.batch_size)
+    fingerprint = data_fingerprint(data)
     epoch, batch_i, step, history = 0, 0, 0, {"train": [], "val": [], "seconds": []}
     epoch_losses: list[float] = []  # losses of the current epoch (checkpointed too)
     if resume and (out / CHECKPOINT).exists():
-        ckpt = load_checkpoint(out / CHECKPOINT, expect_config=model_cfg)
-        saved_vars = normalizer_from_checkpoint(ckpt, out / CHECKPOINT).variables
-        if saved_vars != data.variables:
+        path = out / CHECKPOINT
+        ckpt = load_checkpoint(path, expect_config=model_cfg, for_training=True)
+        diff = _resume_mismatch(ckpt, cfg, fingerprint)
+        if diff:
             raise CheckpointError(
-                f"the checkpoint was trained on variables {saved_vars}, the data has {data.variables}"
+                f"cannot resume {path}: the run differs from the checkpoint's "
+                f"({'; '.join(diff)}); use the same settings or another --out"
             )
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["rng_state"])
+        load_weights(model, ckpt["model"], path)
+        try:
+            opt.load_state_dict(ckpt["optimizer"])
+            torch.set_rng_state(ckpt["rng_state"])
+            history = json.loads(ckpt["history"])
+            epoch_losses = [float(v) for v in history.pop("current_epoch_losses", [])]
+            assert all(isinstance(history[k], list) for k in ("train", "val", "seconds"))
+        except (ValueError, KeyError, TypeError, RuntimeError, AssertionError) as exc:
+            raise CheckpointError(
+                f"{path}: the optimiser, RNG or history entries are malformed ({exc}); "
+                "it cannot be resumed"
+            ) from exc
         epoch, batch_i, step = int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"])
-        history = json.loads(ckpt["history"])
-        epoch_losses = history.pop("current_epoch_losses", [])
+        if batch_i > n_batches or epoch > cfg.epochs:
+            raise CheckpointError(
+                f"{path}: its position (epoch {epoch}, batch {batch_i}) does not fit this run"
+            )
 
     def checkpoint():
-        if rank != 0:  # one writer; the others wait so nobody races ahead of a checkpoint
-            _barrier(size)
-            return
-        save_checkpoint(out / CHECKPOINT, {
-            "model_config": config_json(model_cfg), "model": model.state_dict(),
-            "optimizer": opt.state_dict(), **normalizer_payload(data.normalizer),
-            "train_config": json.dumps(asdict(cfg)), "epoch": epoch, "batch": batch_i,
-            "step": step, "history": json.dumps({**history, "current_epoch_losses": epoch_losses}),
-            "rng_state": torch.get_rng_state(),
-        })  # fmt: skip
-        _barrier(size)
+        if rank == 0:  # one writer; the others wait so nobody races ahead of a checkpoint
+            save_checkpoint(
+                out / CHECKPOINT,
+                {
+                    "model_config": config_json(model_cfg),
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    **normalizer_payload(data.normalizer),
+                    "train_config": json.dumps(asdict(cfg)),
+                    "data_fingerprint": json.dumps(fingerprint),
+                    "epoch": epoch,
+                    "batch": batch_i,
+                    "step": step,
+                    "history": json.dumps({**history, "current_epoch_losses": epoch_losses}),
+                    "rng_state": torch.get_rng_state(),
+                },
+            )
+        barrier(size)
 
-    bar = tqdm(total=cfg.epochs * n_batches, initial=epoch * n_batches + batch_i,
-               desc="train", disable=not progress or rank != 0)  # fmt: skip
+    bar = Progress(
+        cfg.epochs, n_batches, done=epoch * n_batches + batch_i, enabled=progress and rank == 0
+    )
     t_epoch = time.perf_counter()
     while epoch < cfg.epochs:
         order = torch.randperm(
@@ -204,24 +286,29 @@ def train_model(
             lo, hi = batch_i * cfg.batch_size, (batch_i + 1) * cfg.batch_size
             starts = [train_w[i] for i in order[lo:hi]]
             if size > 1:  # every rank takes an interleaved shard of the same global batch
-                world = _global_norms(data, starts, cfg.window, size, device)
+                world = global_norms(data, starts, cfg.window, size, device)
                 mine = starts[rank::size]
                 shard = _batch(data, mine, cfg.window, device) if mine else None
-                loss = _loss(net, shard, data, cfg, device, world) if mine else _zero_loss(net)
+                loss = _loss(net, shard, data, cfg, device, world) if mine else zero_loss(net)
                 report = loss.detach().clone()
-                with _collective_guard(step, out):
+                with collective_guard(step, out):
                     torch.distributed.all_reduce(report)
                 report = report / size
             else:
                 loss = _loss(net, _batch(data, starts, cfg.window, device), data, cfg, device)
                 report = loss.detach()
             if not torch.isfinite(report):
+                kept = (
+                    f"the last checkpoint ({out / CHECKPOINT}) is from before the divergence"
+                    if (out / CHECKPOINT).exists()
+                    else "no checkpoint was written yet"
+                )
                 raise NumericalError(
                     f"non-finite training loss at step {step}: the run diverged; lower the "
-                    "learning rate or keep gradient clipping on (the last checkpoint is intact)"
+                    f"learning rate or keep gradient clipping on ({kept})"
                 )
             opt.zero_grad(set_to_none=True)
-            with _collective_guard(step, out, active=size > 1):  # DDP all-reduces gradients here
+            with collective_guard(step, out, active=size > 1):  # DDP all-reduces gradients here
                 loss.backward()
             if cfg.clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
@@ -230,9 +317,7 @@ def train_model(
             opt.step()
             epoch_losses.append(report.item())
             batch_i, step = batch_i + 1, step + 1
-            bar.update()
-            bar.set_postfix(train=f"{np.mean(epoch_losses):.4f}",
-                            val=f"{history['val'][-1]:.4f}" if history["val"] else "-")  # fmt: skip
+            bar.step(float(np.mean(epoch_losses)), history["val"][-1] if history["val"] else None)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and batch_i < n_batches:
                 checkpoint()
         model.eval()
@@ -244,54 +329,17 @@ def train_model(
         history["train"].append(float(np.mean(epoch_losses)))
         history["val"].append(float(np.mean(vals)) if vals else float("nan"))
         history["seconds"].append(time.perf_counter() - t_epoch)
+        bar.epoch(epoch + 1, history["train"][-1], history["val"][-1])
         t_epoch, epoch, batch_i, epoch_losses = time.perf_counter(), epoch + 1, 0, []
         checkpoint()
     bar.close()
     if rank == 0:
-        (out / "history.json").write_text(json.dumps(history, indent=2))
-    return {"model": model.cpu(), "model_config": model_cfg, "history": history,
-            "checkpoint": str(out / CHECKPOINT), "parameters": sum(p.numel() for p in model.parameters()),
-            "encoder_parameters": sum(p.numel() for p in model.encoder.parameters())}  # fmt: skip
-
-
-def _barrier(size: int) -> None:
-    if size > 1:
-        import torch.distributed as dist
-
-        with _collective_guard(None, None):
-            dist.barrier()
-
-
-@contextlib.contextmanager
-def _collective_guard(step: int | None, out: Path | None, active: bool = True):
-    """Turn a failed collective (a worker died, a timeout) into one clear error."""
-    if not active:
-        yield
-        return
-    try:
-        yield
-    except RuntimeError as exc:
-        where = "" if step is None else f" at step {step}"
-        ckpt = (
-            "" if out is None else f"; the last checkpoint in {out} is intact: rerun with --resume"
-        )
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise DistributedError(
-            f"data-parallel training stopped{where}: a collective operation failed ({first}); "
-            f"another worker probably died or timed out{ckpt}"
-        ) from exc
-
-
-def _global_norms(data: Prepared, starts: list[int], length: int, size: int, device):
-    """(world size, total loss weight, number of windows) of the whole global batch."""
-    w = data.domain.point_weights(device, torch.float32)
-    total = 0.0
-    for s in starts:
-        m = data.mask[s : s + length].to(device)
-        total += float((w.view(*w.shape, 1) * m).sum())
-    return size, total, len(starts)
-
-
-def _zero_loss(net) -> torch.Tensor:
-    """A rank with an empty shard still joins the gradient all-reduce (with zero gradient)."""
-    return sum(p.sum() * 0.0 for p in net.parameters())
+        atomic_write_text(out / "history.json", json.dumps(history, indent=2))
+    return {
+        "model": model.cpu(),
+        "model_config": model_cfg,
+        "history": history,
+        "checkpoint": str(out / CHECKPOINT),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
+    }

@@ -25,7 +25,7 @@ def test_fewer_days_than_regimes_and_bad_settings():
         (dict(days=0), "days"),
         (dict(noise=-1), "noise"),
         (dict(memory=1.0), "memory"),
-        (dict(variables=("t2m", "t2m")), "distinct"),
+        (dict(variables=("t2m", "t2m")), "more than once"),
         (dict(lat_range=(50, 40)), "lat_range"),
         (dict(start="never"), "start"),
         (dict(noise_scale=0.0), "noise_scale"),

@@ -78,9 +78,11 @@ def test_attention_schedule_counts_absolute_time():
     xs = torch.randn(1, 5, 4, 4, 2)
     full = layer(xs)[0]
     _, h, c = layer(xs[:, :2])
-    rest = layer(xs[:, 2:], (h, c), time_offset=2)[0]
+    rest = layer(xs[:, 2:], initial_state=(h, c), time_offset=2)[0]
     torch.testing.assert_close(rest, full[:, 2:])
-    shifted = layer(xs[:, 2:], (h, c))[0]  # restarting the clock at 0 changes the schedule
+    shifted = layer(xs[:, 2:], initial_state=(h, c))[
+        0
+    ]  # restarting the clock at 0 changes the schedule
     assert not torch.allclose(shifted, full[:, 2:])
 
 
@@ -150,7 +152,10 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(InputError, match="no time steps"):
         layer(torch.randn(1, 0, 6, 7, 3))
     with pytest.raises(InputError, match="state.h has shape"):
-        layer(torch.randn(1, 2, 6, 7, 3), (torch.zeros(1, 6, 6, 8), torch.zeros(1, 6, 7, 8)))
+        layer(
+            torch.randn(1, 2, 6, 7, 3),
+            initial_state=(torch.zeros(1, 6, 6, 8), torch.zeros(1, 6, 7, 8)),
+        )
     with pytest.raises(faconv.DomainError, match="point dims"):
         layer(torch.randn(1, 2, 6, 7, 3), domain=GridDomain(6, 8))
     stateful = faconv.FAConvLSTM2D(3, 8, stateful=True)
