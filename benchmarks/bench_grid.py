@@ -1,6 +1,11 @@
-"""FAConvLSTM2D vs ConvLSTM2D on grids: parameters, multiply-accumulates, forward and
+"""FAConvLSTM2D vs the dense ConvLSTMs on grids: parameters, multiply-accumulates, forward and
 forward+backward time, and a roofline estimate. Every ratio comes from one run of this script
-(same machine, same load).
+(same machine, same load); the models run in turn within every repeat (interleaved medians).
+
+The dense references are ``faconv.ConvLSTM2D`` (Keras-exact, channels-last input) and the
+plain one-convolution PyTorch ConvLSTM most repositories hand-write
+(``benchmarks/plain_convlstm.py``, NCHW input, its own best layout). Speed-ups are quoted
+against the fastest dense model of each grid.
 
     python benchmarks/bench_grid.py                      # 48x48, 64x128 and 181x360 (~6 min)
     python benchmarks/bench_grid.py --grids 64x128 --repeats 3
@@ -25,7 +30,8 @@ import argparse
 import contextlib
 
 import torch
-from _common import header, median_time, reexec_with_allocator
+from _common import header, interleaved_medians, median_time, reexec_with_allocator
+from plain_convlstm import PlainConvLSTM
 from torch.utils.flop_counter import FlopCounterMode
 
 import faconv
@@ -38,7 +44,13 @@ def _models(c_in: int, filters: int, cb: int, attention: str | None, attn_every:
             return_sequences=True,
         ),
         "ConvLSTM2D": faconv.ConvLSTM2D(c_in, filters, 3, padding="same", return_sequences=True),
+        "plain ConvLSTM": PlainConvLSTM(c_in, filters, 3),
     }  # fmt: skip
+
+
+def _input(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Each model gets the layout it is written for: NCHW sequences for the plain cell."""
+    return x.permute(0, 1, 4, 2, 3).contiguous() if name == "plain ConvLSTM" else x
 
 
 def _macs(model, x) -> float:
@@ -105,30 +117,50 @@ def main() -> None:
         H, W = (int(v) for v in grid.lower().split("x"))
         repeats = args.repeats if H * W <= 100_000 else args.large_repeats
         x = torch.randn(args.batch, args.steps, H, W, args.in_channels, device=dev)
-        rows = {}
-        for name, model in _models(
-            args.in_channels, args.filters, args.bottleneck, attention, args.attn_every
-        ).items():
-            model = model.to(dev)
-            params = sum(q.numel() for q in model.parameters())
-            macs = _macs(model, x)
+        models = {
+            name: model.to(dev)
+            for name, model in _models(
+                args.in_channels, args.filters, args.bottleneck, attention, args.attn_every
+            ).items()
+        }
+        fns = {}
+        for name, model in models.items():
+            xi = _input(name, x)
 
-            def fwd(model=model, x=x):
+            def fwd(model=model, x=xi):
                 with torch.no_grad(), autocast():
                     model(x)
 
-            def fwd_bwd(model=model, x=x):
+            def fwd_bwd(model=model, x=xi):
                 model.zero_grad(set_to_none=True)
                 with autocast():
                     loss = model(x).float().square().mean()
                 loss.backward()
 
-            rows[name] = (params, macs, median_time(fwd, repeats), median_time(fwd_bwd, repeats))
+            fns[(name, "fwd")], fns[(name, "fwd_bwd")] = fwd, fwd_bwd
+        times = interleaved_medians(fns, repeats)
+        rows = {}
+        for name, model in models.items():
+            params = sum(q.numel() for q in model.parameters())
+            macs = _macs(model, _input(name, x))
+            rows[name] = (params, macs, times[(name, "fwd")], times[(name, "fwd_bwd")])
             pr, mc, tf, tb = rows[name]
             print(f"{grid:>8} {name:<14}{pr:>9,}{mc / 1e9:>8.2f}{tf * 1e3:>10.1f}{tb * 1e3:>12.1f}")
-        (pf, mf, tff, tbf), (pc, mcc, tfc, tbc) = rows["FAConvLSTM2D"], rows["ConvLSTM2D"]
-        print(f"{grid:>8} {'Conv/FA ratio':<14}{pc / pf:>8.1f}x{mcc / mf:>7.1f}x"
+        _, mf, tff, tbf = rows["FAConvLSTM2D"]
+        dense = [n for n in rows if n != "FAConvLSTM2D"]
+        fastest_f = min(rows[n][2] for n in dense)
+        fastest_b = min(rows[n][3] for n in dense)
+        _, mcc, tfc, tbc = rows["ConvLSTM2D"]
+        print(f"{grid:>8} {'ConvLSTM2D/FA':<14}{'':>9}{mcc / mf:>7.1f}x"
               f"{tfc / tff:>9.2f}x{tbc / tbf:>11.2f}x")  # fmt: skip
+        print(f"{grid:>8} {'fastest/FA':<14}{'':>9}{'':>8}"
+              f"{fastest_f / tff:>9.2f}x{fastest_b / tbf:>11.2f}x")  # fmt: skip
+        tp = rows["plain ConvLSTM"]
+        print(
+            f"{grid:>8} {'plain/ConvLSTM2D':<16}{'':>15}"
+            f"{tp[2] / tfc:>9.2f}x{tp[3] / tbc:>11.2f}x   (>= 1: faconv's dense cell is faster)"
+        )
+        print(f"{grid:>8} {'FA (fwd+bwd)/fwd':<16}{'':>15}{'':>10}{tbf / tff:>11.2f}x")
         fa_rows[grid] = (H * W, mf, tff)
 
     # roofline of the FAConvLSTM forward

@@ -14,7 +14,9 @@ class PlainConvLSTMCell(nn.Module):
     def __init__(self, in_channels: int, hidden: int, kernel_size: int = 3) -> None:
         super().__init__()
         self.hidden = hidden
-        self.conv = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel_size, padding=kernel_size // 2)
+        self.conv = nn.Conv2d(
+            in_channels + hidden, 4 * hidden, kernel_size, padding=kernel_size // 2
+        )
 
     def forward(self, x, state):
         h, c = state

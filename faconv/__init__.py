@@ -75,6 +75,7 @@ __all__ = [
     "MultiScaleDilatedDWMixer",
     "PointwiseDecoder",
     "Recurrent",
+    "RegimeEstimator",
     "RegionalDecoder",
     "RegionalHead",
     "Registry",
@@ -104,3 +105,20 @@ __all__ = [
     "seasonal_encoding",
     "temporal",
 ]
+
+
+#: Subpackages of the pipeline, imported on first use (``faconv.data.open_era5(...)``).
+_LAZY_MODULES = ("data", "training", "evaluation", "regimes", "estimator", "plots")
+
+
+def __getattr__(name: str):
+    # The regime estimator pulls in the training pipeline and scikit-learn: imported on use.
+    if name == "RegimeEstimator":
+        from faconv.estimator import RegimeEstimator
+
+        return RegimeEstimator
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"faconv.{name}")
+    raise AttributeError(f"module 'faconv' has no attribute {name!r}")

@@ -105,7 +105,11 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
             f"but the checkpoint's model takes {model.in_channels}"
         )
     emb = embed(model, data, train_cfg.window)
-    attrs = {"source": data.source, "checkpoint": str(checkpoint)}
+    from faconv.provenance import provenance
+
+    config = {**cfg.to_dict(), "model": json.loads(ckpt["model_config"])}
+    config["train"] = json.loads(ckpt["train_config"])
+    attrs = provenance(config, data.source, checkpoint=str(checkpoint))
     return write_embeddings(out / "embeddings.nc", emb, data.time, attrs=attrs, planted=data.labels)
 
 
@@ -147,8 +151,17 @@ def run_cluster(
         inputs=None if data is None else data.target.numpy(),
         weights=weights,
     )
+    from faconv.provenance import provenance
+
+    attrs = {
+        **ds.attrs,
+        **provenance(),
+        "clustering": json.dumps({"k": k, "seed": seed, "n_init": n_init}),
+    }
+    attrs["history"] = f"{ds.attrs.get('history', '')}\n{provenance()['history']}: cluster".strip()
+    attrs["embeddings"] = str(embeddings)
     write_embeddings(
-        out / "clusters.nc", ds["embedding"].values, ds["time"].values, labels, ds.attrs, planted
+        out / "clusters.nc", ds["embedding"].values, ds["time"].values, labels, attrs, planted
     )
     result = {
         "k": k,
@@ -230,7 +243,17 @@ def train_and_score(
     labels, scores = cluster_and_score(
         emb, cfg.cluster.k, seed, cfg.cluster.n_init, data.labels, data.target.numpy(), weights
     )
-    write_embeddings(run_dir / "embeddings.nc", emb, data.time, labels, planted=data.labels)
+    from faconv.provenance import provenance
+
+    config = {**cfg.to_dict(), "model": res["model_config"], "train": asdict(tc)}
+    write_embeddings(
+        run_dir / "embeddings.nc",
+        emb,
+        data.time,
+        labels,
+        provenance(config, data.source, method=method),
+        planted=data.labels,
+    )
     if figures:
         from faconv import plots
 

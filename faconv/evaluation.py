@@ -207,13 +207,26 @@ def write_embeddings(
 ) -> Path:
     """Embeddings (with cluster labels and planted regimes when given) as NetCDF with the time
     coordinate, written atomically."""
+    from faconv.provenance import provenance
+
+    emb_attrs = {"long_name": "learned embedding of each step", "units": "1"}
     ds = xr.Dataset(
-        {"embedding": (("time", "dim"), np.asarray(embeddings, dtype=np.float32))},
+        {"embedding": (("time", "dim"), np.asarray(embeddings, dtype=np.float32), emb_attrs)},
         coords={"time": time, "dim": np.arange(embeddings.shape[1])},
-        attrs={k: str(v) for k, v in (attrs or {}).items()},
+        attrs={**provenance(), **{k: v for k, v in (attrs or {}).items() if v is not None}},
     )
+    ds["time"].attrs.update(standard_name="time", long_name="time")
+    ds["dim"].attrs.update(long_name="embedding dimension", units="1")
     if labels is not None:
-        ds["cluster"] = ("time", np.asarray(labels, dtype=np.int32))
+        ds["cluster"] = (
+            "time",
+            np.asarray(labels, dtype=np.int32),
+            {"long_name": "KMeans cluster (regime) of each step", "units": "1"},
+        )
     if planted is not None:
-        ds["planted_regime"] = ("time", np.asarray(planted, dtype=np.int32))
+        ds["planted_regime"] = (
+            "time",
+            np.asarray(planted, dtype=np.int32),
+            {"long_name": "planted regime of the generated data (ground truth)", "units": "1"},
+        )
     return atomic_write(path, ds.to_netcdf)

@@ -3,8 +3,6 @@ persistence, transitions, written as CF-style NetCDF."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from faconv._io import atomic_write
-from faconv.version import __version__
+from faconv.provenance import provenance
 
 __all__ = [
     "composites",
@@ -99,28 +97,6 @@ def regime_statistics(labels: np.ndarray, time: np.ndarray, k: int) -> dict[str,
         "transitions": transitions,
         "step_days": step_days,
     }
-
-
-def provenance(config: dict | None = None, source: str | None = None, **extra: Any) -> dict:
-    """Global attributes that make an output reproducible: the faconv version, the run config
-    (JSON), the source data and the creation time (UTC, ISO 8601)."""
-    attrs = {
-        "Conventions": "CF-1.8",
-        "institution": "faconv",
-        "faconv_version": __version__,
-        "history": f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} "
-        f"written by faconv {__version__}",
-        "date_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if config is not None:
-        attrs["faconv_config"] = json.dumps(config, sort_keys=True, default=str)
-    if source is not None:
-        attrs["source"] = str(source)
-    for key, value in extra.items():
-        attrs[key] = (
-            value if isinstance(value, (str, int, float)) else json.dumps(value, default=str)
-        )
-    return attrs
 
 
 def _point_coords(data) -> tuple[tuple[str, ...], dict]:

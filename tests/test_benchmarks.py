@@ -22,7 +22,7 @@ CASES = {
 }  # fmt: skip
 
 EXPECT = {
-    "bench_grid.py": ["Conv/FA ratio", "roofline"],
+    "bench_grid.py": ["fastest/FA", "plain ConvLSTM", "plain/ConvLSTM2D", "roofline"],
     "bench_mesh.py": ["mesh L2", "mesh/grid per point"],
     "bench_memory.py": ["peak MiB", "ckpt 2 MiB"],
     "bench_scaling.py": ["exponent", "mesh"],

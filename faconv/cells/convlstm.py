@@ -194,8 +194,29 @@ class ConvLSTMCell(Cell):
             dim=1,
         )
 
+    def _one_conv(self) -> bool:
+        """Whether a step can run as one convolution over ``cat[x_t, h]`` (what a hand-written
+        ConvLSTM does): the input and recurrent convolutions then share stride 1, dilation 1
+        and a symmetric "same" padding (odd kernels), and no per-gate dropout masks apply."""
+        dropping = self.training and (self.dropout > 0 or self.recurrent_dropout > 0)
+        return (
+            not dropping
+            and self.padding == "same"
+            and self.strides == (1, 1)
+            and self.dilation_rate == (1, 1)
+            and all(k % 2 == 1 for k in self.kernel_size)
+        )
+
     def project_input(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
-        """``(*lead, H, W, C_in) -> (*lead, 4F, H', W')``: the input convolution (bias included)."""
+        """``(*lead, H, W, C_in) -> (*lead, 4F, H', W')``: the input convolution (bias included).
+
+        On the one-convolution path (:meth:`_one_conv`) the input is only brought to
+        channels-first ``(*lead, C_in, H, W)``: each step convolves ``cat[x_t, h]`` at once,
+        which is faster than a hoisted input convolution plus a recurrent one (fewer passes
+        over memory, no ``(T, 4F, H, W)`` buffer) and equal to round-off.
+        """
+        if self._one_conv():
+            return x.movedim(-1, -3).contiguous()
         lead, (H, W, C) = x.shape[:-3], x.shape[-3:]
         masks = None
         if self.training and self.dropout > 0:
@@ -225,6 +246,8 @@ class ConvLSTMCell(Cell):
     def step(
         self, u: torch.Tensor, domain: Domain, state: State, t: int
     ) -> tuple[torch.Tensor, State]:
+        if self._one_conv():
+            return self._step_one_conv(u, domain, state)
         h = state.h.permute(0, 3, 1, 2)  # (B, F, H', W')
         masks = None
         if self.training and self.recurrent_dropout > 0:
@@ -238,4 +261,22 @@ class ConvLSTMCell(Cell):
         a = (u + r).permute(0, 2, 3, 1)  # (B, H', W', 4F)
         a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
         h_new, c_new = lstm_update(a_i, a_f, a_g, a_o, state.c, self._act, self._rec_act)
+        return h_new, State(h_new, c_new)
+
+    def _step_one_conv(self, x: torch.Tensor, domain: Domain, state: State):
+        """One step as a single convolution of ``cat[x_t, h]`` (NCHW) with
+        ``cat[kernel, recurrent_kernel]``. The state stays NCHW in memory and is handed out as
+        its ``(B, H, W, F)`` view, so no step copies it between layouts."""
+        h, c = state.h.permute(0, 3, 1, 2), state.c.permute(0, 3, 1, 2)  # (B, F, H, W) views
+        z = torch.cat([x, h], dim=1)
+        (kh, kw), (H, W) = self.kernel_size, h.shape[-2:]
+        if self._periodic(domain):  # circular longitude: pad explicitly
+            z = pad_grid(z, same_padding(H, kh), same_padding(W, kw), True)
+            pad = (0, 0)
+        else:  # symmetric zero padding inside the convolution (TF "same", odd kernel)
+            pad = (kh // 2, kw // 2)
+        weight = torch.cat([self.kernel, self.recurrent_kernel], dim=1)
+        a_i, a_f, a_g, a_o = F.conv2d(z, weight, self.bias, 1, pad).chunk(4, dim=1)
+        h_new, c_new = lstm_update(a_i, a_f, a_g, a_o, c, self._act, self._rec_act)
+        h_new, c_new = h_new.permute(0, 2, 3, 1), c_new.permute(0, 2, 3, 1)
         return h_new, State(h_new, c_new)

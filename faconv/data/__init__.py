@@ -4,7 +4,7 @@ data with planted regimes."""
 
 from faconv.data.climatology import Climatology
 from faconv.data.conventions import ERA5_NAMES, LONG_NAMES, UNITS, standardize
-from faconv.data.io import open_era5
+from faconv.data.io import open_era5, select_era5
 from faconv.data.normalize import Normalizer
 from faconv.data.region import coarsen, crop_box
 from faconv.data.synthetic import (
@@ -35,6 +35,7 @@ __all__ = [
     "ground_truth",
     "make_regimes",
     "open_era5",
+    "select_era5",
     "split_windows",
     "standardize",
     "window_starts",

@@ -192,7 +192,10 @@ class Climatology:
         if self.coef is None:
             raise DataError("Climatology is not fitted")
         out = self.coef.copy()
+        from faconv.provenance import provenance
+
         out.attrs = {
+            **provenance(),
             "harmonics": self.harmonics,
             "period": self.period,
             "title": "faconv harmonic daily climatology coefficients",

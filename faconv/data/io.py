@@ -150,6 +150,23 @@ def open_era5(
         raise DataError(f"cannot combine {len(files)} files: {exc}") from exc
     if len(parts) > 1:
         ds = standardize(ds, source=f"{len(files)} combined files")  # re-check time order
+    return select_era5(ds, variables, box, coarsen, daily)
+
+
+def select_era5(
+    ds: xr.Dataset,
+    variables: Sequence[str] | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    coarsen: int = 1,
+    daily: bool = True,
+) -> xr.Dataset:
+    """Variables, crop box, coarsening and daily means of a dataset already in faconv's
+    convention (:func:`standardize`); :func:`open_era5` applies it to the files it opens, and
+    an in-memory ``xr.Dataset`` goes through it the same way.
+
+    Raises:
+        DataError: missing variables (listing those present), an empty crop.
+    """
     if variables is not None:
         from faconv.data.conventions import ERA5_NAMES
 

@@ -405,8 +405,17 @@ def era5_like(steps_per_day: int = 1, **kwargs) -> xr.Dataset:
         gen.land.astype(np.float32),
         {"long_name": "land-sea mask", "units": "(0 - 1)"},
     )
-    ds.attrs["source"] = "faconv generated ERA5-like data with planted regimes"
-    ds.attrs["generator_settings"] = repr({"steps_per_day": steps_per_day, **kwargs})
+    from faconv.provenance import provenance
+
+    settings = {"steps_per_day": steps_per_day, **kwargs}
+    ds.attrs.update(
+        provenance(
+            {"generator": settings, "generator_version": GENERATOR_VERSION},
+            "faconv generated ERA5-like data with planted regimes",
+            title="ERA5-like fields with planted weather regimes",
+        )
+    )
+    ds.attrs["generator_settings"] = repr(settings)
     return ds
 
 
@@ -470,7 +479,7 @@ def ground_truth(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(
         {"regime": daily, "regime_pattern": ds["regime_pattern"], "lsm": ds["lsm"]},
         attrs={
-            "source": ds.attrs.get("source", ""),
-            "generator_settings": ds.attrs.get("generator_settings", ""),
+            **{k: v for k, v in ds.attrs.items() if k != "title"},
+            "title": "ground truth of the planted regimes (daily labels, patterns, land mask)",
         },
     )

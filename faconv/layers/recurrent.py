@@ -171,10 +171,21 @@ class Recurrent(Component):
             outputs = [state.h] * xs.shape[1]
         else:
             outputs, state = unroll(self.cell, xs, domain, state, t0, self.checkpoint_steps)
-        out = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
+        out = _stack_time(outputs) if self.return_sequences else outputs[-1]
         if self.stateful:
             self._state, self._time = state.detach(), t0 + xs.shape[1]
         return (out, state.h, state.c) if self.return_state else out
+
+
+def _stack_time(outputs: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack(outputs, dim=1)`` that keeps the steps' memory layout: a cell whose state
+    lives channels-first in memory (the one-convolution ConvLSTM) hands out ``(B, H, W, F)``
+    views, and stacking those as they lie avoids a transposing copy forward and mixed-stride
+    elementwise kernels backward. The values are the same either way."""
+    o = outputs[0]
+    if o.dim() == 4 and not o.is_contiguous() and o.permute(0, 3, 1, 2).is_contiguous():
+        return torch.stack([y.permute(0, 3, 1, 2) for y in outputs], 1).permute(0, 1, 3, 4, 2)
+    return torch.stack(outputs, dim=1)
 
 
 LAYERS = Registry("layer", Recurrent)

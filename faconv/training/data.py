@@ -18,6 +18,8 @@ from faconv.data import (
     era5_like,
     ground_truth,
     open_era5,
+    select_era5,
+    standardize,
     write_convention,
 )
 from faconv.data.region import coarsen as coarsen_grid
@@ -119,26 +121,37 @@ def prepare_data(
     workdir: str | Path,
     normalizer: Normalizer | None = None,
     val_fraction: float = 0.2,
+    dataset: xr.Dataset | None = None,
 ) -> Prepared:
     """Open the configured data (writing the generated default to ``workdir`` first), remove
     the harmonic climatology and fit the normaliser on the training period (or apply a given
     normaliser with its climatology), and build the tensors (regridded onto a mesh when asked).
+
+    ``dataset`` (an ``xr.Dataset`` in any layout :func:`~faconv.data.open_era5` accepts) is used
+    instead of ``cfg.path``; the other data settings apply to it the same way.
     """
     cfg.validate()
     truth = None
-    if cfg.path is None:
+    if dataset is not None:
+        if not isinstance(dataset, xr.Dataset):
+            raise DataError(f"expected an xarray.Dataset, got {type(dataset).__qualname__}")
+        source = str(dataset.attrs.get("source") or "an in-memory xarray.Dataset")
+        ds = standardize(dataset, source=source)
+        ds = select_era5(ds, cfg.variables, cfg.box, cfg.coarsen, cfg.daily)
+    elif cfg.path is None:
         path, truth = _generated(cfg, Path(workdir))
         source = f"generated ERA5-like data ({path.name}, settings {cfg.generated})"
     else:
         path, source = cfg.path, str(cfg.path)
-    ds = open_era5(
-        path,
-        cfg.variables,
-        cfg.box,
-        cfg.coarsen,
-        cfg.daily,
-        allow_missing_chunks=cfg.allow_missing_chunks,
-    )
+    if dataset is None:
+        ds = open_era5(
+            path,
+            cfg.variables,
+            cfg.box,
+            cfg.coarsen,
+            cfg.daily,
+            allow_missing_chunks=cfg.allow_missing_chunks,
+        )
     if normalizer is None:  # statistics (and the climatology) from the training period only
         n_train = ds.sizes["time"] - round(ds.sizes["time"] * val_fraction)
         clim = None

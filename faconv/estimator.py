@@ -1,0 +1,266 @@
+"""Weather regimes from an ``xr.Dataset``, in the conventions of scikit-learn and xeofs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+
+from faconv.errors import ConfigError, DataError
+from faconv.registry import build
+from faconv.training import (
+    CheckpointError,
+    RunConfig,
+    load_checkpoint,
+    load_run_config,
+    load_weights,
+    normalizer_from_checkpoint,
+    prepare_data,
+    save_checkpoint,
+    train_model,
+)
+from faconv.training.checkpoint import config_json, normalizer_payload
+from faconv.training.config import DataConfig, TrainConfig, _from_dict
+
+__all__ = ["RegimeEstimator"]
+
+
+class RegimeEstimator(BaseEstimator):
+    """Learn an FAConvLSTM representation of an ``xr.Dataset`` and cluster it into regimes.
+
+    xarray in, xarray out: :meth:`fit` trains on a dataset (a lat-lon grid, or a global grid
+    regridded onto an icosahedral mesh with ``data={"mesh_level": 3}``), :meth:`transform`
+    returns the per-step embeddings as a ``(time, dim)`` DataArray, :meth:`predict` the regime
+    of every step as a ``(time,)`` DataArray, and :meth:`regimes` the labels with the regime
+    composites on ``(regime, latitude, longitude)`` (``(regime, node)`` with lat/lon
+    coordinates on a mesh), frequencies, persistence and transitions, all with CF attributes.
+    Parameters follow scikit-learn (``get_params`` / ``set_params`` / ``sklearn.clone``), and
+    each section takes the same keys as the CLI's run config.
+
+    Args:
+        k: number of regimes (KMeans clusters). Default: 7.
+        model: the run config's ``model`` section (default: the default model).
+        train: the ``train`` section (epochs, lr, window, ...).
+        data: the ``data`` section, less ``path`` (variables, box, coarsen, daily,
+            normalization, climatology_harmonics, mesh_level).
+        n_init: KMeans restarts. Default: 10.
+        seed: seeds training and KMeans. Default: 0.
+        work_dir: where training writes its checkpoint (default: a temporary directory).
+        progress: show training progress. Default: ``False``.
+
+    Example::
+
+        est = faconv.RegimeEstimator(k=4, train={"epochs": 20})
+        labels = est.fit_predict(ds)               # xr.DataArray (time,)
+        emb = est.transform(ds)                    # xr.DataArray (time, dim)
+        maps = est.regimes(ds)["msl_composite"]    # (regime, latitude, longitude)
+        est.save("regimes.pt"); est = faconv.RegimeEstimator.load("regimes.pt")
+    """
+
+    def __init__(
+        self,
+        k: int = 7,
+        model: dict | None = None,
+        train: dict | None = None,
+        data: dict | None = None,
+        n_init: int = 10,
+        seed: int = 0,
+        work_dir: str | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.k = k
+        self.model = model
+        self.train = train
+        self.data = data
+        self.n_init = n_init
+        self.seed = seed
+        self.work_dir = work_dir
+        self.progress = progress
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: RunConfig | dict | str | Path, **overrides: Any):
+        """An estimator from a CLI run config (a ``RunConfig``, a dict, or a JSON/YAML file);
+        ``overrides`` set estimator parameters (``k``, ``seed``, ...)."""
+        if isinstance(config, (str, Path)):
+            config = load_run_config(config)
+        elif isinstance(config, dict):
+            config = RunConfig.from_dict(config)
+        if not isinstance(config, RunConfig):
+            raise ConfigError(f"expected a run config, got {type(config).__qualname__}")
+        data = config.to_dict()["data"]
+        data.pop("path", None)
+        train = config.to_dict()["train"]
+        params = {
+            "k": config.cluster.k,
+            "model": copy.deepcopy(config.model),
+            "train": train,
+            "data": data,
+            "seed": train.pop("seed"),
+        }
+        return cls(**{**params, **overrides})
+
+    def run_config(self) -> RunConfig:
+        """The CLI run config these parameters describe (validated)."""
+        data = dict(self.data or {})
+        if "path" in data:
+            raise ConfigError("RegimeEstimator: data takes no 'path'; pass the dataset to fit()")
+        raw = {
+            "data": data,
+            "train": {**(self.train or {}), "seed": self.seed},
+            "cluster": {"k": self.k},
+        }
+        if self.model is not None:
+            raw["model"] = self.model
+        return RunConfig.from_dict(raw)
+
+    # -- scikit-learn API -----------------------------------------------------------------------
+    def fit(self, ds: xr.Dataset, y: Any = None) -> RegimeEstimator:
+        """Train the representation model on ``ds`` (the climatology and normalisation are
+        fitted on its training period), embed every step and fit KMeans on the embeddings."""
+        cfg = self.run_config()
+        work = Path(self.work_dir or tempfile.mkdtemp(prefix="faconv-estimator-"))
+        data = prepare_data(cfg.data, work, val_fraction=cfg.train.val_fraction, dataset=ds)
+        if not 2 <= self.k < data.num_steps:
+            raise ConfigError(f"k must satisfy 2 <= k < {data.num_steps} (the steps), got {self.k}")
+        result = train_model(cfg.model, data, cfg.train, work, progress=self.progress)
+        self.model_ = result["model"].eval()
+        self.model_config_ = result["model_config"]
+        self.normalizer_ = data.normalizer
+        self.train_config_ = cfg.train
+        self.history_ = result["history"]
+        self.checkpoint_ = result["checkpoint"]
+        emb = self._embed(data)
+        km = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(emb)
+        self.cluster_centers_ = km.cluster_centers_
+        self.labels_ = self._labels(self._nearest(emb), data.time)
+        self.embedding_ = self._embedding(emb, data.time)
+        return self
+
+    def transform(self, ds: xr.Dataset) -> xr.DataArray:
+        """Per-step embeddings ``(time, dim)`` of ``ds`` (the fitted climatology and
+        normalisation are applied)."""
+        data = self._prepare(ds)
+        return self._embedding(self._embed(data), data.time)
+
+    def predict(self, ds: xr.Dataset) -> xr.DataArray:
+        """The regime of every step of ``ds``: the nearest KMeans centre of its embedding."""
+        data = self._prepare(ds)
+        return self._labels(self._nearest(self._embed(data)), data.time)
+
+    def fit_predict(self, ds: xr.Dataset, y: Any = None) -> xr.DataArray:
+        return self.fit(ds).labels_
+
+    def fit_transform(self, ds: xr.Dataset, y: Any = None) -> xr.DataArray:
+        return self.fit(ds).embedding_
+
+    def regimes(self, ds: xr.Dataset) -> xr.Dataset:
+        """Labels, composite anomaly maps (physical units), frequency by month and season,
+        persistence and transitions of ``ds``'s regimes, with CF and provenance attributes."""
+        from faconv.regimes import provenance, regime_dataset
+
+        data = self._prepare(ds)
+        labels = self._nearest(self._embed(data))
+        out = regime_dataset(data, labels, self.k, "FAConvLSTM embeddings + KMeans")
+        out.attrs.update(provenance(self._provenance_config(), data.source))
+        return out
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted estimator to one safe checkpoint file (tensors and JSON only)."""
+        self._check_fitted()
+        return save_checkpoint(
+            path,
+            {
+                "model_config": config_json(self.model_config_),
+                "model": self.model_.state_dict(),
+                **normalizer_payload(self.normalizer_),
+                "train_config": json.dumps(asdict(self.train_config_)),
+                "estimator": json.dumps(self.get_params()),
+                "cluster_centers": torch.from_numpy(np.asarray(self.cluster_centers_)),
+            },
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> RegimeEstimator:
+        """An estimator saved by :meth:`save` (loaded with ``weights_only=True``)."""
+        ckpt = load_checkpoint(path)
+        if "estimator" not in ckpt or "cluster_centers" not in ckpt:
+            raise CheckpointError(f"{path} is a training checkpoint, not a saved RegimeEstimator")
+        try:
+            est = cls(**json.loads(ckpt["estimator"]))
+            model_cfg = json.loads(ckpt["model_config"])
+            model = build(model_cfg, kind="model")
+            train_cfg = _from_dict(TrainConfig, json.loads(ckpt["train_config"]), "train")
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its configs cannot be used ({exc})") from exc
+        load_weights(model, ckpt["model"], path)
+        est.model_ = model.eval()
+        est.model_config_ = model_cfg
+        est.normalizer_ = normalizer_from_checkpoint(ckpt, path)
+        est.train_config_ = train_cfg
+        est.cluster_centers_ = ckpt["cluster_centers"].double().numpy()
+        return est
+
+    # -- internals ------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ConfigError("this RegimeEstimator is not fitted yet: call fit(ds) first")
+
+    def _prepare(self, ds: xr.Dataset):
+        self._check_fitted()
+        cfg: DataConfig = self.run_config().data
+        work = Path(self.work_dir or tempfile.gettempdir())
+        data = prepare_data(cfg, work, normalizer=self.normalizer_, dataset=ds)
+        if data.inputs.shape[-1] != self.model_.in_channels:
+            raise DataError(
+                f"the dataset gives {data.inputs.shape[-1]} input channels (variables + mask "
+                f"channels) but the fitted model takes {self.model_.in_channels}"
+            )
+        return data
+
+    def _embed(self, data) -> np.ndarray:
+        from faconv.evaluation import embed
+
+        window = min(self.train_config_.window, data.num_steps)
+        with torch.no_grad():
+            return embed(self.model_, data, window)
+
+    def _nearest(self, emb: np.ndarray) -> np.ndarray:
+        d = ((emb[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1)
+        return d.argmin(1).astype(np.int64)
+
+    @staticmethod
+    def _embedding(emb: np.ndarray, time) -> xr.DataArray:
+        return xr.DataArray(
+            emb.astype(np.float32),
+            dims=("time", "dim"),
+            coords={"time": time, "dim": np.arange(emb.shape[1])},
+            name="embedding",
+            attrs={"long_name": "FAConvLSTM embedding of each step", "units": "1"},
+        )
+
+    def _labels(self, labels: np.ndarray, time) -> xr.DataArray:
+        return xr.DataArray(
+            labels.astype(np.int32),
+            dims=("time",),
+            coords={"time": time},
+            name="regime",
+            attrs={
+                "long_name": "weather regime of each step (FAConvLSTM embeddings + KMeans)",
+                "flag_values": np.arange(self.k, dtype=np.int32),
+                "units": "1",
+            },
+        )
+
+    def _provenance_config(self) -> dict:
+        return {**self.run_config().to_dict(), "model": self.model_config_}
