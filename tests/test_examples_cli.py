@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("custom_cell_from_config.py", []),
         ("icosahedral_mesh.py", ["--level", "2", "--days", "3", "--pipeline-epochs", "1"]),
         ("era5_grid.py", ["--days", "40", "--epochs", "1", "--k", "3"]),
+        ("regimes_notebook.py", ["--days", "40", "--epochs", "1", "--k", "3"]),
     ],
 )
 def test_example_runs(script, args, tmp_path):

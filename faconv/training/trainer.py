@@ -120,10 +120,13 @@ def data_fingerprint(data: Prepared) -> dict[str, Any]:
     """What a resumed run must find unchanged in its data: variables, number of steps, the
     point layout, the time span and the normalisation statistics (the fitted climatology
     included). The source path is left out: moved files are the same data."""
-    norm = json.dumps(data.normalizer.to_dict(), sort_keys=True)
+    # Statistics are compared to about 4-5 significant digits: the same
+    # data refitted elsewhere may differ in the last bits; other data does not come that close.
+    norm = json.dumps(_rounded(data.normalizer.to_dict()), sort_keys=True)
     if data.normalizer.climatology is not None:
         _, coef = data.normalizer.climatology.to_state()
-        norm += hashlib.sha256(np.ascontiguousarray(coef, dtype=np.float64).tobytes()).hexdigest()
+        mant, expo = np.frexp(np.asarray(coef, dtype=np.float64))
+        norm += hashlib.sha256(np.round(mant, 4).tobytes() + expo.tobytes()).hexdigest()
     return {
         "variables": list(data.variables),
         "steps": int(data.num_steps),
@@ -132,6 +135,16 @@ def data_fingerprint(data: Prepared) -> dict[str, Any]:
         "time": [str(data.time[0]), str(data.time[-1])] if len(data.time) else [],
         "normalizer": hashlib.sha256(norm.encode()).hexdigest()[:16],
     }
+
+
+def _rounded(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return float(f"{obj:.5g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v) for v in obj]
+    return obj
 
 
 def _resume_mismatch(ckpt: dict, cfg: TrainConfig, fingerprint: dict) -> list[str]:
