@@ -184,8 +184,25 @@ def _stack_time(outputs: list[torch.Tensor]) -> torch.Tensor:
     elementwise kernels backward. The values are the same either way."""
     o = outputs[0]
     if o.dim() == 4 and not o.is_contiguous() and o.permute(0, 3, 1, 2).is_contiguous():
-        return torch.stack([y.permute(0, 3, 1, 2) for y in outputs], 1).permute(0, 1, 3, 4, 2)
+        stacked = torch.stack([y.permute(0, 3, 1, 2) for y in outputs], 1)
+        return _ContiguousGrad.apply(stacked).permute(0, 1, 3, 4, 2)
     return torch.stack(outputs, dim=1)
+
+
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward makes the incoming gradient contiguous. A loss computed on the
+    ``(B, T, H, W, F)`` view sends back a gradient laid out ``(B, T, H, W, F)``; without this
+    every step's backward would mix it with its channels-first activations (strided
+    elementwise kernels, a copy before each convolution backward). One transposing copy of
+    the whole sequence's gradient replaces them."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous()
 
 
 LAYERS = Registry("layer", Recurrent)

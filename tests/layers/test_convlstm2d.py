@@ -150,3 +150,30 @@ def test_keras_argument_validation():
     with pytest.raises(ConfigError, match="too small"):
         faconv.ConvLSTM2D(3, 4, 5)(torch.randn(1, 2, 3, 3, 3))
     assert faconv.ConvLSTM2D(3, 4, 3, padding="SAME").padding == "same"
+
+
+def test_backward_steps_see_channels_first_gradients():
+    """A loss on the ``(B, T, H, W, F)`` output sends back a channels-last gradient; the
+    one-convolution steps get it once, transposed to their channels-first layout (no strided
+    elementwise backward per step), and the gradients equal those of a contiguous output."""
+    torch.manual_seed(0)
+    layer = faconv.ConvLSTM2D(3, 4, 3, padding="same", return_sequences=True)
+    x = torch.randn(2, 3, 5, 6, 3)
+    seen = []
+    step = layer.cell.step
+
+    def spy(*args):
+        h, state = step(*args)
+        h.register_hook(lambda g: seen.append(g.stride(2) == 1))  # W innermost: NCHW memory
+        return h, state
+
+    layer.cell.step = spy
+    w = torch.randn(2, 3, 5, 6, 4)  # what a following layer sends back: (B, T, H, W, F) memory
+    (layer(x) * w).sum().backward()
+    del layer.cell.step
+    assert seen == [True] * 3
+    grads = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    (layer(x).contiguous() * w).sum().backward()
+    for g, p in zip(grads, layer.parameters()):
+        torch.testing.assert_close(g, p.grad)
