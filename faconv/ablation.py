@@ -85,8 +85,7 @@ def ablation_variants(model: dict) -> dict[str, dict]:
 def _macs(model, data, window: int) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = data.inputs[None, :window]
-    doy = data.day_of_year[None, :window]
+    x, _, _, doy = (t[None] for t in data.window_reader([0], window)[0])
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(x, data.domain, doy)

@@ -99,9 +99,9 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
         raise CheckpointError(f"{checkpoint}: its configs cannot be used ({exc})") from exc
     load_weights(model, ckpt["model"], checkpoint)
     data = prepare_data(cfg.data, out, normalizer=normalizer_from_checkpoint(ckpt, checkpoint))
-    if data.inputs.shape[-1] != model.in_channels:
+    if data.in_channels != model.in_channels:
         raise DataError(
-            f"the data gives {data.inputs.shape[-1]} input channels (variables + mask channels) "
+            f"the data gives {data.in_channels} input channels (variables + mask channels) "
             f"but the checkpoint's model takes {model.in_channels}"
         )
     emb = embed(model, data, train_cfg.window)

@@ -221,9 +221,9 @@ class RegimeEstimator(BaseEstimator):
         cfg: DataConfig = self.run_config().data
         work = Path(self.work_dir or tempfile.gettempdir())
         data = prepare_data(cfg, work, normalizer=self.normalizer_, dataset=ds)
-        if data.inputs.shape[-1] != self.model_.in_channels:
+        if data.in_channels != self.model_.in_channels:
             raise DataError(
-                f"the dataset gives {data.inputs.shape[-1]} input channels (variables + mask "
+                f"the dataset gives {data.in_channels} input channels (variables + mask "
                 f"channels) but the fitted model takes {self.model_.in_channels}"
             )
         return data

@@ -17,6 +17,7 @@ from sklearn.metrics import (
 )
 
 from faconv._io import atomic_write
+from faconv.data.store import window_batches
 from faconv.data.windows import window_starts
 from faconv.errors import DataError
 
@@ -61,11 +62,9 @@ def embed(model, data, window: int, batch_size: int = 8) -> np.ndarray:
     starts = window_starts(data.num_steps, window, window)
     total = np.zeros((data.num_steps, model.embedding_dim))
     count = np.zeros((data.num_steps, 1))
-    for i in range(0, len(starts), batch_size):
-        chunk = starts[i : i + batch_size]
-        x = torch.stack([data.inputs[s : s + window] for s in chunk]).to(device)
-        doy = torch.stack([data.day_of_year[s : s + window] for s in chunk]).to(device)
-        z = model(x, data.domain, doy)["embedding"].double().cpu().numpy()
+    groups = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
+    for chunk, (x, _, _, doy) in zip(groups, window_batches(data, groups, window)):
+        z = model(x.to(device), data.domain, doy.to(device))["embedding"].double().cpu().numpy()
         for j, s in enumerate(chunk):
             total[s : s + window] += z[j]
             count[s : s + window] += 1

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import faconv
 from faconv import ConfigError, DataError
 from faconv.data import open_era5
-from faconv.training.data import load
+from faconv.data.store import read_loaded as load
 
 FUZZ_COUNTS: dict[str, int] = {}
 fuzz_settings = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))

@@ -165,8 +165,10 @@ class Climatology:
                     f"{a.min():.3f}..{a.max():.3f}): a climatology applies to its own grid only"
                 )
 
-    def predict(self, time) -> xr.Dataset:
-        """The climatology at ``time`` (lazy-friendly: a ``(time, term)`` product)."""
+    def predict(self, time, time_chunks=None) -> xr.Dataset:
+        """The climatology at ``time``: a ``(time, term)`` product, computed eagerly, or lazily
+        in ``time_chunks`` (dask chunk sizes along time) so that a long record is never held
+        whole."""
         if self.coef is None:
             raise DataError("Climatology is not fitted")
         design = xr.DataArray(
@@ -174,6 +176,8 @@ class Climatology:
             dims=("time", "term"),
             coords={"time": np.asarray(time)},
         )
+        if time_chunks is not None:
+            design = design.chunk({"time": time_chunks})
         return xr.Dataset(
             {v: xr.dot(design, c, dim="term") for v, c in self.coef.data_vars.items()}
         )
@@ -181,7 +185,8 @@ class Climatology:
     def transform(self, ds: xr.Dataset) -> xr.Dataset:
         """Anomalies ``ds - climatology(ds.time)`` of the fitted variables (lazy with dask)."""
         self._check(ds)
-        clim = self.predict(ds["time"].values)
+        chunks = ds[self.variables[0]].chunksizes.get("time")  # None: numpy-backed
+        clim = self.predict(ds["time"].values, chunks)
         out = ds[self.variables] - clim
         for v in self.variables:
             out[v].attrs = {**ds[v].attrs, "comment": "anomaly about the harmonic climatology"}

@@ -162,7 +162,8 @@ def select_era5(
 ) -> xr.Dataset:
     """Variables, crop box, coarsening and daily means of a dataset already in faconv's
     convention (:func:`standardize`); :func:`open_era5` applies it to the files it opens, and
-    an in-memory ``xr.Dataset`` goes through it the same way.
+    an in-memory ``xr.Dataset`` goes through it the same way. ``variables=None`` keeps every
+    variable, sorted by name (the channel order must not depend on the store's listing).
 
     Raises:
         DataError: missing variables (listing those present), an empty crop.
@@ -177,6 +178,8 @@ def select_era5(
                 f"variables {missing} are not in the data; it has {sorted(ds.data_vars)}"
             )
         ds = ds[wanted]
+    else:  # a store's listing order is not stable (Zarr): fix the channel order by name
+        ds = ds[sorted(ds.data_vars)]
     if box is not None:
         ds = crop_box(ds, box)
     ds = _coarsen(ds, coarsen)

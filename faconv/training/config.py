@@ -129,6 +129,8 @@ class DataConfig(_Section):
     3) before normalising; ``None`` keeps the raw fields. ``mesh_level`` regrids onto an
     icosahedral multimesh of that level. ``allow_missing_chunks`` accepts Zarr stores whose
     missing chunks are meant as missing data (written with ``write_empty_chunks=False``).
+    ``in_memory: false`` reads each window from the store when it is needed (data larger than
+    memory; the statistics are then dask reductions over the training period).
     """
 
     section = "data"
@@ -151,6 +153,7 @@ class DataConfig(_Section):
     )
     generated: dict = field(default_factory=dict, metadata={"check": _generated})
     allow_missing_chunks: bool = field(default=False, metadata={"check": check_bool})
+    in_memory: bool = field(default=True, metadata={"check": check_bool})
 
 
 @dataclass
@@ -178,13 +181,16 @@ class TrainConfig(_Section):
         default=0, metadata=_spec(check_int, minimum=0)
     )
     device: str = field(default="auto", metadata={"check": _device})
+    num_workers: int = field(  # DataLoader worker processes reading windows (0: in the loop)
+        default=0, metadata=_spec(check_int, minimum=0, maximum=256)
+    )
     deterministic: bool = field(  # torch.use_deterministic_algorithms (matters on GPU)
         default=False, metadata={"check": check_bool}
     )
 
 
 #: Settings that may differ on ``--resume`` without changing the result.
-RESUME_FREE = ("checkpoint_every", "device")
+RESUME_FREE = ("checkpoint_every", "device", "num_workers")
 
 
 @dataclass

@@ -23,6 +23,13 @@ from faconv.data import (
     write_convention,
 )
 from faconv.data.region import coarsen as coarsen_grid
+from faconv.data.store import (
+    FieldSequence,
+    InMemorySequence,
+    StoreSequence,
+    WindowReader,
+    read_loaded,
+)
 from faconv.data.synthetic import GENERATOR_VERSION
 from faconv.domains import GraphDomain, GridDomain, icosahedral_mesh
 from faconv.domains.base import Domain
@@ -37,6 +44,11 @@ __all__ = ["Prepared", "prepare_data"]
 class Prepared:
     """Tensors ready for a model, with what is known about them.
 
+    ``sequence`` holds the fields: in memory (:class:`~faconv.data.store.InMemorySequence`)
+    or read window by window from the store (:class:`~faconv.data.store.StoreSequence`,
+    ``data.in_memory: false``). :meth:`window_reader` serves windows from either; the whole
+    ``inputs`` / ``target`` / ``mask`` exist only in memory.
+
     Shapes:
         - inputs: ``(T, *P, C_in)`` normalised variables plus one mask channel per variable
           with missing values; target, mask: ``(T, *P, C)``; day_of_year: ``(T,)``.
@@ -47,9 +59,7 @@ class Prepared:
           data only): the oracle's templates.
     """
 
-    inputs: torch.Tensor
-    target: torch.Tensor
-    mask: torch.Tensor
+    sequence: FieldSequence
     day_of_year: torch.Tensor
     time: np.ndarray
     variables: list[str]
@@ -67,17 +77,70 @@ class Prepared:
 
     @property
     def num_steps(self) -> int:
-        return self.inputs.shape[0]
+        return self.sequence.num_steps
+
+    @property
+    def in_channels(self) -> int:
+        return self.sequence.in_channels
+
+    @property
+    def point_shape(self) -> tuple[int, ...]:
+        return self.sequence.point_shape
+
+    @property
+    def in_memory(self) -> bool:
+        return self.sequence.in_memory
+
+    def _whole(self, name: str) -> torch.Tensor:
+        if not self.sequence.in_memory:
+            raise DataError(
+                f"this step needs the whole {name} field in memory, but the data is read out of "
+                f"core (data.in_memory: false); set data.in_memory: true where the data fits"
+            )
+        return getattr(self.sequence, name)
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        return self._whole("inputs")
+
+    @property
+    def target(self) -> torch.Tensor:
+        return self._whole("target")
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self._whole("mask")
+
+    def window_reader(self, starts: list[int], length: int) -> WindowReader:
+        """The windows starting at ``starts`` as a dataset of ``(inputs, target, mask,
+        day_of_year)`` items (read on demand from a store)."""
+        return WindowReader(self.sequence, self.day_of_year, starts, length)
 
 
-def load(ds: xr.Dataset, source: str) -> xr.Dataset:
-    """Read the lazy selection into memory; damaged compressed chunks surface here and become a
-    :class:`~faconv.DataError` naming the source."""
+def _in_memory(ds: xr.Dataset, normalizer: Normalizer, regrid, source: str) -> InMemorySequence:
     try:
-        return ds.load()
-    except Exception as exc:  # codecs, HDF5 and zarr raise many types
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read the data of {source}: a damaged chunk? ({text})") from exc
+        values, mask = normalizer.transform(read_loaded(ds, source))
+    except MemoryError as exc:
+        raise DataError(
+            f"the selection of {source} ({ds.nbytes / 2**30:.2f} GiB as stored, about twice "
+            "that while normalising) does not fit in memory: set data.in_memory: false to read "
+            "windows from the store as needed"
+        ) from exc
+    gappy = [i for i in range(mask.shape[-1]) if not mask[..., i].all()]
+    target, maskt = torch.from_numpy(values), torch.from_numpy(mask.astype(np.float32))
+    if regrid is not None:
+        target, maskt = regrid.masked(target, maskt)
+    return InMemorySequence(torch.cat([target, maskt[..., gappy]], -1), target, maskt)
+
+
+def _gappy(ds: xr.Dataset, normalizer: Normalizer) -> list[int]:
+    """Indices of the variables with a missing value anywhere (after the climatology, which
+    is NaN where the training period has no value): one dask pass over the store."""
+    from faconv.data.climatology import dask_compute
+
+    anomalies = ds if normalizer.climatology is None else normalizer.climatology.transform(ds)
+    (gaps,) = dask_compute(anomalies.isnull().any())
+    return [i for i, v in enumerate(normalizer.variables) if bool(gaps[v])]
 
 
 def _generated(cfg: DataConfig, workdir: Path) -> tuple[Path, Path]:
@@ -162,17 +225,16 @@ def prepare_data(
         )
     else:  # a saved normaliser: the data must hold its variables (transform names what lacks)
         ds = ds[[v for v in normalizer.variables if v in ds.data_vars]]
-    values, mask = normalizer.transform(load(ds, source))
+    normalizer._check(ds)  # names the variables the data lacks
+    ds = ds[list(normalizer.variables)]
     labels = patterns = None
     if truth is not None:
-        labels, patterns = _truth_on(truth, ds[normalizer.variables], cfg)
+        labels, patterns = _truth_on(truth, ds, cfg)
         patterns = patterns / np.asarray(normalizer.scale)  # anomalies: no centre to remove
-    gappy = [i for i in range(mask.shape[-1]) if not mask[..., i].all()]
-    target = torch.from_numpy(values)
-    maskt = torch.from_numpy(mask.astype(np.float32))
     lat, lon = ds["latitude"].values, ds["longitude"].values
     domain: Domain = GridDomain.from_coords(lat.tolist(), lon.tolist())
     point_lat, point_lon = (a.astype(np.float64) for a in np.meshgrid(lat, lon, indexing="ij"))
+    regrid = None
     if cfg.mesh_level is not None:
         if not domain.periodic:  # polar caps beyond the outermost rows take the edge values
             raise DataError(
@@ -182,22 +244,24 @@ def prepare_data(
             )
         mesh = icosahedral_mesh(cfg.mesh_level, multimesh=True)
         regrid = grid_to_mesh(torch.tensor(lat), torch.tensor(lon), mesh)
-        target, maskt = regrid.masked(target, maskt)
         if patterns is not None:
             valid = torch.from_numpy(np.isfinite(patterns).astype(np.float64))
             p, _ = regrid.masked(torch.from_numpy(np.nan_to_num(patterns)), valid)
             patterns = p.numpy()
         domain = GraphDomain.from_mesh(mesh)
         point_lat, point_lon = mesh.lat.numpy(), mesh.lon.numpy()
-    inputs = torch.cat([target, maskt[..., gappy]], -1)
+    if cfg.in_memory:
+        sequence = _in_memory(ds, normalizer, regrid, source)
+    else:
+        sequence = StoreSequence(
+            ds, normalizer, _gappy(ds, normalizer), regrid, source, domain.point_shape
+        )
     if patterns is not None:
         patterns = np.where(np.isfinite(patterns), patterns, 0.0).astype(np.float32)
     day_of_year = torch.from_numpy(ds["time"].dt.dayofyear.values.astype(np.int64))
     units = {v: str(ds[v].attrs.get("units", "")) for v in normalizer.variables}
     return Prepared(
-        inputs,
-        target,
-        maskt,
+        sequence,
         day_of_year,
         ds["time"].values,
         list(normalizer.variables),

@@ -54,14 +54,17 @@ def collective_guard(step: int | None, out: Path | None, active: bool = True):
         ) from exc
 
 
-def global_norms(data, starts: list[int], length: int, size: int, device):
-    """(world size, total loss weight, number of windows) of the whole global batch."""
-    w = data.domain.point_weights(device, torch.float32)
-    total = 0.0
-    for s in starts:
-        m = data.mask[s : s + length].to(device)
-        total += float((w.view(*w.shape, 1) * m).sum())
-    return size, total, len(starts)
+def global_norms(data, batch, count: int, size: int, device):
+    """(world size, total loss weight, number of windows) of the whole global batch: each rank
+    adds the area-and-mask weight of its own shard (``batch``, ``None`` when empty) and one
+    all-reduce sums them, so no rank reads another's windows."""
+    w = data.domain.point_weights(device, torch.float64)
+    local = torch.zeros((), dtype=torch.float64, device=device)
+    if batch is not None:
+        m = batch[2].to(device, torch.float64)
+        local = (w.view(*w.shape, 1) * m).sum()
+    torch.distributed.all_reduce(local)
+    return size, float(local), count
 
 
 def zero_loss(net) -> torch.Tensor:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from faconv._io import atomic_write_text
+from faconv.data.store import window_batches
 from faconv.data.windows import split_windows
 from faconv.errors import DataError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
@@ -51,7 +52,7 @@ def model_config_for(model_section: dict, data: Prepared) -> dict:
     user set is left alone, and is refused by the domain if it does not fit.
     """
     cfg = {"type": "representation", **model_section}
-    cfg["in_channels"] = data.inputs.shape[-1]
+    cfg["in_channels"] = data.in_channels
     cfg["out_channels"] = len(data.variables)
     full = build(cfg, kind="model").to_config()  # validates and fills every default
     n = data.domain.num_points
@@ -81,13 +82,8 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batch(data: Prepared, starts: list[int], length: int, device):
-    sl = [slice(s, s + length) for s in starts]
-    x = torch.stack([data.inputs[s] for s in sl]).to(device)
-    y = torch.stack([data.target[s] for s in sl]).to(device)
-    m = torch.stack([data.mask[s] for s in sl]).to(device)
-    doy = torch.stack([data.day_of_year[s] for s in sl]).to(device)
-    return x, y, m, doy
+def _to(batch, device) -> tuple[torch.Tensor, ...]:
+    return tuple(t.to(device) for t in batch)
 
 
 def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) -> torch.Tensor:
@@ -130,8 +126,8 @@ def data_fingerprint(data: Prepared) -> dict[str, Any]:
     return {
         "variables": list(data.variables),
         "steps": int(data.num_steps),
-        "points": [int(n) for n in data.target.shape[1:-1]],
-        "input_channels": int(data.inputs.shape[-1]),
+        "points": [int(n) for n in data.point_shape],
+        "input_channels": int(data.in_channels),
         "time": [str(data.time[0]), str(data.time[-1])] if len(data.time) else [],
         "normalizer": hashlib.sha256(norm.encode()).hexdigest()[:16],
     }
@@ -294,21 +290,29 @@ def _train(model_section, data, cfg, out, resume, progress, rank, size) -> dict[
         order = torch.randperm(
             len(train_w), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         ).tolist()
+        first = batch_i
+        starts = [
+            [train_w[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
+            for b in range(first, n_batches)
+        ]
+        # every rank reads only its interleaved shard of each global batch
+        loader = window_batches(data, [s[rank::size] for s in starts], cfg.window, cfg.num_workers)
         model.train()
         while batch_i < n_batches:
-            lo, hi = batch_i * cfg.batch_size, (batch_i + 1) * cfg.batch_size
-            starts = [train_w[i] for i in order[lo:hi]]
-            if size > 1:  # every rank takes an interleaved shard of the same global batch
-                world = global_norms(data, starts, cfg.window, size, device)
-                mine = starts[rank::size]
-                shard = _batch(data, mine, cfg.window, device) if mine else None
-                loss = _loss(net, shard, data, cfg, device, world) if mine else zero_loss(net)
+            batch, count = next(loader), len(starts[batch_i - first])
+            if size > 1:
+                with collective_guard(step, out):
+                    world = global_norms(data, batch, count, size, device)
+                shard = None if batch is None else _to(batch, device)
+                loss = (
+                    zero_loss(net) if shard is None else _loss(net, shard, data, cfg, device, world)
+                )
                 report = loss.detach().clone()
                 with collective_guard(step, out):
                     torch.distributed.all_reduce(report)
                 report = report / size
             else:
-                loss = _loss(net, _batch(data, starts, cfg.window, device), data, cfg, device)
+                loss = _loss(net, _to(batch, device), data, cfg, device)
                 report = loss.detach()
             if not torch.isfinite(report):
                 kept = (
@@ -336,8 +340,8 @@ def _train(model_section, data, cfg, out, resume, progress, rank, size) -> dict[
         model.eval()
         with torch.no_grad():
             vals = [
-                _loss(model, _batch(data, [s], cfg.window, device), data, cfg, device).item()
-                for s in val_w
+                _loss(model, _to(b, device), data, cfg, device).item()
+                for b in window_batches(data, [[s] for s in val_w], cfg.window, cfg.num_workers)
             ]
         history["train"].append(float(np.mean(epoch_losses)))
         history["val"].append(float(np.mean(vals)) if vals else float("nan"))

@@ -278,8 +278,10 @@ def test_a_full_disk_is_named_and_the_previous_checkpoint_kept(data, trained, mo
 def test_divergence_does_not_claim_a_checkpoint_that_does_not_exist(data, tmp_path):
     cfg = TrainConfig(**{**FAST, "lr": 10.0, "clip_norm": 0.0})
     model = {"encoder": [{"type": "fa_convlstm", "hidden_channels": 4}]}
-    bad = data.inputs.clone()
-    poisoned = type(data)(**{**data.__dict__, "inputs": bad * 1e30})
+    from faconv.data.store import InMemorySequence
+
+    bad = InMemorySequence(data.inputs.clone() * 1e30, data.target, data.mask)
+    poisoned = type(data)(**{**data.__dict__, "sequence": bad})
     with pytest.raises(faconv.errors.NumericalError, match="no checkpoint was written yet"):
         train_model(model, poisoned, cfg, tmp_path / "d", progress=False)
 
