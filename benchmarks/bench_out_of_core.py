@@ -93,8 +93,10 @@ data = prepare_data(cfg.data, sys.argv[3], val_fraction=cfg.train.val_fraction)
 t1 = time.perf_counter()
 res = train_model(cfg.model, data, cfg.train, sys.argv[3], progress=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+vm_peak = int(status.get("VmPeak", "0 kB").split()[0]) * 1024
 print(json.dumps({"prepare_s": t1 - t0, "epoch_s": res["history"]["seconds"][0],
-                  "peak_rss": peak, "steps": data.num_steps}))
+                  "peak_rss": peak, "vm_peak": vm_peak, "steps": data.num_steps}))
 """
 
 
@@ -145,6 +147,7 @@ def main() -> None:
     p.add_argument("--filters", type=int, default=8)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the 3rd run")
     p.add_argument("--work", default=None, help="folder for the stores (default: a temp dir)")
+    p.add_argument("--reuse", action="store_true", help="keep stores of the right size in --work")
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="faconv-ooc-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -162,10 +165,14 @@ def main() -> None:
     stores = {}
     for name, days in (("large", big_days), ("fits", small_days)):
         t0 = time.perf_counter()
-        size = write_store(work / f"{name}.zarr", days, args.height, args.width)
+        path = work / f"{name}.zarr"
+        if args.reuse and path.exists() and xr.open_zarr(path).sizes["time"] == days:
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        else:
+            size = write_store(path, days, args.height, args.width)
         stores[name] = (work / f"{name}.zarr", days, size)
         print(
-            f"# wrote the {name} store: {days} days, {size / 2**30:.2f} GiB on disk "
+            f"# the {name} store: {days} days, {size / 2**30:.2f} GiB on disk "
             f"({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
@@ -177,7 +184,7 @@ def main() -> None:
     ]
     cols = (
         f"{'run':<44}{'store GiB':>10}{'limit GiB':>10}{'windows':>8}{'prepare s':>10}"
-        f"{'epoch s':>9}{'windows/s':>10}{'peak RSS GiB':>13}"
+        f"{'epoch s':>9}{'windows/s':>10}{'peak RSS GiB':>13}{'peak VM GiB':>12}"
     )
     print(cols)
     print("-" * len(cols))
@@ -193,7 +200,8 @@ def main() -> None:
             continue
         print(
             f"{label:<44}{size / 2**30:>10.2f}{lim_s:>10}{r['windows']:>8}{r['prepare_s']:>10.1f}"
-            f"{r['epoch_s']:>9.1f}{r['windows_per_s']:>10.2f}{r['peak_rss'] / 2**30:>13.2f}",
+            f"{r['epoch_s']:>9.1f}{r['windows_per_s']:>10.2f}{r['peak_rss'] / 2**30:>13.2f}"
+            f"{r['vm_peak'] / 2**30:>12.2f}",
             flush=True,
         )
     if not args.work:

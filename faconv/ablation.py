@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from faconv._io import atomic_write
 from faconv.cells import CELLS
+from faconv.checks import check_int
 from faconv.commands import (
     check_clusters,
     classical_runs,
@@ -98,8 +99,7 @@ def run_ablation(
     """Run every variant over ``seeds`` seeds beside the classical methods; writes
     ablation.json/.csv/.md, ablation.png and the physical-interpretation table and figure
     (EOFs) to ``out``."""
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"ablate needs a positive number of seeds, got {seeds!r}")
+    check_int(seeds, "seeds", "ablate", minimum=1)
     variants = ablation_variants(cfg.model)
     out = output_dir(out)
     data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from faconv.component import check_choice
+from faconv.checks import check_choice
 
 __all__ = ["ACTIVATIONS", "get_activation"]
 

@@ -1,4 +1,4 @@
-"""The ``faconv`` command line."""
+"""The faconv command line: ``faconv COMMAND [options]``."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _run_config(args: argparse.Namespace):
     """The run config from --config, with flags overriding it."""
     from faconv.training import load_run_config
 
-    cfg = load_run_config(args.config or getattr(args, "config_file", None))
+    cfg = load_run_config(args.config)
     if getattr(args, "data", None):
         cfg.data.path = args.data if len(args.data) > 1 else args.data[0]
     if getattr(args, "variables", None):
@@ -128,75 +128,202 @@ def _ablate(args: argparse.Namespace) -> int:
     return 0 if r else 1
 
 
+#: Help of every ``faconv demo`` flag (one per :class:`~faconv.demo.DemoConfig` field).
+DEMO_HELP = {
+    "days": "days of generated data",
+    "height": "grid rows",
+    "width": "grid columns",
+    "regimes": "planted weather regimes",
+    "noise": "weather-noise strength relative to the regime patterns",
+    "clusters": "KMeans clusters",
+    "window": "training window (steps)",
+    "filters": "hidden channels of both encoders",
+    "bottleneck": "FAConvLSTM gate bottleneck channels C_b",
+    "attn_every": "axial attention every K steps",
+    "epochs": "training epochs of each model",
+    "batch_size": "windows per batch",
+    "lr": "learning rate (AdamW)",
+    "seeds": "training and KMeans seeds (mean ± std over them)",
+    "steps_per_day": "sub-daily steps the generated files hold (averaged to daily on loading)",
+    "seed": "generator seed of the data",
+}
+
+_EPILOG = """\
+commands, in the order of a study:
+  demo      the whole job on built-in generated data (no files needed)
+  train     train a representation model on a run config's data
+  embed     embed every day with a trained checkpoint
+  cluster   KMeans regimes of the embeddings, scores, maps and diagnostics
+  compare   FAConvLSTM vs ConvLSTM vs EOF + KMeans over several seeds
+  ablate    the paper's sweeps and ablations
+
+`faconv COMMAND --help` lists a command's options. Run configs (JSON or YAML) have the
+sections data, model, train and cluster; flags override them."""
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default where it has a meaningful one (not None, not a flag's
+    False) and its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        meaningless = any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if not meaningless and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _command(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=summary, description=description, formatter_class=_HelpFormatter
+    )
+
+
 def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
-    p.add_argument("--config", help="run config (JSON or YAML: data/model/train/cluster sections)")
-    p.add_argument("--data", nargs="+", help="ERA5 NetCDF files, globs or a Zarr store "
-                   "(default: the built-in generated data)")  # fmt: skip
-    p.add_argument("--variables", nargs="+", help="variables to use (default: all in the data)")
-    p.add_argument("--mesh-level", type=int, help="regrid onto an icosahedral mesh of this level")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="run config (JSON or YAML; sections data, model, train, cluster); without it the "
+        "defaults and the built-in generated data",
+    )
+    p.add_argument(
+        "--data",
+        nargs="+",
+        metavar="PATH",
+        help="ERA5 NetCDF files, globs or a Zarr store (default: the built-in generated data)",
+    )
+    p.add_argument("--variables", nargs="+", metavar="NAME", help="variables to use (default: all)")
+    p.add_argument(
+        "--mesh-level",
+        type=int,
+        metavar="L",
+        help="regrid global data onto an icosahedral multimesh of this level",
+    )
     if training:
-        p.add_argument("--epochs", type=int)
-        p.add_argument("--batch-size", type=int)
-        p.add_argument("--window", type=int)
-        p.add_argument("--lr", type=float)
-        p.add_argument("--seed", type=int)
-        p.add_argument("--no-progress", action="store_true")
+        p.add_argument("--epochs", type=int, help="training epochs (default: the config's, 40)")
+        p.add_argument("--batch-size", type=int, help="windows per batch (config default 8)")
+        p.add_argument("--window", type=int, help="window length in steps (config default 8)")
+        p.add_argument("--lr", type=float, help="learning rate (config default 0.003)")
+        p.add_argument("--seed", type=int, help="training seed (config default 0)")
+        quiet = "no progress bar (a log that is not a terminal gets one line per epoch anyway)"
+        p.add_argument("--no-progress", action="store_true", help=quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from faconv.demo import DemoConfig
 
-    parser = argparse.ArgumentParser(prog="faconv", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="faconv",
+        description="faconv: FAConvLSTM representations of Earth data and the weather regimes "
+        "they find, beside EOF + KMeans.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"faconv {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo", help="FAConvLSTM vs ConvLSTM on built-in generated data with planted regimes"
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = _command(
+        sub,
+        "demo",
+        "the whole job on built-in generated data with planted regimes",
+        "Generate ERA5-like data with planted regimes, train FAConvLSTM and ConvLSTM, cluster "
+        "their embeddings and score them beside EOF + KMeans, raw-field KMeans and the oracle "
+        "(adjusted Rand index against the planted regimes). Writes a report, tables, figures "
+        "and NetCDF files to --out.",
     )
     for f in fields(DemoConfig):
-        demo.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        demo.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=type(f.default),
+            default=f.default,
+            help=DEMO_HELP[f.name],
+        )
     demo.add_argument("--out", default="faconv-out/demo", help="output directory")
     demo.add_argument(
         "--quick", action="store_true", help="tiny settings (seconds), for smoke tests"
     )
-    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
 
-    train = sub.add_parser("train", help="train a representation model (checkpoint, history)")
+    train = _command(
+        sub,
+        "train",
+        "train a representation model",
+        "Train the model of a run config on its data (climatology and normalisation fitted "
+        "on the training period). Writes checkpoint.pt (atomic, resumable), history.json, "
+        "normalizer.json, config.json and training_curves.png to --out. Under torchrun it "
+        "trains data-parallel.",
+    )
     _add_run_flags(train)
-    train.add_argument("--out", default="faconv-out/train")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.add_argument("--out", default="faconv-out/train", help="output directory")
+    train.add_argument(
+        "--resume", action="store_true", help="continue from OUT/checkpoint.pt (same settings)"
+    )
     train.set_defaults(func=_train)
 
-    emb = sub.add_parser("embed", help="embed every timestep with a trained checkpoint")
-    emb.add_argument("--checkpoint", required=True)
+    emb = _command(
+        sub,
+        "embed",
+        "embed every timestep with a trained checkpoint",
+        "Embed every day of the configured data with a trained checkpoint (its normaliser "
+        "and climatology are re-applied). Writes embeddings.nc (time, dim) with provenance.",
+    )
+    emb.add_argument(
+        "--checkpoint", required=True, metavar="FILE", help="checkpoint.pt written by train"
+    )
     _add_run_flags(emb, training=False)
-    emb.add_argument("--out", default="faconv-out/embed")
+    emb.add_argument("--out", default="faconv-out/embed", help="output directory")
     emb.set_defaults(func=_embed)
 
-    clu = sub.add_parser("cluster", help="KMeans + scores on an embeddings file")
-    clu.add_argument("--embeddings", required=True)
-    clu.add_argument("--k", type=int, default=7)
-    clu.add_argument("--seed", type=int, default=0)
-    clu.add_argument("--out", default="faconv-out/cluster")
-    clu.add_argument("--maps", action="store_true", help="also draw per-regime composite maps "
-                     "of the data named by --config/--data (default: the generated data)")  # fmt: skip
+    clu = _command(
+        sub,
+        "cluster",
+        "KMeans regimes of an embeddings file",
+        "KMeans on the embeddings; scores (ARI against planted regimes where known, "
+        "Silhouette, Davies-Bouldin, Calinski-Harabasz), the regime timeline and clusters.nc. "
+        "With --maps also the regime composites, frequencies, persistence and transitions "
+        "of the data named by --config/--data, as NetCDF and figures.",
+    )
+    clu.add_argument(
+        "--embeddings", required=True, metavar="FILE", help="embeddings.nc written by embed"
+    )
+    clu.add_argument("--k", type=int, default=7, help="number of regimes")
+    clu.add_argument("--seed", type=int, default=0, help="KMeans seed")
+    clu.add_argument("--out", default="faconv-out/cluster", help="output directory")
+    clu.add_argument(
+        "--maps",
+        action="store_true",
+        help="also composites and regime diagnostics of the data (default: the generated data)",
+    )
     _add_run_flags(clu, training=False)
     clu.set_defaults(func=_cluster)
 
-    cmp_ = sub.add_parser("compare", help="FAConvLSTM vs ConvLSTM over several seeds (mean ± std)")
+    cmp_ = _command(
+        sub,
+        "compare",
+        "FAConvLSTM vs ConvLSTM vs EOF + KMeans over several seeds",
+        "Train FAConvLSTM and a ConvLSTM of the same width with the same head and decoder "
+        "for each seed, cluster their embeddings and report mean ± std beside EOF + KMeans, "
+        "raw-field KMeans and (for generated data) the oracle, with a one-line verdict.",
+    )
     _add_run_flags(cmp_)
-    cmp_.add_argument("--seeds", type=int, default=3)
-    cmp_.add_argument("--k", type=int)
-    cmp_.add_argument("--out", default="faconv-out/compare")
+    cmp_.add_argument("--seeds", type=int, default=3, help="training and KMeans seeds")
+    cmp_.add_argument("--k", type=int, help="number of regimes (default: the config's, 7)")
+    cmp_.add_argument("--out", default="faconv-out/compare", help="output directory")
     cmp_.set_defaults(func=_compare)
 
-    abl = sub.add_parser("ablate", help="C_b / attention-interval sweeps and component ablations "
-                         "over seeds, against ConvLSTM, with EOF interpretation")  # fmt: skip
-    abl.add_argument("config_file", nargs="?", metavar="CONFIG", help="run config (JSON or YAML)")
+    abl = _command(
+        sub,
+        "ablate",
+        "the paper's sweeps and ablations",
+        "Bottleneck C_b and attention-interval K sweeps and component ablations (SE, "
+        "peepholes, kernels, attention, the paper-literal head and decoder) over seeds, "
+        "against ConvLSTM, with the EOF interpretation of the composites.",
+    )
     _add_run_flags(abl)
-    abl.add_argument("--seeds", type=int, default=3)
-    abl.add_argument("--k", type=int)
-    abl.add_argument("--out", default="faconv-out/ablate")
+    abl.add_argument("--seeds", type=int, default=3, help="training and KMeans seeds")
+    abl.add_argument("--k", type=int, help="number of regimes (default: the config's, 7)")
+    abl.add_argument("--out", default="faconv-out/ablate", help="output directory")
     abl.set_defaults(func=_ablate)
     return parser
 

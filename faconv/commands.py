@@ -16,21 +16,16 @@ import numpy as np
 import xarray as xr
 
 from faconv._io import atomic_write
+from faconv.checks import check_int
 from faconv.errors import ConfigError, DataError
 from faconv.evaluation import baselines, cluster_and_score, embed, write_embeddings
-from faconv.registry import build
 from faconv.results import RunResult, format_table, summarize, verdict
 from faconv.training import (
-    CheckpointError,
     RunConfig,
     TrainConfig,
-    load_checkpoint,
-    load_weights,
-    normalizer_from_checkpoint,
     prepare_data,
     train_model,
 )
-from faconv.training.config import _from_dict
 
 __all__ = ["run_cluster", "run_compare", "run_embed", "run_train", "train_and_score"]
 
@@ -70,45 +65,47 @@ def write_json(path: Path, obj: Any) -> Path:
 
 
 def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train on the configured data; writes checkpoint.pt, history.json, normalizer.json (and
-    the climatology beside it) and the resolved run config (config.json) to ``out``."""
+    """``faconv train``: :meth:`RegimeEstimator.fit_model <faconv.RegimeEstimator.fit_model>`
+    on the configured data; writes checkpoint.pt, history.json, normalizer.json (and the
+    climatology beside it), the resolved run config (config.json) and the training curves to
+    ``out``."""
+    from faconv.estimator import RegimeEstimator
+
     out = output_dir(out)
-    data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
-    result = train_model(cfg.model, data, cfg.train, out, resume=resume, progress=progress)
+    est = RegimeEstimator.from_config(cfg, work_dir=str(out), progress=progress)
+    data = est.fit_model(resume=resume)
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
         data.normalizer.save(out / "normalizer.json")
-        write_json(out / "config.json", {**cfg.to_dict(), "model": result["model_config"]})
+        write_json(out / "config.json", {**cfg.to_dict(), "model": est.model_config_})
         from faconv.plots import plot_training_curves
 
-        plot_training_curves(result["history"], out / "training_curves.png")
-    return {**result, "data": data}
+        plot_training_curves(est.history_, out / "training_curves.png")
+    params, encoder_params = est.parameters_
+    return {
+        "model": est.model_,
+        "model_config": est.model_config_,
+        "history": est.history_,
+        "checkpoint": est.checkpoint_,
+        "parameters": params,
+        "encoder_parameters": encoder_params,
+        "data": data,
+    }
 
 
 def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
-    """Embed every timestep of the configured data with a trained checkpoint (its normaliser
-    and climatology are re-applied); writes ``embeddings.nc`` (time coordinate, and the planted
-    regimes for generated data)."""
-    out = output_dir(out)
-    ckpt = load_checkpoint(checkpoint)
-    try:
-        model = build(json.loads(ckpt["model_config"]), kind="model")
-        train_cfg = _from_dict(TrainConfig, json.loads(ckpt["train_config"]), "train")
-    except (ConfigError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{checkpoint}: its configs cannot be used ({exc})") from exc
-    load_weights(model, ckpt["model"], checkpoint)
-    data = prepare_data(cfg.data, out, normalizer=normalizer_from_checkpoint(ckpt, checkpoint))
-    if data.in_channels != model.in_channels:
-        raise DataError(
-            f"the data gives {data.in_channels} input channels (variables + mask channels) "
-            f"but the checkpoint's model takes {model.in_channels}"
-        )
-    emb = embed(model, data, train_cfg.window)
+    """``faconv embed``: :meth:`RegimeEstimator.embed <faconv.RegimeEstimator.embed>` of the
+    configured data with a trained checkpoint (its normaliser and climatology are re-applied);
+    writes ``embeddings.nc`` (time coordinate, provenance, and the planted regimes for
+    generated data)."""
+    from faconv.estimator import RegimeEstimator
     from faconv.provenance import provenance
 
-    config = {**cfg.to_dict(), "model": json.loads(ckpt["model_config"])}
-    config["train"] = json.loads(ckpt["train_config"])
+    out = output_dir(out)
+    est = RegimeEstimator.from_checkpoint(checkpoint, cfg, work_dir=str(out))
+    emb, data = est.embed()
+    config = {**cfg.to_dict(), "model": est.model_config_, "train": asdict(est.train_config_)}
     attrs = provenance(config, data.source, checkpoint=str(checkpoint))
     return write_embeddings(out / "embeddings.nc", emb, data.time, attrs=attrs, planted=data.labels)
 
@@ -307,8 +304,7 @@ def run_compare(
     On a mesh (``data.mesh_level``) the ConvLSTM baseline, which has no mesh form, runs on the
     source lat-lon grid; its scores then refer to the grid's anomalies."""
     out = output_dir(out)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"compare needs a positive number of seeds, got {seeds!r}")
+    check_int(seeds, "seeds", "compare", minimum=1)
     if data is None:
         data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     check_clusters(cfg, data.num_steps)

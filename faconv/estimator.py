@@ -98,7 +98,6 @@ class RegimeEstimator(BaseEstimator):
         if not isinstance(config, RunConfig):
             raise ConfigError(f"expected a run config, got {type(config).__qualname__}")
         data = config.to_dict()["data"]
-        data.pop("path", None)
         train = config.to_dict()["train"]
         params = {
             "k": config.cluster.k,
@@ -112,8 +111,6 @@ class RegimeEstimator(BaseEstimator):
     def run_config(self) -> RunConfig:
         """The CLI run config these parameters describe (validated)."""
         data = dict(self.data or {})
-        if "path" in data:
-            raise ConfigError("RegimeEstimator: data takes no 'path'; pass the dataset to fit()")
         raw = {
             "data": data,
             "train": {**(self.train or {}), "seed": self.seed},
@@ -124,27 +121,48 @@ class RegimeEstimator(BaseEstimator):
         return RunConfig.from_dict(raw)
 
     # -- scikit-learn API -----------------------------------------------------------------------
-    def fit(self, ds: xr.Dataset, y: Any = None) -> RegimeEstimator:
+    def fit(self, ds: xr.Dataset | None = None, y: Any = None) -> RegimeEstimator:
         """Train the representation model on ``ds`` (the climatology and normalisation are
-        fitted on its training period), embed every step and fit KMeans on the embeddings."""
-        cfg = self.run_config()
-        work = Path(self.work_dir or tempfile.mkdtemp(prefix="faconv-estimator-"))
-        data = prepare_data(cfg.data, work, val_fraction=cfg.train.val_fraction, dataset=ds)
-        if not 2 <= self.k < data.num_steps:
-            raise ConfigError(f"k must satisfy 2 <= k < {data.num_steps} (the steps), got {self.k}")
-        result = train_model(cfg.model, data, cfg.train, work, progress=self.progress)
-        self.model_ = result["model"].eval()
-        self.model_config_ = result["model_config"]
-        self.normalizer_ = data.normalizer
-        self.train_config_ = cfg.train
-        self.history_ = result["history"]
-        self.checkpoint_ = result["checkpoint"]
+        fitted on its training period), embed every step and fit KMeans on the embeddings.
+        ``ds=None`` reads the data section's ``path`` (or the built-in generated data)."""
+        data = self._fit_model(ds, check_k=True)
         emb = self._embed(data)
         km = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(emb)
         self.cluster_centers_ = km.cluster_centers_
         self.labels_ = self._labels(self._nearest(emb), data.time)
         self.embedding_ = self._embedding(emb, data.time)
         return self
+
+    def fit_model(self, ds: xr.Dataset | None = None, *, resume: bool = False):
+        """The training part of :meth:`fit` (no clustering): what ``faconv train`` runs.
+        ``resume`` continues from the checkpoint in ``work_dir``. Returns the prepared data
+        (:class:`~faconv.training.Prepared`)."""
+        return self._fit_model(ds, resume=resume)
+
+    def _fit_model(self, ds, resume: bool = False, check_k: bool = False):
+        cfg = self.run_config()
+        work = Path(self.work_dir or tempfile.mkdtemp(prefix="faconv-estimator-"))
+        data = prepare_data(cfg.data, work, val_fraction=cfg.train.val_fraction, dataset=ds)
+        if check_k and not 2 <= self.k < data.num_steps:  # before training, not after
+            raise ConfigError(f"k must satisfy 2 <= k < {data.num_steps} (the steps), got {self.k}")
+        result = train_model(
+            cfg.model, data, cfg.train, work, resume=resume, progress=self.progress
+        )
+        self.model_ = result["model"].eval()
+        self.model_config_ = result["model_config"]
+        self.normalizer_ = data.normalizer
+        self.train_config_ = cfg.train
+        self.history_ = result["history"]
+        self.checkpoint_ = result["checkpoint"]
+        self.parameters_ = result["parameters"], result["encoder_parameters"]
+        return data
+
+    def embed(self, ds: xr.Dataset | None = None):
+        """Embeddings ``(T, D)`` (numpy) of ``ds`` (``None``: the data section's path or the
+        generated data) with the fitted normaliser, and the prepared data: what
+        ``faconv embed`` runs. :meth:`transform` gives the same as a DataArray."""
+        data = self._prepare(ds)
+        return self._embed(data), data
 
     def transform(self, ds: xr.Dataset) -> xr.DataArray:
         """Per-step embeddings ``(time, dim)`` of ``ds`` (the fitted climatology and
@@ -211,12 +229,34 @@ class RegimeEstimator(BaseEstimator):
         est.cluster_centers_ = ckpt["cluster_centers"].double().numpy()
         return est
 
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, config: RunConfig | dict | str | Path | None = None, **overrides
+    ) -> RegimeEstimator:
+        """An estimator around a training checkpoint (``faconv train``): model, normaliser
+        and training settings from the checkpoint, the data section from ``config``. It can
+        :meth:`embed` / :meth:`transform` (not :meth:`predict`: no clusters yet)."""
+        ckpt = load_checkpoint(path)
+        try:
+            model_cfg = json.loads(ckpt["model_config"])
+            model = build(model_cfg, kind="model")
+            train_cfg = _from_dict(TrainConfig, json.loads(ckpt["train_config"]), "train")
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its configs cannot be used ({exc})") from exc
+        load_weights(model, ckpt["model"], path)
+        est = cls.from_config(config or {}, **overrides)
+        est.model_ = model.eval()
+        est.model_config_ = model_cfg
+        est.normalizer_ = normalizer_from_checkpoint(ckpt, path)
+        est.train_config_ = train_cfg
+        return est
+
     # -- internals ------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise ConfigError("this RegimeEstimator is not fitted yet: call fit(ds) first")
 
-    def _prepare(self, ds: xr.Dataset):
+    def _prepare(self, ds: xr.Dataset | None):
         self._check_fitted()
         cfg: DataConfig = self.run_config().data
         work = Path(self.work_dir or tempfile.gettempdir())

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from faconv.component import check_choice
+from faconv.checks import check_choice
 
 __all__ = ["INITIALIZERS", "init_kernel"]
 

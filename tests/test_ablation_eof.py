@@ -69,7 +69,7 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
                      "temporal": {"type": "seasonal_attention", "num_heads": 2}},
            "train": {"epochs": 1, "batch_size": 4, "window": 4, "stride": 4}, "cluster": {"k": 3}}  # fmt: skip
     (tmp_path / "c.json").write_text(json.dumps(cfg))
-    assert main(["ablate", str(tmp_path / "c.json"), "--seeds", "2", "--out", str(tmp_path / "a"),
+    assert main(["ablate", "--config", str(tmp_path / "c.json"), "--seeds", "2", "--out", str(tmp_path / "a"),
                  "--no-progress"]) == 0  # fmt: skip
     out = tmp_path / "a"
     result = json.loads((out / "ablation.json").read_text())

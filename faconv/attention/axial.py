@@ -7,7 +7,7 @@ from einops import rearrange
 from torch import nn
 
 from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
-from faconv.component import check_choice
+from faconv.checks import check_choice
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
 from faconv.functional.attention import dot_product_attention

@@ -6,7 +6,8 @@ from abc import abstractmethod
 
 import torch
 
-from faconv.component import SpatialComponent, check_positive_int
+from faconv.checks import check_positive_int
+from faconv.component import SpatialComponent
 from faconv.domains.base import Domain
 from faconv.registry import Registry
 

@@ -10,7 +10,7 @@ from torch import nn
 from torch_geometric.utils import scatter, softmax
 
 from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
-from faconv.component import check_positive_int
+from faconv.checks import check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError, DomainError
 

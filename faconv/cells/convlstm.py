@@ -10,7 +10,7 @@ from torch import nn
 
 from faconv.activations import get_activation
 from faconv.cells.base import CELLS, Cell
-from faconv.component import check_choice, check_positive_int
+from faconv.checks import check_choice, check_number, check_positive_int
 from faconv.domains.base import Domain
 from faconv.domains.grid import GridDomain
 from faconv.errors import ConfigError
@@ -117,11 +117,10 @@ class ConvLSTMCell(Cell):
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
         self.unit_forget_bias = bool(unit_forget_bias)
-        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-                raise ConfigError(f"{owner}: {name} must be a number in [0, 1), got {p!r}")
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
+        self.dropout = float(check_number(dropout, "dropout", owner, minimum=0.0, below=1.0))
+        self.recurrent_dropout = float(
+            check_number(recurrent_dropout, "recurrent_dropout", owner, minimum=0.0, below=1.0)
+        )
 
         F_, (kh, kw) = hidden_channels, self.kernel_size
         self.kernel = nn.Parameter(torch.empty(4 * F_, in_channels, kh, kw))

@@ -9,7 +9,7 @@ from torch import nn
 
 from faconv.attention.base import ATTENTION
 from faconv.cells.base import CELLS, Cell
-from faconv.component import check_choice, check_positive_int
+from faconv.checks import check_choice, check_number, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
 from faconv.gates.base import GATES
@@ -104,9 +104,7 @@ class FAConvLSTMCell(Cell):
         )
         self.attn_every = check_positive_int(attn_every, "attn_every", owner)
         self.attn_feedback = bool(attn_feedback)
-        if isinstance(layer_scale_init, bool) or not isinstance(layer_scale_init, (int, float)):
-            raise ConfigError(f"{owner}: layer_scale_init must be a number")
-        self.layer_scale_init = float(layer_scale_init)
+        self.layer_scale_init = float(check_number(layer_scale_init, "layer_scale_init", owner))
         self.attn_on = check_choice(attn_on, _ATTN_ON, "attn_on", owner)
         if attn_on == "bottleneck" and not self.attn_feedback:
             raise ConfigError(

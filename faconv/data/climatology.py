@@ -34,6 +34,11 @@ _RIDGE = 1e-6
 _ROUGH = 1e-5
 
 
+def _block_product(design: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``(time, term) x (term, *space) -> (time, *space)``."""
+    return np.tensordot(design, coef, axes=(-1, 0))
+
+
 def harmonic_design(time, harmonics: int, period: float = 365.25) -> np.ndarray:
     """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``.
 
@@ -176,11 +181,26 @@ class Climatology:
             dims=("time", "term"),
             coords={"time": np.asarray(time)},
         )
-        if time_chunks is not None:
-            design = design.chunk({"time": time_chunks})
-        return xr.Dataset(
-            {v: xr.dot(design, c, dim="term") for v, c in self.coef.data_vars.items()}
-        )
+        if time_chunks is None:
+            return xr.Dataset(
+                {v: xr.dot(design, c, dim="term") for v, c in self.coef.data_vars.items()}
+            )
+        # lazily, one block per time chunk of the data and whole in space (dask's einsum would
+        # split the space into small blocks, each reading the same store chunk again)
+        design = design.chunk({"time": time_chunks, "term": -1})
+        out = {}
+        for v, c in self.coef.data_vars.items():
+            space = [d for d in c.dims if d != "term"]
+            out[v] = xr.apply_ufunc(
+                _block_product,
+                design,
+                c,
+                input_core_dims=[["term"], ["term", *space]],
+                output_core_dims=[space],
+                dask="parallelized",
+                output_dtypes=[np.float64],
+            )
+        return xr.Dataset(out)
 
     def transform(self, ds: xr.Dataset) -> xr.Dataset:
         """Anomalies ``ds - climatology(ds.time)`` of the fitted variables (lazy with dask)."""

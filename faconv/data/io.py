@@ -73,8 +73,29 @@ def _is_zarr(p: Path) -> bool:
     )
 
 
+#: Time-chunk size of stores without chunks of their own, read window by window.
+_WINDOW_CHUNK_BYTES = 8 << 20
+
+
+def _store_chunks(p: Path, zarr: bool):
+    """``chunks="store"``: the store's own chunks (a window read touches only the chunks it
+    overlaps); a NetCDF variable stored contiguously gets time chunks of about 8 MiB."""
+    if zarr:
+        return {}
+    with xr.open_dataset(p) as ds:
+        steps = ds.sizes.get("time", ds.sizes.get("valid_time", 1))
+        contiguous = [v for v in ds.data_vars if not ds[v].encoding.get("chunksizes")]
+        if not contiguous:
+            return {}
+        per_step = max(ds[v].nbytes // max(steps, 1) for v in contiguous)
+    n = max(1, _WINDOW_CHUNK_BYTES // max(per_step, 1))
+    return {"time": n, "valid_time": n}
+
+
 def _open_one(p: Path, chunks, allow_missing_chunks: bool = False) -> xr.Dataset:
     try:
+        if chunks == "store":
+            chunks = _store_chunks(p, _is_zarr(p))
         if _is_zarr(p):
             try:  # cloud stores (ARCO-ERA5, WeatherBench2) carry consolidated metadata
                 ds = xr.open_zarr(p, chunks=chunks, consolidated=True)
@@ -125,7 +146,10 @@ def open_era5(
         box: ``(south, north, west, east)`` degrees; see :func:`faconv.data.crop_box`.
         coarsen: block-average factor. Default: 1.
         daily: aggregate sub-daily data to daily means. Default: ``True``.
-        chunks: dask chunks for the lazy arrays. Default: ``"auto"``.
+        chunks: dask chunks for the lazy arrays: ``"auto"`` (large chunks, good for reading
+            everything) or ``"store"`` (the store's own chunks, or time chunks of about 8 MiB
+            for contiguous NetCDF: good for reading windows out of core), or any dask chunks.
+            Default: ``"auto"``.
         allow_missing_chunks: accept Zarr arrays with chunks missing on disk (read as missing
             values). Default: ``False`` (a missing chunk is lost data: refused).
 

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from faconv._io import atomic_write
-from faconv.component import check_choice
+from faconv.checks import check_choice
 from faconv.data.climatology import Climatology
 from faconv.errors import DataError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from faconv.checks import check_int
 from faconv.errors import DataError
 
 __all__ = ["coarsen", "crop_box"]
@@ -52,8 +53,7 @@ def crop_box(ds: xr.Dataset, box: tuple[float, float, float, float]) -> xr.Datas
 
 def coarsen(ds: xr.Dataset, factor: int) -> xr.Dataset:
     """Block-average ``factor × factor`` grid cells (lazy); incomplete edge blocks are trimmed."""
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise DataError(f"coarsen factor must be a positive integer, got {factor!r}")
+    check_int(factor, "factor", "coarsen", minimum=1, error=DataError)
     if factor == 1:
         return ds
     return ds.coarsen(latitude=factor, longitude=factor, boundary="trim").mean()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from faconv.checks import check_int
 from faconv.errors import ConfigError
 from faconv.regrid.base import Regridder, masked_apply
 
@@ -20,8 +21,7 @@ def window_starts(num_steps: int, length: int, stride: int, start: int = 0) -> l
     aligned to the end. With ``stride <= length`` every step is in at least one window; a
     larger stride subsamples (the first and last steps are always covered)."""
     for name, v in (("length", length), ("stride", stride)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"window {name} must be a positive integer, got {v!r}")
+        check_int(v, name, "window", minimum=1)
     if num_steps < length:
         raise ConfigError(f"a window of {length} steps does not fit in {num_steps} steps")
     starts = list(range(start, start + num_steps - length + 1, stride))

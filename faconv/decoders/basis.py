@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from faconv.component import check_positive_int
+from faconv.checks import check_positive_int
 from faconv.decoders.base import DECODERS, Decoder
 from faconv.domains.base import Domain
 from faconv.functional.regions import region_mean, region_to_points

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from faconv.checks import check_int
 from faconv.errors import DomainError
 from faconv.functional.regions import Regions
 
@@ -60,8 +61,7 @@ class Domain(ABC):
         Raises:
             DomainError: more regions than points, or a graph without positions.
         """
-        if isinstance(num_regions, bool) or not isinstance(num_regions, int) or num_regions < 1:
-            raise DomainError(f"num_regions must be a positive integer, got {num_regions!r}")
+        check_int(num_regions, "num_regions", type(self).__name__, minimum=1, error=DomainError)
         if num_regions > self.num_points:
             raise DomainError(
                 f"{num_regions} regions do not fit on a {self.kind} domain of {self.num_points} "

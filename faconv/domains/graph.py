@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from faconv.checks import check_int
 from faconv.domains.base import Domain
 from faconv.errors import DomainError
 from faconv.functional.regions import Regions, farthest_point_sampling, make_regions
@@ -75,8 +76,7 @@ class GraphDomain(Domain):
 
     def __post_init__(self) -> None:
         n = self.num_nodes
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise DomainError(f"GraphDomain.num_nodes must be a positive integer, got {n!r}")
+        check_int(n, "num_nodes", "GraphDomain", minimum=1, error=DomainError)
         s, r = _as_index(self.senders, "senders"), _as_index(self.receivers, "receivers")
         if s.shape != r.shape:
             raise DomainError(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from faconv.checks import check_int
 from faconv.domains.base import Domain
 from faconv.errors import DomainError
 from faconv.functional.regions import Regions, make_regions
@@ -45,8 +46,7 @@ class GridDomain(Domain):
     def __post_init__(self) -> None:
         for name in ("height", "width"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise DomainError(f"GridDomain.{name} must be a positive integer, got {v!r}")
+            check_int(v, name, "GridDomain", minimum=1, error=DomainError)
         if self.lat is not None:
             lat = tuple(float(v) for v in self.lat)
             if len(lat) != self.height:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from faconv.errors import ConfigError
+from faconv.checks import check_int
 
 __all__ = ["IcosahedralMesh", "icosahedral_mesh"]
 
@@ -133,8 +133,7 @@ def icosahedral_mesh(level: int, multimesh: bool = False) -> IcosahedralMesh:
         >>> mesh.num_nodes, mesh.faces.shape[0], mesh.senders.shape[0] // 2
         (162, 320, 480)
     """
-    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 9:
-        raise ConfigError(f"icosahedral_mesh: level must be an integer in [0, 9], got {level!r}")
+    check_int(level, "level", "icosahedral_mesh", minimum=0, maximum=9)
     v, f = _icosahedron()
     edges = [_face_edges(f)]
     for _ in range(level):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from faconv.activations import get_activation
-from faconv.component import check_choice, check_positive_int
+from faconv.checks import check_choice, check_positive_int
 from faconv.errors import ConfigError, DomainError
 from faconv.functional.fused_lstm import autocast_active, fused_gate_lstm
 from faconv.functional.lstm import lstm_update

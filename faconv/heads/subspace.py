@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faconv.component import check_choice, check_positive_int
+from faconv.checks import check_choice, check_positive_int
 from faconv.domains.base import Domain
 from faconv.heads.base import HEADS, Head
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from faconv.component import check_choice
+from faconv.checks import check_choice
 from faconv.domains.base import Domain
 from faconv.domains.grid import GridDomain
 from faconv.errors import InputError

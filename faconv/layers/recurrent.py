@@ -8,7 +8,8 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from faconv.cells.base import CELLS, Cell
-from faconv.component import Component, check_positive_int
+from faconv.checks import check_positive_int
+from faconv.component import Component
 from faconv.domains.base import Domain
 from faconv.errors import InputError
 from faconv.registry import Registry

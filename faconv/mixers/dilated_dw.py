@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faconv.component import check_choice, check_positive_int
+from faconv.checks import check_choice, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
 from faconv.functional.padding import pad_grid, wrap_pad_width

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from faconv.component import check_choice, check_positive_int
+from faconv.checks import check_choice, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError, DomainError
 from faconv.functional.edge_basis import edge_basis, edge_basis_size, stencil_r_max

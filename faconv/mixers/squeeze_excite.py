@@ -6,9 +6,8 @@ import torch
 from torch import nn
 
 from faconv.activations import get_activation
-from faconv.component import check_positive_int
+from faconv.checks import check_number, check_positive_int
 from faconv.domains.base import Domain
-from faconv.errors import ConfigError
 from faconv.mixers.base import MIXERS, SpatialMixer
 
 __all__ = ["SqueezeExcite"]
@@ -53,9 +52,7 @@ class SqueezeExcite(SpatialMixer):
         super().__init__()
         owner = "squeeze_excite"
         self.channels = check_positive_int(channels, "channels", owner)
-        if isinstance(rd_ratio, bool) or not isinstance(rd_ratio, (int, float)) or rd_ratio <= 0:
-            raise ConfigError(f"{owner}: rd_ratio must be a positive number, got {rd_ratio!r}")
-        self.rd_ratio = rd_ratio
+        self.rd_ratio = check_number(rd_ratio, "rd_ratio", owner, above=0.0)
         self.min_channels = check_positive_int(min_channels, "min_channels", owner)
         self.activation = activation
         self._act = get_activation(activation, owner)

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from faconv.cells.base import CELLS
-from faconv.component import Component, check_positive_int
+from faconv.checks import check_positive_int
+from faconv.component import Component
 from faconv.decoders.base import DECODERS
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError, InputError

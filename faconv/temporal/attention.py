@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faconv.component import Component, check_choice, check_positive_int
+from faconv.checks import check_choice, check_number, check_positive_int
+from faconv.component import Component
 from faconv.errors import ConfigError, InputError
 from faconv.registry import Registry
 from faconv.temporal.encoding import seasonal_encoding
@@ -70,9 +71,8 @@ class SeasonalTemporalAttention(TemporalMixer):
         if dim % num_heads:
             raise ConfigError(f"{owner}: dim={dim} is not divisible by num_heads={num_heads}")
         self.num_layers = check_positive_int(num_layers, "num_layers", owner)
-        if not isinstance(ffn_ratio, (int, float)) or ffn_ratio < 0:
-            raise ConfigError(f"{owner}: ffn_ratio must be a number >= 0")
-        self.ffn_ratio, self.period = ffn_ratio, float(period)
+        self.ffn_ratio = check_number(ffn_ratio, "ffn_ratio", owner, minimum=0.0)
+        self.period = float(check_number(period, "period", owner, above=0.0))
         self.encoding = check_choice(encoding, ("qk", "qkv"), "encoding", owner)
         hidden = round(dim * ffn_ratio)
         self.layers = nn.ModuleList()

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from faconv.checks import check_int
 from faconv.errors import ConfigError
 
 __all__ = ["seasonal_encoding"]
@@ -25,7 +26,7 @@ def seasonal_encoding(day_of_year: torch.Tensor, dim: int, period: float = 365.2
     Shapes:
         - day_of_year: ``(...)`` (integer or fractional days); output: ``(..., dim)``.
     """
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2 or dim % 2:
+    if check_int(dim, "dim", "seasonal_encoding", minimum=2) % 2:
         raise ConfigError(f"seasonal_encoding: dim must be an even integer >= 2, got {dim!r}")
     phi = 2 * math.pi * day_of_year.to(torch.float64) / period
     k = torch.arange(1, dim // 2 + 1, dtype=torch.float64, device=phi.device)

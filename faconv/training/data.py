@@ -213,6 +213,7 @@ def prepare_data(
             cfg.box,
             cfg.coarsen,
             cfg.daily,
+            chunks="auto" if cfg.in_memory else "store",
             allow_missing_chunks=cfg.allow_missing_chunks,
         )
     if normalizer is None:  # statistics (and the climatology) from the training period only
