@@ -139,8 +139,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--store-gib", type=float, default=6.0, help="size of the large store")
     p.add_argument("--limit-gib", type=float, default=2.0, help="RLIMIT_AS of the training")
-    p.add_argument("--height", type=int, default=96)
-    p.add_argument("--width", type=int, default=192)
+    p.add_argument("--height", type=int, default=64)
+    p.add_argument("--width", type=int, default=128)
     p.add_argument("--window", type=int, default=8)
     p.add_argument("--stride", type=int, default=0, help="window stride (0: ~120 windows)")
     p.add_argument("--batch", type=int, default=4)
@@ -148,6 +148,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the 3rd run")
     p.add_argument("--work", default=None, help="folder for the stores (default: a temp dir)")
     p.add_argument("--reuse", action="store_true", help="keep stores of the right size in --work")
+    p.add_argument("--rows", default="1,2,3,4", help="which runs of the table (1-based)")
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="faconv-ooc-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -188,7 +189,8 @@ def main() -> None:
     )
     print(cols)
     print("-" * len(cols))
-    for label, which, in_memory, workers, lim in rows:
+    wanted = {int(i) - 1 for i in args.rows.split(",")}
+    for label, which, in_memory, workers, lim in (r for i, r in enumerate(rows) if i in wanted):
         path, days, size = stores[which]
         args_run = argparse.Namespace(**vars(args))
         if not args.stride:  # about 120 windows per epoch on either store

@@ -221,9 +221,21 @@ def prepare_data(
         clim = None
         if cfg.climatology_harmonics is not None:
             clim = Climatology(cfg.climatology_harmonics)
-        normalizer = Normalizer(cfg.normalization, climatology=clim).fit(
-            ds, time=slice(None, ds["time"].values[n_train - 1])
-        )
+        try:
+            normalizer = Normalizer(cfg.normalization, climatology=clim).fit(
+                ds, time=slice(None, ds["time"].values[n_train - 1])
+            )
+        except MemoryError as exc:
+            hint = (
+                "set data.in_memory: false (statistics in the store's chunks, windows read "
+                "as needed)"
+                if cfg.in_memory
+                else "the store's chunks may be too large for this memory; rechunk it"
+            )
+            raise DataError(
+                f"out of memory while fitting the climatology and normalisation statistics of "
+                f"{source} ({ds.nbytes / 2**30:.2f} GiB as stored): {hint}"
+            ) from exc
     else:  # a saved normaliser: the data must hold its variables (transform names what lacks)
         ds = ds[[v for v in normalizer.variables if v in ds.data_vars]]
     normalizer._check(ds)  # names the variables the data lacks

@@ -79,10 +79,13 @@ def test_whole_fields_are_refused_out_of_core_with_the_setting_named(tmp_path):
 def test_data_too_large_for_memory_names_the_out_of_core_setting(tmp_path, monkeypatch):
     from faconv.data import Normalizer
 
-    def too_large(self, ds):
+    def too_large(self, ds, *args, **kwargs):
         raise MemoryError
 
     path = write_era5_like(tmp_path / "era5.zarr", "zarr_wb2", **GEN)
     monkeypatch.setattr(Normalizer, "transform", too_large)
     with pytest.raises(DataError, match="does not fit in memory: set data.in_memory: false"):
+        prepare_data(DataConfig(path=str(path)), tmp_path)
+    monkeypatch.setattr(Normalizer, "fit", too_large)
+    with pytest.raises(DataError, match="out of memory while fitting.*data.in_memory: false"):
         prepare_data(DataConfig(path=str(path)), tmp_path)
