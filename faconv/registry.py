@@ -112,6 +112,16 @@ class Registry:
 
         return decorator
 
+    def unregister(self, name: str) -> type:
+        """Remove the component registered under ``name`` (and its aliases); returns its
+        class. For temporary registrations (tests, notebooks)."""
+        cls = self.get(name)
+        canonical = self._lookup[normalize_name(name)]
+        del self._classes[canonical]
+        for key in [k for k, v in self._lookup.items() if v == canonical]:
+            del self._lookup[key]
+        return cls
+
     def get(self, name: str) -> type:
         """The class registered under ``name`` (normalized); raises listing the valid names."""
         if not isinstance(name, str):

@@ -15,14 +15,17 @@ import torch
 from faconv.registry import build
 
 __all__ = [
+    "PROBES",
     "TOLERANCES",
     "assert_batch_independent",
     "assert_config_roundtrip",
     "assert_edge_order_invariant",
     "assert_permutation_equivariant",
     "assert_roll_equivariant",
+    "check_component",
     "compare_tensors",
     "permute_graph",
+    "probe",
     "shuffle_edges",
 ]
 
@@ -159,4 +162,107 @@ def assert_edge_order_invariant(fn, x: torch.Tensor, domain, order: torch.Tensor
     """The output does not depend on the order in which edges are listed."""
     compare_tensors(
         fn(x, shuffle_edges(domain, order)), fn(x, domain), msg="output depends on edge order"
+    )
+
+
+# -- the component contract, for faconv's registries and for users' own components ------------
+#: Channels of the contract's probes (divisible by the default 4 attention heads).
+PROBE_CHANNELS = 8
+_PROBE_HIDDEN = 6
+
+
+def _probe_spatial(kind: str, name, domain, x_shape):
+    m = build(name, kind=kind, channels=PROBE_CHANNELS).double()
+    return m, (lambda mod: lambda x: mod(x, domain)), (*x_shape, PROBE_CHANNELS)
+
+
+def _probe_gate(kind: str, name, domain, x_shape):
+    # input = [s, c_prev]: rolls and batch edits reach the state too
+    m = build(name, kind=kind, in_channels=PROBE_CHANNELS, hidden_channels=_PROBE_HIDDEN).double()
+
+    def fn(mod):
+        return lambda x: torch.cat(mod(*x.split([PROBE_CHANNELS, _PROBE_HIDDEN], -1)), -1)
+
+    return m, fn, (*x_shape, PROBE_CHANNELS + _PROBE_HIDDEN)
+
+
+def _probe_cell(kind: str, name, domain, x_shape):
+    # input = [x, h, c]; output = [y, h', c']
+    from faconv.typing import State
+
+    m = build(name, kind=kind, in_channels=3, hidden_channels=PROBE_CHANNELS).double()
+
+    def fn(mod):
+        def run(x):
+            xx, h, c = x.split([3, PROBE_CHANNELS, PROBE_CHANNELS], -1)
+            y, new = mod(xx, domain, State(h, c), t=0)
+            return torch.cat([y, new.h, new.c], -1)
+
+        return run
+
+    return m, fn, (*x_shape, 3 + 2 * PROBE_CHANNELS)
+
+
+#: How each kind of component is probed: ``(module, fn(module) -> (x -> output), x shape)``.
+PROBES: dict[str, Callable] = {
+    "mixer": _probe_spatial,
+    "attention": _probe_spatial,
+    "gate": _probe_gate,
+    "cell": _probe_cell,
+}
+
+
+def probe(kind: str, name, domain, batch: int = 2, seed: int = 0):
+    """``(module, fn, x)`` for the component ``name`` (a registered name or config) of
+    ``kind`` on a grid ``domain``: ``fn(module)(x)`` is one output tensor with the channels
+    last, ``x`` a float64 input drawn from ``seed``."""
+    try:
+        make = PROBES[kind]
+    except KeyError:
+        raise ValueError(f"no contract probe for kind {kind!r}; have {sorted(PROBES)}") from None
+    m, fn, shape = make(kind, name, domain, (batch, *domain.point_shape))
+    g = torch.Generator().manual_seed(seed)
+    return m, fn, torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def check_component(
+    kind: str, name, height: int = 5, width: int = 6, batch: int = 2, seed: int = 0
+) -> None:
+    """Run the contract that every registered grid component of faconv meets on the
+    component ``name`` of ``kind`` (``"mixer"``, ``"attention"``, ``"gate"`` or ``"cell"``),
+    e.g. a component of your own after ``MIXERS.register("mine")``:
+
+    * float64 in, finite float64 out, the point dims kept;
+    * batch independence (editing one sample changes no other sample's output);
+    * the config round trip (``build(m.to_config())`` gives the same outputs);
+    * equivariance to a longitude roll on a periodic grid;
+    * every parameter gets a non-zero gradient;
+    * the same seed builds the same module.
+
+    Raises ``AssertionError`` naming the broken property.
+    """
+    from faconv.domains.grid import GridDomain
+
+    lat = torch.linspace(-60, 60, height).tolist()
+    domain = GridDomain(height, width, periodic=True, lat=lat)
+    torch.manual_seed(seed)
+    m, fn, x = probe(kind, name, domain, batch=max(batch, 2), seed=seed)
+    y = fn(m)(x)
+    assert y.dtype == torch.float64, f"{kind} {name!r}: float64 in, {y.dtype} out"
+    assert y.shape[:-1] == x.shape[:-1], f"{kind} {name!r}: point dims {x.shape} -> {y.shape}"
+    assert torch.isfinite(y).all(), f"{kind} {name!r}: non-finite output"
+    assert_batch_independent(fn(m), x)
+    assert_config_roundtrip(m, lambda mod: fn(mod)(x))
+    assert_roll_equivariant(fn(m), x, shift=max(1, width // 3), dim=2)
+    m.train()
+    m.zero_grad()
+    fn(m)(x).square().sum().backward()
+    silent = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not silent, f"{kind} {name!r}: parameters without gradient: {silent}"
+    torch.manual_seed(seed + 1)
+    a = probe(kind, name, domain, batch=2, seed=seed)
+    torch.manual_seed(seed + 1)
+    b = probe(kind, name, domain, batch=2, seed=seed)
+    compare_tensors(
+        a[1](a[0])(a[2]), b[1](b[0])(b[2]), rtol=0, atol=0, msg="same seed, other module"
     )

@@ -8,15 +8,17 @@ from hypothesis import strategies as st
 
 import faconv
 from faconv.testing import (
+    PROBE_CHANNELS,
     assert_batch_independent,
     assert_config_roundtrip,
     assert_roll_equivariant,
+    check_component,
     compare_tensors,
+    probe,
 )
-from tests.conftest import randn
 from tests.strategies import grid_cases
 
-CHANNELS = 8  # divisible by the default 4 attention heads
+CHANNELS = PROBE_CHANNELS  # divisible by the default 4 attention heads
 
 
 def _domain(case, lat=True):
@@ -25,32 +27,9 @@ def _domain(case, lat=True):
 
 
 def _make(kind, name, case):
-    """(module, fn: x -> output tensor, input x) for one component on a grid case."""
-    B, H, W, s = case["batch"], case["height"], case["width"], case["seed"]
-    dom = _domain(case)
-    if kind in ("mixer", "attention"):
-        m = faconv.build(name, kind=kind, channels=CHANNELS).double()
-        return m, (lambda mod: lambda x: mod(x, dom)), randn(B, H, W, CHANNELS, seed=s)
-    if kind == "gate":  # input = [s, c_prev] so rolls and batch edits reach the state too
-        m = faconv.build(name, kind=kind, in_channels=CHANNELS, hidden_channels=6).double()
-
-        def gate_fn(mod):
-            return lambda x: torch.cat(mod(*x.split([CHANNELS, 6], -1)), -1)
-
-        return m, gate_fn, randn(B, H, W, CHANNELS + 6, seed=s)
-    if kind == "cell":  # input = [x, h, c]
-        m = faconv.build(name, kind=kind, in_channels=3, hidden_channels=CHANNELS).double()
-
-        def cell_fn(mod):
-            def run(x):
-                xx, h, c = x.split([3, CHANNELS, CHANNELS], -1)
-                y, new = mod(xx, dom, faconv.State(h, c), t=0)
-                return torch.cat([y, new.h, new.c], -1)
-
-            return run
-
-        return m, cell_fn, randn(B, H, W, 3 + 2 * CHANNELS, seed=s)
-    raise AssertionError(kind)
+    """(module, fn: x -> output tensor, input x) for one component on a grid case: the probe
+    that faconv.testing.check_component uses."""
+    return probe(kind, name, _domain(case), batch=case["batch"], seed=case["seed"])
 
 
 def _grid_components():
@@ -119,3 +98,42 @@ def test_same_seed_same_module(kind, name):
     torch.manual_seed(11)
     m2, _, _ = _make(kind, name, case)
     compare_tensors(fn(m1)(x), fn(m2)(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("kind", "name"), COMPONENTS)
+def test_shipped_contract_passes_for_every_registered_component(kind, name):
+    check_component(kind, name)
+
+
+def test_shipped_contract_checks_a_users_component_and_catches_a_broken_one():
+    from torch import nn
+
+    from faconv.mixers import MIXERS
+    from faconv.mixers.base import SpatialMixer
+
+    class Pointwise(SpatialMixer):
+        domains = frozenset({"grid", "graph"})
+
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.channels = channels
+            self.lin = nn.Linear(channels, channels)
+
+        def forward(self, x, domain):
+            return self.lin(x)
+
+    class LeaksBatch(Pointwise):
+        def forward(self, x, domain):
+            return self.lin(x) + x.mean(0, keepdim=True)  # mixes samples: a bug
+
+    try:
+        MIXERS.register("test_pointwise")(Pointwise)
+        MIXERS.register("test_leaks_batch")(LeaksBatch)
+        check_component("mixer", "test_pointwise")
+        with pytest.raises(AssertionError, match="depends on another sample"):
+            check_component("mixer", "test_leaks_batch")
+    finally:
+        for name in ("test_pointwise", "test_leaks_batch"):
+            if name in MIXERS:
+                MIXERS.unregister(name)
+    assert "test_pointwise" not in MIXERS
