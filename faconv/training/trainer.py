@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -208,155 +208,218 @@ def train_model(
         return _train(model_section, data, cfg, out, resume, progress, rank, size)
 
 
-def _train(model_section, data, cfg, out, resume, progress, rank, size) -> dict[str, Any]:
-    device = _device(cfg.device)
-    if size > 1 and device.type == "cuda":
-        device = torch.device("cuda", rank % torch.cuda.device_count())
-    model_cfg = model_config_for(model_section, data)
-    if cfg.deterministic:  # CPU runs are deterministic anyway; this pins GPU kernels too
-        import os
+@dataclass
+class _Position:
+    """Where a run stands: what a checkpoint records besides the weights and the optimiser."""
 
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-    torch.manual_seed(cfg.seed)
-    model = build(model_cfg, kind="model").to(device)
-    net = model
-    if size > 1:
-        from torch.nn.parallel import DistributedDataParallel
+    epoch: int = 0
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimiser steps done in all
+    history: dict = field(default_factory=lambda: {"train": [], "val": [], "seconds": []})
+    epoch_losses: list = field(default_factory=list)  # the current epoch's batch losses
 
-        net = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
+
+class _Run:
+    """One training run: the model, optimiser and data of :func:`train_model` and the steps
+    it is made of (resume, train step, validation, checkpoint)."""
+
+    def __init__(self, model_section, data: Prepared, cfg: TrainConfig, out: Path, rank, size):
+        self.data, self.cfg, self.out, self.rank, self.size = data, cfg, out, rank, size
+        device = _device(cfg.device)
+        if size > 1 and device.type == "cuda":
+            device = torch.device("cuda", rank % torch.cuda.device_count())
+        self.device = device
+        self.model_cfg = model_config_for(model_section, data)
+        if cfg.deterministic:  # CPU runs are deterministic anyway; this pins GPU kernels too
+            import os
+
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+        torch.manual_seed(cfg.seed)
+        self.model = build(self.model_cfg, kind="model").to(device)
+        self.net = self.model
+        if size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_w, val_w = split_windows(data.num_steps, cfg.window, cfg.stride, cfg.val_fraction)
-    if not train_w:
-        raise DataError("no training window fits; use a shorter window or more data")
-    n_batches = math.ceil(len(train_w) / cfg.batch_size)
-    fingerprint = data_fingerprint(data)
-    epoch, batch_i, step, history = 0, 0, 0, {"train": [], "val": [], "seconds": []}
-    epoch_losses: list[float] = []  # losses of the current epoch (checkpointed too)
-    if resume and (out / CHECKPOINT).exists():
-        path = out / CHECKPOINT
-        ckpt = load_checkpoint(path, expect_config=model_cfg, for_training=True)
-        diff = _resume_mismatch(ckpt, cfg, fingerprint)
+        self.train_w, self.val_w = split_windows(
+            data.num_steps, cfg.window, cfg.stride, cfg.val_fraction
+        )
+        if not self.train_w:
+            raise DataError("no training window fits; use a shorter window or more data")
+        self.n_batches = math.ceil(len(self.train_w) / cfg.batch_size)
+        self.fingerprint = data_fingerprint(data)
+        self.pos = _Position()
+
+    @property
+    def path(self) -> Path:
+        return self.out / CHECKPOINT
+
+    def resume(self) -> None:
+        """Continue from the checkpoint in ``out``: refused, naming every difference, when
+        the settings or the data changed."""
+        path, cfg = self.path, self.cfg
+        ckpt = load_checkpoint(path, expect_config=self.model_cfg, for_training=True)
+        diff = _resume_mismatch(ckpt, cfg, self.fingerprint)
         if diff:
             raise CheckpointError(
                 f"cannot resume {path}: the run differs from the checkpoint's "
                 f"({'; '.join(diff)}); use the same settings or another --out"
             )
-        load_weights(model, ckpt["model"], path)
+        load_weights(self.model, ckpt["model"], path)
         try:
-            opt.load_state_dict(ckpt["optimizer"])
+            self.opt.load_state_dict(ckpt["optimizer"])
             torch.set_rng_state(ckpt["rng_state"])
             history = json.loads(ckpt["history"])
-            epoch_losses = [float(v) for v in history.pop("current_epoch_losses", [])]
+            losses = [float(v) for v in history.pop("current_epoch_losses", [])]
             assert all(isinstance(history[k], list) for k in ("train", "val", "seconds"))
         except (ValueError, KeyError, TypeError, RuntimeError, AssertionError) as exc:
             raise CheckpointError(
                 f"{path}: the optimiser, RNG or history entries are malformed ({exc}); "
                 "it cannot be resumed"
             ) from exc
-        epoch, batch_i, step = int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"])
-        if batch_i > n_batches or epoch > cfg.epochs:
+        pos = _Position(int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"]), history, losses)
+        if pos.batch > self.n_batches or pos.epoch > cfg.epochs:
             raise CheckpointError(
-                f"{path}: its position (epoch {epoch}, batch {batch_i}) does not fit this run"
+                f"{path}: its position (epoch {pos.epoch}, batch {pos.batch}) does not fit this run"
             )
+        self.pos = pos
 
-    def checkpoint():
-        if rank == 0:  # one writer; the others wait so nobody races ahead of a checkpoint
+    def checkpoint(self) -> None:
+        pos = self.pos
+        if self.rank == 0:  # one writer; the others wait so nobody races ahead of a checkpoint
             save_checkpoint(
-                out / CHECKPOINT,
+                self.path,
                 {
-                    "model_config": config_json(model_cfg),
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    **normalizer_payload(data.normalizer),
-                    "train_config": json.dumps(asdict(cfg)),
-                    "data_fingerprint": json.dumps(fingerprint),
-                    "epoch": epoch,
-                    "batch": batch_i,
-                    "step": step,
-                    "history": json.dumps({**history, "current_epoch_losses": epoch_losses}),
+                    "model_config": config_json(self.model_cfg),
+                    "model": self.model.state_dict(),
+                    "optimizer": self.opt.state_dict(),
+                    **normalizer_payload(self.data.normalizer),
+                    "train_config": json.dumps(asdict(self.cfg)),
+                    "data_fingerprint": json.dumps(self.fingerprint),
+                    "epoch": pos.epoch,
+                    "batch": pos.batch,
+                    "step": pos.step,
+                    "history": json.dumps(
+                        {**pos.history, "current_epoch_losses": pos.epoch_losses}
+                    ),
                     "rng_state": torch.get_rng_state(),
                 },
             )
-        barrier(size)
+        barrier(self.size)
 
-    bar = Progress(
-        cfg.epochs, n_batches, done=epoch * n_batches + batch_i, enabled=progress and rank == 0
-    )
-    t_epoch = time.perf_counter()
-    while epoch < cfg.epochs:
+    def epoch_batches(self):
+        """The remaining global batches of the current epoch (a seeded order: resume-exact),
+        and this rank's shards of them, read as they come up."""
+        cfg, pos = self.cfg, self.pos
         order = torch.randperm(
-            len(train_w), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+            len(self.train_w),
+            generator=torch.Generator().manual_seed(cfg.seed * 100_003 + pos.epoch),
         ).tolist()
-        first = batch_i
         starts = [
-            [train_w[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
-            for b in range(first, n_batches)
+            [self.train_w[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
+            for b in range(pos.batch, self.n_batches)
         ]
         # every rank reads only its interleaved shard of each global batch
-        loader = window_batches(data, [s[rank::size] for s in starts], cfg.window, cfg.num_workers)
-        model.train()
-        while batch_i < n_batches:
-            batch, count = next(loader), len(starts[batch_i - first])
-            if size > 1:
-                with collective_guard(step, out):
-                    world = global_norms(data, batch, count, size, device)
-                shard = None if batch is None else _to(batch, device)
-                loss = (
-                    zero_loss(net) if shard is None else _loss(net, shard, data, cfg, device, world)
-                )
-                report = loss.detach().clone()
-                with collective_guard(step, out):
-                    torch.distributed.all_reduce(report)
-                report = report / size
+        shards = [s[self.rank :: self.size] for s in starts]
+        return starts, window_batches(self.data, shards, cfg.window, cfg.num_workers)
+
+    def train_step(self, batch, count: int) -> float:
+        """One optimiser step on this rank's shard (``None``: empty) of a global batch of
+        ``count`` windows; returns the global batch's loss."""
+        cfg, data, device, step, out = self.cfg, self.data, self.device, self.pos.step, self.out
+        if self.size > 1:
+            with collective_guard(step, out):
+                world = global_norms(data, batch, count, self.size, device)
+            if batch is None:
+                loss = zero_loss(self.net)
             else:
-                loss = _loss(net, _to(batch, device), data, cfg, device)
-                report = loss.detach()
-            if not torch.isfinite(report):
-                kept = (
-                    f"the last checkpoint ({out / CHECKPOINT}) is from before the divergence"
-                    if (out / CHECKPOINT).exists()
-                    else "no checkpoint was written yet"
-                )
-                raise NumericalError(
-                    f"non-finite training loss at step {step}: the run diverged; lower the "
-                    f"learning rate or keep gradient clipping on ({kept})"
-                )
-            opt.zero_grad(set_to_none=True)
-            with collective_guard(step, out, active=size > 1):  # DDP all-reduces gradients here
-                loss.backward()
-            if cfg.clip_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-            for group in opt.param_groups:  # a function of the step alone: resume-exact
-                group["lr"] = learning_rate(cfg, step, cfg.epochs * n_batches)
-            opt.step()
-            epoch_losses.append(report.item())
-            batch_i, step = batch_i + 1, step + 1
-            bar.step(float(np.mean(epoch_losses)), history["val"][-1] if history["val"] else None)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and batch_i < n_batches:
-                checkpoint()
-        model.eval()
-        with torch.no_grad():
-            vals = [
-                _loss(model, _to(b, device), data, cfg, device).item()
-                for b in window_batches(data, [[s] for s in val_w], cfg.window, cfg.num_workers)
-            ]
-        history["train"].append(float(np.mean(epoch_losses)))
-        history["val"].append(float(np.mean(vals)) if vals else float("nan"))
-        history["seconds"].append(time.perf_counter() - t_epoch)
-        bar.epoch(epoch + 1, history["train"][-1], history["val"][-1])
-        t_epoch, epoch, batch_i, epoch_losses = time.perf_counter(), epoch + 1, 0, []
-        checkpoint()
+                loss = _loss(self.net, _to(batch, device), data, cfg, device, world)
+            report = loss.detach().clone()
+            with collective_guard(step, out):
+                torch.distributed.all_reduce(report)
+            report = report / self.size
+        else:
+            loss = _loss(self.net, _to(batch, device), data, cfg, device)
+            report = loss.detach()
+        if not torch.isfinite(report):
+            kept = (
+                f"the last checkpoint ({self.path}) is from before the divergence"
+                if self.path.exists()
+                else "no checkpoint was written yet"
+            )
+            raise NumericalError(
+                f"non-finite training loss at step {step}: the run diverged; lower the "
+                f"learning rate or keep gradient clipping on ({kept})"
+            )
+        self.opt.zero_grad(set_to_none=True)
+        with collective_guard(step, out, active=self.size > 1):  # DDP all-reduces gradients
+            loss.backward()
+        if cfg.clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
+        for group in self.opt.param_groups:  # a function of the step alone: resume-exact
+            group["lr"] = learning_rate(cfg, step, cfg.epochs * self.n_batches)
+        self.opt.step()
+        return report.item()
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        self.model.eval()
+        cfg = self.cfg
+        batches = window_batches(self.data, [[s] for s in self.val_w], cfg.window, cfg.num_workers)
+        vals = [
+            _loss(self.model, _to(b, self.device), self.data, cfg, self.device).item()
+            for b in batches
+        ]
+        return float(np.mean(vals)) if vals else float("nan")
+
+
+def _train(model_section, data, cfg, out, resume, progress, rank, size) -> dict[str, Any]:
+    run = _Run(model_section, data, cfg, out, rank, size)
+    if resume and run.path.exists():
+        run.resume()
+    pos, n_batches = run.pos, run.n_batches
+    bar = Progress(
+        cfg.epochs,
+        n_batches,
+        done=pos.epoch * n_batches + pos.batch,
+        enabled=progress and rank == 0,
+    )
+    t_epoch = time.perf_counter()
+    while pos.epoch < cfg.epochs:
+        first = pos.batch
+        starts, batches = run.epoch_batches()
+        run.model.train()
+        while pos.batch < n_batches:
+            batch, count = next(batches), len(starts[pos.batch - first])
+            pos.epoch_losses.append(run.train_step(batch, count))
+            pos.batch, pos.step = pos.batch + 1, pos.step + 1
+            last_val = pos.history["val"][-1] if pos.history["val"] else None
+            bar.step(float(np.mean(pos.epoch_losses)), last_val)
+            every = cfg.checkpoint_every
+            if every and pos.step % every == 0 and pos.batch < n_batches:  # epoch ends save anyway
+                run.checkpoint()
+        pos.history["train"].append(float(np.mean(pos.epoch_losses)))
+        pos.history["val"].append(run.validate())
+        pos.history["seconds"].append(time.perf_counter() - t_epoch)
+        bar.epoch(pos.epoch + 1, pos.history["train"][-1], pos.history["val"][-1])
+        t_epoch = time.perf_counter()
+        pos.epoch, pos.batch, pos.epoch_losses = pos.epoch + 1, 0, []
+        run.checkpoint()
     bar.close()
     if rank == 0:
-        atomic_write_text(out / "history.json", json.dumps(history, indent=2))
+        atomic_write_text(out / "history.json", json.dumps(pos.history, indent=2))
+    model = run.model
     return {
         "model": model.cpu(),
-        "model_config": model_cfg,
-        "history": history,
-        "checkpoint": str(out / CHECKPOINT),
+        "model_config": run.model_cfg,
+        "history": pos.history,
+        "checkpoint": str(run.path),
         "parameters": sum(p.numel() for p in model.parameters()),
         "encoder_parameters": sum(p.numel() for p in model.encoder.parameters()),
     }
