@@ -86,7 +86,7 @@ import resource, sys, json, time
 limit = int(sys.argv[1])
 if limit:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from faconv.training import RunConfig, prepare_data, train_model
+from faconv.pipeline.training import RunConfig, prepare_data, train_model
 cfg = RunConfig.from_dict(json.loads(sys.argv[2]))
 t0 = time.perf_counter()
 data = prepare_data(cfg.data, sys.argv[3], val_fraction=cfg.train.val_fraction)

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faconv.commands import run_compare
-from faconv.evaluation import ARI, embed, field_features
-from faconv.training import RunConfig, prepare_data, train_model
+from faconv.pipeline.commands import run_compare
+from faconv.pipeline.evaluation import ARI, embed, field_features
+from faconv.pipeline.training import RunConfig, prepare_data, train_model
 
 GRAPH_CELL = {
     "mixer": {"type": "graph_dw", "scales": [0, 1, 2]},
@@ -83,7 +83,7 @@ def real_check(name, var, seeds, epochs, work):
     from eofs.examples import example_data_path
     from sklearn.cluster import KMeans
 
-    from faconv.training import DataConfig, TrainConfig
+    from faconv.pipeline.training import DataConfig, TrainConfig
 
     data = prepare_data(DataConfig(path=example_data_path(name)), work)
     w = data.domain.point_weights(dtype=torch.float64).numpy()

@@ -70,8 +70,8 @@ print("cell output", tuple(y.shape))
 # import code).
 import tempfile  # noqa: E402
 
-from faconv.commands import run_train  # noqa: E402
-from faconv.training import RunConfig  # noqa: E402
+from faconv.pipeline.commands import run_train  # noqa: E402
+from faconv.pipeline.training import RunConfig  # noqa: E402
 
 cfg = RunConfig.from_dict(
     {

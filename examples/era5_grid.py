@@ -11,8 +11,8 @@ Zarr store (ARCO-ERA5, WeatherBench2); see the README's "Real ERA5" section.
 
 import argparse
 
-from faconv.commands import run_cluster, run_embed, run_train
-from faconv.training import RunConfig
+from faconv.pipeline.commands import run_cluster, run_embed, run_train
+from faconv.pipeline.training import RunConfig
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
 p.add_argument("data", nargs="*", help="ERA5 files / globs / Zarr store (default: generated)")

@@ -72,8 +72,8 @@ print(f"last hidden state on the grid {tuple(h_grid.shape)}; "
 # 5. The same pipeline as on grids, on the mesh: the data section asks for a mesh level, the
 #    model section swaps in the graph mixer and attention.
 if args.pipeline_epochs:
-    from faconv.commands import run_cluster, run_embed, run_train
-    from faconv.training import RunConfig
+    from faconv.pipeline.commands import run_cluster, run_embed, run_train
+    from faconv.pipeline.training import RunConfig
 
     cfg = RunConfig.from_dict({
         "data": {"mesh_level": args.level, "generated": {

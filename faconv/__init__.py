@@ -107,14 +107,14 @@ __all__ = [
 ]
 
 
-#: Subpackages of the pipeline, imported on first use (``faconv.data.open_era5(...)``).
-_LAZY_MODULES = ("data", "training", "evaluation", "regimes", "estimator", "plots")
+#: Submodules imported on first attribute access (``faconv.data``; ``faconv.pipeline``).
+_LAZY_MODULES = ("data", "pipeline")
 
 
 def __getattr__(name: str):
     # The regime estimator pulls in the training pipeline and scikit-learn: imported on use.
     if name == "RegimeEstimator":
-        from faconv.estimator import RegimeEstimator
+        from faconv.pipeline.estimator import RegimeEstimator
 
         return RegimeEstimator
     if name in _LAZY_MODULES:

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from faconv.ablation import ablation_variants
-from faconv.cli import main
-from faconv.eof import composite_eof_correlation, eofs
+from faconv.pipeline.ablation import ablation_variants
+from faconv.pipeline.cli import main
+from faconv.pipeline.eof import composite_eof_correlation, eofs
 
 
 def test_eofs_recover_planted_patterns_and_regimes_project_on_them():
@@ -101,7 +101,7 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
 def test_paper_config_is_valid():
     from pathlib import Path
 
-    from faconv.training import load_run_config
+    from faconv.pipeline.training import load_run_config
 
     cfg = load_run_config(Path(__file__).parents[1] / "examples" / "configs" / "paper_era5.yaml")
     assert cfg.data.variables == ["sp", "sst", "u10", "v10", "sshf", "slhf", "t2m"]

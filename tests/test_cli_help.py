@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from faconv.cli import build_parser, main
+from faconv.pipeline.cli import build_parser, main
 
 
 def _commands(parser):

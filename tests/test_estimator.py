@@ -10,8 +10,8 @@ import xarray as xr
 import faconv
 import faconv.data
 from faconv import ConfigError
-from faconv.cli import main
-from faconv.training import DataConfig, prepare_data
+from faconv.pipeline.cli import main
+from faconv.pipeline.training import DataConfig, prepare_data
 
 MODEL = {
     "encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],

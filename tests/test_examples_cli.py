@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from faconv.cli import main
+from faconv.pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def test_demo_quick_writes_metrics(tmp_path, capsys):
 
 
 def test_demo_is_reproducible(tmp_path):
-    from faconv.demo import DemoConfig, run_demo
+    from faconv.pipeline.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(days=24, height=8, width=8, regimes=3, clusters=3, epochs=1, filters=8,
                      bottleneck=2, window=4, steps_per_day=1)  # fmt: skip

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from faconv.evaluation import ARI, EXPLAINED_VARIANCE, baselines, cluster_and_score, embed
-from faconv.regimes import composites, provenance, regime_statistics
-from faconv.results import RunResult, format_table, summarize, verdict
-from faconv.training import DataConfig, TrainConfig, prepare_data, train_model
+from faconv.pipeline.evaluation import ARI, EXPLAINED_VARIANCE, baselines, cluster_and_score, embed
+from faconv.pipeline.regimes import composites, provenance, regime_statistics
+from faconv.pipeline.results import RunResult, format_table, summarize, verdict
+from faconv.pipeline.training import DataConfig, TrainConfig, prepare_data, train_model
 
 
 def test_statistics_of_a_hand_made_sequence():
@@ -97,7 +97,7 @@ def test_results_table_and_verdict():
 
 
 def test_regimes_netcdf_has_coordinates_and_cf_attributes(planted, tmp_path):
-    from faconv.regimes import regime_dataset, write_netcdf
+    from faconv.pipeline.regimes import regime_dataset, write_netcdf
 
     labels = np.arange(240) % 4
     ds = regime_dataset(planted, labels, 4, "test")

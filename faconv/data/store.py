@@ -1,6 +1,6 @@
 """Out-of-core sequences: windows read from the Zarr or NetCDF store only when asked for.
 
-The in-memory path (:func:`faconv.training.prepare_data` with ``data.in_memory: true``, the
+The in-memory path (:func:`faconv.pipeline.training.prepare_data` with ``data.in_memory: true``, the
 default) reads the whole selection once. For data larger than memory, a
 :class:`StoreSequence` keeps the lazy (dask-backed) selection and reads, removes the
 climatology from, normalises and masks (and regrids) one time range per request; the
@@ -142,7 +142,7 @@ class StoreSequence:
         return torch.cat([target, m[..., self.gappy]], -1), target, m
 
 
-#: Either kind of sequence (what :class:`~faconv.training.Prepared` holds).
+#: Either kind of sequence (what :class:`~faconv.pipeline.training.Prepared` holds).
 FieldSequence = InMemorySequence | StoreSequence
 
 
@@ -171,7 +171,7 @@ class WindowReader(Dataset):
 
 
 def window_batches(data, shards: list[list[int]], length: int, workers: int = 0):
-    """Yield the windows (of a :class:`~faconv.training.Prepared`) of each of ``shards`` (lists of window starts) as one batch
+    """Yield the windows (of a :class:`~faconv.pipeline.training.Prepared`) of each of ``shards`` (lists of window starts) as one batch
     ``(inputs, target, mask, day_of_year)``, in order; an empty shard yields ``None``. Windows
     are read only when their batch comes up; out-of-core data may use ``workers`` DataLoader
     processes (in-memory data is sliced in the loop)."""

@@ -7,8 +7,8 @@ import torch
 
 from faconv.data import write_era5_like
 from faconv.errors import DataError
-from faconv.evaluation import embed
-from faconv.training import DataConfig, TrainConfig, prepare_data, train_model
+from faconv.pipeline.evaluation import embed
+from faconv.pipeline.training import DataConfig, TrainConfig, prepare_data, train_model
 
 GEN = {"days": 40, "height": 6, "width": 8, "regimes": 2, "seed": 3}
 MODEL = {"encoder": [{"type": "fa_convlstm", "hidden_channels": 4}]}

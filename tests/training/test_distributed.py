@@ -30,12 +30,12 @@ def test_two_process_torchrun_equals_single_process(tmp_path):
     cfg.write_text(json.dumps(RUN))
     base = [sys.executable, "-m"]
     args = ["train", "--config", str(cfg), "--no-progress", "--out"]
-    single = subprocess.run([*base, "faconv.cli", *args, str(tmp_path / "single")],
+    single = subprocess.run([*base, "faconv.pipeline.cli", *args, str(tmp_path / "single")],
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert single.returncode == 0, single.stderr
     multi = subprocess.run(
         [*base, "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
-         "faconv.cli", *args, str(tmp_path / "multi")],
+         "faconv.pipeline.cli", *args, str(tmp_path / "multi")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert multi.returncode == 0, multi.stderr[-3000:]

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch.distributed as dist
 
-from faconv.training import load_checkpoint
+from faconv.pipeline.training import load_checkpoint
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed + gloo"
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 WORKER = """
 import os, sys, torch
 import torch.distributed as dist
-from faconv.cli import main
+from faconv.pipeline.cli import main
 real_step = torch.optim.AdamW.step
 calls = {"n": 0}
 def step(self, *a, **k):

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 import faconv
 from faconv import ConfigError, DataError, InputError
-from faconv.cli import main
 from faconv.data import Normalizer, open_era5
-from faconv.training import (
+from faconv.pipeline.cli import main
+from faconv.pipeline.training import (
     CheckpointError,
     DataConfig,
     RunConfig,
@@ -30,7 +30,7 @@ from faconv.training import (
     prepare_data,
     train_model,
 )
-from faconv.training.lock import LOCK, RunLock, RunLockedError
+from faconv.pipeline.training.lock import LOCK, RunLock, RunLockedError
 
 GEN = {"days": 30, "height": 6, "width": 8, "regimes": 2, "seed": 0, "steps_per_day": 1}
 MODEL = {"encoder": [{"type": "fa_convlstm", "hidden_channels": 4}]}
@@ -271,7 +271,7 @@ def test_a_full_disk_is_named_and_the_previous_checkpoint_kept(data, trained, mo
 
     monkeypatch.setattr(torch, "save", full)
     with pytest.raises(CheckpointError, match="no space left.*previous checkpoint is kept"):
-        faconv.training.save_checkpoint(trained / "checkpoint.pt", {"model_config": "{}"})
+        faconv.pipeline.training.save_checkpoint(trained / "checkpoint.pt", {"model_config": "{}"})
     assert (trained / "checkpoint.pt").read_bytes() == before
 
 
@@ -287,12 +287,12 @@ def test_divergence_does_not_claim_a_checkpoint_that_does_not_exist(data, tmp_pa
 
 
 def test_interrupt_is_one_line_with_exit_2(tmp_path, capsys, monkeypatch):
-    import faconv.commands
+    import faconv.pipeline.commands
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(faconv.commands, "run_train", interrupted)
+    monkeypatch.setattr(faconv.pipeline.commands, "run_train", interrupted)
     cfg = _write_config(tmp_path / "run.json")
     code, err = _cli(capsys, "train", "--config", cfg, "--out", tmp_path / "o")
     assert code == 2 and err == "faconv train: interrupted"
@@ -330,7 +330,11 @@ _JUNK = st.one_of(
 def test_fuzzed_run_configs_validate_or_raise_config_error(section, key, value):
     from dataclasses import fields
 
-    cls = {"data": DataConfig, "train": TrainConfig, "cluster": faconv.training.ClusterConfig}
+    cls = {
+        "data": DataConfig,
+        "train": TrainConfig,
+        "cluster": faconv.pipeline.training.ClusterConfig,
+    }
     name = key.draw(st.sampled_from([f.name for f in fields(cls[section])]))
     raw = {"data": {"generated": GEN}, section: {name: value}}
     try:

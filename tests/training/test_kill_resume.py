@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from faconv.training import load_checkpoint
+from faconv.pipeline.training import load_checkpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 
@@ -27,7 +27,7 @@ CFG = {
 
 
 def _train(cfg_path, out, resume):
-    args = [sys.executable, "-m", "faconv.cli", "train", "--config", str(cfg_path), "--out",
+    args = [sys.executable, "-m", "faconv.pipeline.cli", "train", "--config", str(cfg_path), "--out",
             str(out), "--no-progress"] + (["--resume"] if resume else [])  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -10,9 +10,9 @@ import torch
 import xarray as xr
 
 from faconv import ConfigError, DataError
-from faconv.cli import main
-from faconv.evaluation import cluster_and_score
-from faconv.training import (
+from faconv.pipeline.cli import main
+from faconv.pipeline.evaluation import cluster_and_score
+from faconv.pipeline.training import (
     CheckpointError,
     DataConfig,
     RunConfig,
@@ -192,7 +192,7 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
 
 def test_divergence_is_a_clear_error(data, tmp_path, monkeypatch):
     from faconv.errors import NumericalError
-    from faconv.training import trainer
+    from faconv.pipeline.training import trainer
 
     monkeypatch.setattr(trainer, "reconstruction_loss", lambda *a, **k: torch.tensor(float("nan")))
     with pytest.raises(NumericalError, match="non-finite training loss at step 0"):

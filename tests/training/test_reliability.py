@@ -10,7 +10,7 @@ import torch
 
 import faconv
 from faconv import _io
-from faconv.training import CheckpointError, load_checkpoint, save_checkpoint
+from faconv.pipeline.training import CheckpointError, load_checkpoint, save_checkpoint
 
 #: The entries ``embed`` needs (load_checkpoint refuses a checkpoint without them).
 _MINIMAL = {"model_config": "{}", "normalizer": "{}", "train_config": "{}"}
@@ -54,8 +54,8 @@ def test_configs_cannot_name_code():
 
 PIPELINE = """
 import json, sys
-from faconv.commands import run_cluster, run_embed, run_train
-from faconv.training import RunConfig
+from faconv.pipeline.commands import run_cluster, run_embed, run_train
+from faconv.pipeline.training import RunConfig
 cfg = RunConfig.from_dict(json.load(open(sys.argv[1])))
 run_train(cfg, "t", progress=False)
 run_embed("t/checkpoint.pt", cfg, "e")

@@ -13,8 +13,8 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from faconv.commands import format_compare
-    from faconv.demo import DemoConfig, run_demo
+    from faconv.pipeline.commands import format_compare
+    from faconv.pipeline.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(**{f.name: getattr(args, f.name) for f in fields(DemoConfig)})
     if args.quick:
@@ -37,7 +37,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run_config(args: argparse.Namespace):
     """The run config from --config, with flags overriding it."""
-    from faconv.training import load_run_config
+    from faconv.pipeline.training import load_run_config
 
     cfg = load_run_config(args.config)
     if getattr(args, "data", None):
@@ -71,7 +71,7 @@ def _init_distributed() -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from faconv.commands import run_train
+    from faconv.pipeline.commands import run_train
 
     distributed = _init_distributed()
     try:
@@ -90,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from faconv.commands import run_embed
+    from faconv.pipeline.commands import run_embed
 
     path = run_embed(args.checkpoint, _run_config(args), args.out)
     print(f"embeddings written to {path}")
@@ -98,7 +98,7 @@ def _embed(args: argparse.Namespace) -> int:
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from faconv.commands import run_cluster
+    from faconv.pipeline.commands import run_cluster
 
     maps = _run_config(args) if args.maps else None
     r = run_cluster(args.embeddings, args.k, args.out, seed=args.seed, maps_from=maps)
@@ -111,7 +111,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from faconv.commands import format_compare, run_compare
+    from faconv.pipeline.commands import format_compare, run_compare
 
     r = run_compare(_run_config(args), args.seeds, args.out, progress=not args.no_progress)
     print(format_compare(r["summary"], r["seeds"], r["verdict"]))
@@ -120,7 +120,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from faconv.ablation import run_ablation
+    from faconv.pipeline.ablation import run_ablation
 
     r = run_ablation(_run_config(args), args.seeds, args.out, progress=not args.no_progress)
     print((Path(args.out) / "ablation.md").read_text())
@@ -128,7 +128,7 @@ def _ablate(args: argparse.Namespace) -> int:
     return 0 if r else 1
 
 
-#: Help of every ``faconv demo`` flag (one per :class:`~faconv.demo.DemoConfig` field).
+#: Help of every ``faconv demo`` flag (one per :class:`~faconv.pipeline.demo.DemoConfig` field).
 DEMO_HELP = {
     "days": "days of generated data",
     "height": "grid rows",
@@ -210,7 +210,7 @@ def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from faconv.demo import DemoConfig
+    from faconv.pipeline.demo import DemoConfig
 
     parser = argparse.ArgumentParser(
         prog="faconv",
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     from faconv.errors import FAConvError
 
     args = build_parser().parse_args(argv)
-    from faconv.commands import command_output
+    from faconv.pipeline.commands import command_output
 
     try:
         with command_output(args.out):  # a failed command leaves no empty output directory

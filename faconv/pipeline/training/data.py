@@ -34,8 +34,8 @@ from faconv.data.synthetic import GENERATOR_VERSION
 from faconv.domains import GraphDomain, GridDomain, icosahedral_mesh
 from faconv.domains.base import Domain
 from faconv.errors import DataError
+from faconv.pipeline.training.config import DataConfig
 from faconv.regrid import grid_to_mesh
-from faconv.training.config import DataConfig
 
 __all__ = ["Prepared", "prepare_data"]
 

@@ -16,8 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
 from faconv.errors import ConfigError, DataError
-from faconv.registry import build
-from faconv.training import (
+from faconv.pipeline.training import (
     CheckpointError,
     RunConfig,
     load_checkpoint,
@@ -28,8 +27,9 @@ from faconv.training import (
     save_checkpoint,
     train_model,
 )
-from faconv.training.checkpoint import config_json, normalizer_payload
-from faconv.training.config import DataConfig, TrainConfig, _from_dict
+from faconv.pipeline.training.checkpoint import config_json, normalizer_payload
+from faconv.pipeline.training.config import DataConfig, TrainConfig, _from_dict
+from faconv.registry import build
 
 __all__ = ["RegimeEstimator"]
 
@@ -136,7 +136,7 @@ class RegimeEstimator(BaseEstimator):
     def fit_model(self, ds: xr.Dataset | None = None, *, resume: bool = False):
         """The training part of :meth:`fit` (no clustering): what ``faconv train`` runs.
         ``resume`` continues from the checkpoint in ``work_dir``. Returns the prepared data
-        (:class:`~faconv.training.Prepared`)."""
+        (:class:`~faconv.pipeline.training.Prepared`)."""
         return self._fit_model(ds, resume=resume)
 
     def _fit_model(self, ds, resume: bool = False, check_k: bool = False):
@@ -184,7 +184,7 @@ class RegimeEstimator(BaseEstimator):
     def regimes(self, ds: xr.Dataset) -> xr.Dataset:
         """Labels, composite anomaly maps (physical units), frequency by month and season,
         persistence and transitions of ``ds``'s regimes, with CF and provenance attributes."""
-        from faconv.regimes import provenance, regime_dataset
+        from faconv.pipeline.regimes import provenance, regime_dataset
 
         data = self._prepare(ds)
         labels = self._nearest(self._embed(data))
@@ -269,7 +269,7 @@ class RegimeEstimator(BaseEstimator):
         return data
 
     def _embed(self, data) -> np.ndarray:
-        from faconv.evaluation import embed
+        from faconv.pipeline.evaluation import embed
 
         window = min(self.train_config_.window, data.num_steps)
         with torch.no_grad():

@@ -18,8 +18,7 @@ from faconv.data.store import window_batches
 from faconv.data.windows import split_windows
 from faconv.errors import DataError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
-from faconv.registry import build
-from faconv.training.checkpoint import (
+from faconv.pipeline.training.checkpoint import (
     CheckpointError,
     config_json,
     load_checkpoint,
@@ -27,17 +26,18 @@ from faconv.training.checkpoint import (
     normalizer_payload,
     save_checkpoint,
 )
-from faconv.training.config import RESUME_FREE, TrainConfig
-from faconv.training.data import Prepared
-from faconv.training.distributed import (
+from faconv.pipeline.training.config import RESUME_FREE, TrainConfig
+from faconv.pipeline.training.data import Prepared
+from faconv.pipeline.training.distributed import (
     barrier,
     collective_guard,
     global_norms,
     rank_and_size,
     zero_loss,
 )
-from faconv.training.lock import RunLock
-from faconv.training.progress import Progress
+from faconv.pipeline.training.lock import RunLock
+from faconv.pipeline.training.progress import Progress
+from faconv.registry import build
 
 __all__ = ["data_fingerprint", "model_config_for", "train_model"]
 

@@ -18,9 +18,9 @@ import xarray as xr
 from faconv._io import atomic_write
 from faconv.checks import check_int
 from faconv.errors import ConfigError, DataError
-from faconv.evaluation import baselines, cluster_and_score, embed, write_embeddings
-from faconv.results import RunResult, format_table, summarize, verdict
-from faconv.training import (
+from faconv.pipeline.evaluation import baselines, cluster_and_score, embed, write_embeddings
+from faconv.pipeline.results import RunResult, format_table, summarize, verdict
+from faconv.pipeline.training import (
     RunConfig,
     TrainConfig,
     prepare_data,
@@ -69,7 +69,7 @@ def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
     on the configured data; writes checkpoint.pt, history.json, normalizer.json (and the
     climatology beside it), the resolved run config (config.json) and the training curves to
     ``out``."""
-    from faconv.estimator import RegimeEstimator
+    from faconv.pipeline.estimator import RegimeEstimator
 
     out = output_dir(out)
     est = RegimeEstimator.from_config(cfg, work_dir=str(out), progress=progress)
@@ -79,7 +79,7 @@ def run_train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
     if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
         data.normalizer.save(out / "normalizer.json")
         write_json(out / "config.json", {**cfg.to_dict(), "model": est.model_config_})
-        from faconv.plots import plot_training_curves
+        from faconv.pipeline.plots import plot_training_curves
 
         plot_training_curves(est.history_, out / "training_curves.png")
     params, encoder_params = est.parameters_
@@ -99,7 +99,7 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
     configured data with a trained checkpoint (its normaliser and climatology are re-applied);
     writes ``embeddings.nc`` (time coordinate, provenance, and the planted regimes for
     generated data)."""
-    from faconv.estimator import RegimeEstimator
+    from faconv.pipeline.estimator import RegimeEstimator
     from faconv.provenance import provenance
 
     out = output_dir(out)
@@ -166,7 +166,7 @@ def run_cluster(
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "embeddings": str(embeddings),
     }
-    from faconv import plots
+    from faconv.pipeline import plots
 
     figures = {
         "regime timeline": plots.plot_regime_timeline(
@@ -186,8 +186,8 @@ def run_cluster(
 
 def _regime_outputs(data, labels, k: int, out: Path, method: str, config=None) -> dict:
     """regimes.nc and the composite and statistics figures of one clustering."""
-    from faconv import plots
-    from faconv.regimes import provenance, regime_dataset, regime_statistics, write_netcdf
+    from faconv.pipeline import plots
+    from faconv.pipeline.regimes import provenance, regime_dataset, regime_statistics, write_netcdf
 
     ds = regime_dataset(data, labels, k, method)
     write_netcdf(ds, out / "regimes.nc", **provenance(config, data.source, method=method))
@@ -252,7 +252,7 @@ def train_and_score(
         planted=data.labels,
     )
     if figures:
-        from faconv import plots
+        from faconv.pipeline import plots
 
         plots.plot_training_curves(res["history"], run_dir / "training_curves.png", run_dir.name)
         plots.plot_regime_timeline(data.time, labels, run_dir / "timeline.png", data.labels)

@@ -1,21 +1,21 @@
 """Training, checkpoints and run configuration."""
 
-from faconv.training.checkpoint import (
+from faconv.pipeline.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_weights,
     normalizer_from_checkpoint,
     save_checkpoint,
 )
-from faconv.training.config import (
+from faconv.pipeline.training.config import (
     ClusterConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
     load_run_config,
 )
-from faconv.training.data import Prepared, prepare_data
-from faconv.training.trainer import model_config_for, train_model
+from faconv.pipeline.training.data import Prepared, prepare_data
+from faconv.pipeline.training.trainer import model_config_for, train_model
 
 __all__ = [
     "CheckpointError",

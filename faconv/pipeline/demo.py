@@ -1,7 +1,7 @@
 """The main job on built-in data: FAConvLSTM vs ConvLSTM representations of planted regimes,
 beside the classical methods.
 
-Runs the full pipeline (:func:`faconv.commands.run_compare`) on the generated ERA5-like dataset
+Runs the full pipeline (:func:`faconv.pipeline.commands.run_compare`) on the generated ERA5-like dataset
 (six ERA5 variables, NaN SST over land, planted regimes under weather noise), written as a
 2024+ CDS-style NetCDF file and read back through the real loader. The harmonic climatology is
 removed (fitted on the training period), the representation model (encoder → regional head →
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from faconv._io import atomic_write
-from faconv.commands import format_compare, output_dir, run_compare, write_json
-from faconv.training import RunConfig, prepare_data
+from faconv.pipeline.commands import format_compare, output_dir, run_compare, write_json
+from faconv.pipeline.training import RunConfig, prepare_data
 
 __all__ = ["DemoConfig", "run_demo"]
 

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from faconv._io import atomic_write
 from faconv.cells import CELLS
 from faconv.checks import check_int
-from faconv.commands import (
+from faconv.errors import ConfigError
+from faconv.pipeline.commands import (
     check_clusters,
     classical_runs,
     convlstm_baseline,
@@ -25,10 +26,9 @@ from faconv.commands import (
     train_and_score,
     write_json,
 )
-from faconv.errors import ConfigError
-from faconv.evaluation import ARI, EXPLAINED_VARIANCE, SILHOUETTE
-from faconv.results import LEARNED, RunResult, summarize, verdict
-from faconv.training import RunConfig, prepare_data
+from faconv.pipeline.evaluation import ARI, EXPLAINED_VARIANCE, SILHOUETTE
+from faconv.pipeline.results import LEARNED, RunResult, summarize, verdict
+from faconv.pipeline.training import RunConfig, prepare_data
 
 __all__ = ["PAPER_LITERAL", "ablation_variants", "run_ablation"]
 
@@ -189,7 +189,7 @@ def _write_tables(summary: dict, seeds: int, lines: list[str], out: Path) -> Non
 
 
 def _plot(summary: dict, path: Path) -> None:
-    from faconv.plots import plt
+    from faconv.pipeline.plots import plt
 
     names = list(summary)
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * len(names) + 1.5), sharey=True)
@@ -214,8 +214,8 @@ def _plot(summary: dict, path: Path) -> None:
 
 def _interpret(data, labels, out: Path, n_eofs: int = 4) -> dict:
     """Regime composites against the leading EOFs of the area-weighted input anomalies."""
-    from faconv.eof import composite_eof_correlation, eofs
-    from faconv.plots import plot_composites, plt
+    from faconv.pipeline.eof import composite_eof_correlation, eofs
+    from faconv.pipeline.plots import plot_composites, plt
 
     fields = data.target.numpy()
     weights = data.domain.point_weights(dtype=torch.float64).numpy()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from faconv.evaluation import (
+from faconv.pipeline.evaluation import (
     ARI,
     CALINSKI_HARABASZ,
     DAVIES_BOULDIN,
@@ -41,7 +41,7 @@ COLUMNS = [
 class RunResult:
     """One clustering of one method with one seed.
 
-    ``scores`` are named by :mod:`faconv.evaluation`; a learned run also carries its parameter
+    ``scores`` are named by :mod:`faconv.pipeline.evaluation`; a learned run also carries its parameter
     counts, training time and (in memory only) the trained model.
     """
 
