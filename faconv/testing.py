@@ -126,9 +126,15 @@ def permute_graph(domain, perm: torch.Tensor):
     inv = torch.argsort(perm)
     pick = lambda t: None if t is None else t[perm]  # noqa: E731
     return GraphDomain(
-        inv[domain.senders], inv[domain.receivers], domain.num_nodes, pick(domain.pos),
-        pick(domain.areas), domain.edge_scale, domain.edge_vec, domain.num_scales,
-    )  # fmt: skip
+        inv[domain.senders],
+        inv[domain.receivers],
+        domain.num_nodes,
+        pick(domain.pos),
+        pick(domain.areas),
+        domain.edge_scale,
+        domain.edge_vec,
+        domain.num_scales,
+    )
 
 
 def shuffle_edges(domain, order: torch.Tensor):
@@ -141,9 +147,15 @@ def shuffle_edges(domain, order: torch.Tensor):
         else None
     )
     return GraphDomain(
-        domain.senders[order], domain.receivers[order], domain.num_nodes, domain.pos,
-        domain.areas, domain.edge_scale[order], vec, domain.num_scales,
-    )  # fmt: skip
+        domain.senders[order],
+        domain.receivers[order],
+        domain.num_nodes,
+        domain.pos,
+        domain.areas,
+        domain.edge_scale[order],
+        vec,
+        domain.num_scales,
+    )
 
 
 def assert_permutation_equivariant(fn, x: torch.Tensor, domain, perm: torch.Tensor) -> None:

@@ -169,10 +169,14 @@ class Normalizer:
         """JSON-safe statistics; the climatology appears as its settings only (its
         coefficients are arrays: :meth:`save` writes them beside, checkpoints as tensors)."""
         clim = self.climatology
-        return {"method": self.method, "variables": list(self.variables),
-                "center": list(self.center), "scale": list(self.scale),
-                "climatology": None if clim is None else {"harmonics": clim.harmonics,
-                                                          "period": clim.period}}  # fmt: skip
+        settings = None if clim is None else {"harmonics": clim.harmonics, "period": clim.period}
+        return {
+            "method": self.method,
+            "variables": list(self.variables),
+            "center": list(self.center),
+            "scale": list(self.scale),
+            "climatology": settings,
+        }
 
     @classmethod
     def from_dict(cls, d: dict, climatology: Climatology | None = None) -> Normalizer:
@@ -184,8 +188,12 @@ class Normalizer:
         if unknown:
             raise DataError(f"unknown normaliser keys {sorted(unknown)}")
         try:
-            n = cls(d["method"], [str(v) for v in d["variables"]],
-                    [float(x) for x in d["center"]], [float(x) for x in d["scale"]])  # fmt: skip
+            n = cls(
+                d["method"],
+                [str(v) for v in d["variables"]],
+                [float(x) for x in d["center"]],
+                [float(x) for x in d["scale"]],
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed normaliser statistics: {exc!r}") from exc
         if not (len(n.variables) == len(n.center) == len(n.scale)):
@@ -196,11 +204,13 @@ class Normalizer:
             raise DataError("normaliser statistics must be finite, with positive scales")
         if d.get("climatology") is not None:
             if climatology is None or not climatology.fitted:
-                raise DataError("these statistics are of anomalies, but no fitted climatology "
-                                "came with them")  # fmt: skip
+                raise DataError(
+                    "these statistics are of anomalies, but no fitted climatology came with them"
+                )
             if sorted(climatology.variables) != sorted(n.variables):
-                raise DataError(f"the climatology covers {climatology.variables}, the "
-                                f"normaliser {n.variables}")  # fmt: skip
+                raise DataError(
+                    f"the climatology covers {climatology.variables}, the normaliser {n.variables}"
+                )
             n.climatology = climatology
         return n
 

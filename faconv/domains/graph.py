@@ -144,9 +144,14 @@ class GraphDomain(Domain):
         """From :func:`faconv.icosahedral_mesh`: unit-vector positions, node areas and the
         multimesh level of every edge as its scale."""
         return cls(
-            mesh.senders, mesh.receivers, mesh.num_nodes, mesh.vertices, mesh.areas,
-            mesh.edge_scale, num_scales=int(mesh.edge_scale.max()) + 1,
-        )  # fmt: skip
+            mesh.senders,
+            mesh.receivers,
+            mesh.num_nodes,
+            mesh.vertices,
+            mesh.areas,
+            mesh.edge_scale,
+            num_scales=int(mesh.edge_scale.max()) + 1,
+        )
 
     @classmethod
     def from_grid(
@@ -191,9 +196,15 @@ class GraphDomain(Domain):
             w = torch.cos(torch.deg2rad(torch.as_tensor(lat, dtype=torch.float64))).clamp_min(1e-12)
             areas = w.repeat_interleave(width)
         return cls(
-            torch.cat(snd), torch.cat(rcv), height * width, None, areas, torch.cat(scl),
-            torch.cat(vec), len(dilations),
-        )  # fmt: skip
+            torch.cat(snd),
+            torch.cat(rcv),
+            height * width,
+            None,
+            areas,
+            torch.cat(scl),
+            torch.cat(vec),
+            len(dilations),
+        )
 
     # -- Domain protocol -------------------------------------------------------------------------
     @property

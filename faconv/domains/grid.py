@@ -107,9 +107,14 @@ class GridDomain(Domain):
         u = (torch.arange(self.height, dtype=torch.float64) + 0.5) * rows / self.height
         v = (torch.arange(self.width, dtype=torch.float64) + 0.5) * cols / self.width
         pu, pv = (a.reshape(-1) for a in torch.meshgrid(u, v, indexing="ij"))
-        cu, cv = (a.reshape(-1) + 0.5 for a in torch.meshgrid(
-            torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64),
-            indexing="ij"))  # fmt: skip
+        cu, cv = (
+            a.reshape(-1) + 0.5
+            for a in torch.meshgrid(
+                torch.arange(rows, dtype=torch.float64),
+                torch.arange(cols, dtype=torch.float64),
+                indexing="ij",
+            )
+        )
 
         def sq_distance(points: slice) -> torch.Tensor:  # in block units
             du = pu[points, None] - cu[None]

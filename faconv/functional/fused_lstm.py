@@ -204,7 +204,11 @@ def fused_gate_lstm(
     s2 = s.reshape(-1, s.shape[-1]).contiguous()
     c2 = c_prev.reshape(-1, F_).contiguous()
     h, c = _FusedGateLSTM.apply(
-        s2, c2, weight.contiguous(), bias, None if peephole is None else peephole.contiguous(),
+        s2,
+        c2,
+        weight.contiguous(),
+        bias,
+        None if peephole is None else peephole.contiguous(),
         tile_rows,
-    )  # fmt: skip
+    )
     return h.view(*lead, F_), c.view(*lead, F_)

@@ -115,8 +115,9 @@ class GraphDWMixer(SpatialMixer):
             sel = sel[torch.argsort(domain.receivers[sel], stable=True)]
             vec = domain.edge_vectors()[sel]
             length = vec.norm(dim=1).min().clamp_min(1e-12) if sel.numel() else 1.0
-            basis = edge_basis(vec / length, self.num_radial, self.max_harmonic,
-                               stencil_r_max(self.kernel_size))  # fmt: skip
+            basis = edge_basis(
+                vec / length, self.num_radial, self.max_harmonic, stencil_r_max(self.kernel_size)
+            )
             return domain.senders[sel], domain.receivers[sel], basis
 
         key = ("graph_dw", scale, self.num_radial, self.max_harmonic, self.kernel_size)
@@ -129,8 +130,15 @@ class GraphDWMixer(SpatialMixer):
             snd, rcv, basis = self._edges(domain, scale)
             return snd.to(x.device), rcv.to(x.device), basis.to(x)
 
-        key = ("graph_dw", scale, self.num_radial, self.max_harmonic, self.kernel_size,
-               x.dtype, x.device)  # fmt: skip
+        key = (
+            "graph_dw",
+            scale,
+            self.num_radial,
+            self.max_harmonic,
+            self.kernel_size,
+            x.dtype,
+            x.device,
+        )
         snd, rcv, basis = domain.cached(key, on_device)
         return snd, rcv, basis @ self.theta[j].T  # (E_j, C): one weight per edge and channel
 
@@ -187,10 +195,13 @@ class GraphDWMixer(SpatialMixer):
         """
         k = grid_mixer.kernel_size
         graph = cls(
-            grid_mixer.channels, tuple(range(len(grid_mixer.dilations))), kernel_size=k,
-            combine=grid_mixer.combine, se=None if grid_mixer.se is None else grid_mixer.se.to_config(),
+            grid_mixer.channels,
+            tuple(range(len(grid_mixer.dilations))),
+            kernel_size=k,
+            combine=grid_mixer.combine,
+            se=None if grid_mixer.se is None else grid_mixer.se.to_config(),
             bias=grid_mixer.bias,
-        ).to(grid_mixer.weight.dtype)  # fmt: skip
+        ).to(grid_mixer.weight.dtype)
         half = k // 2
         offsets = [
             (a, b)

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from faconv.version import __version__
 
 __all__ = ["main"]
+
+
+#: ``faconv demo --quick``: seconds, for smoke tests.
+QUICK_DEMO = {
+    "days": 48,
+    "height": 12,
+    "width": 12,
+    "epochs": 1,
+    "filters": 8,
+    "bottleneck": 4,
+    "steps_per_day": 1,
+    "window": 4,
+}
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -18,10 +31,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     cfg = DemoConfig(**{f.name: getattr(args, f.name) for f in fields(DemoConfig)})
     if args.quick:
-        cfg.days, cfg.height, cfg.width, cfg.epochs, cfg.filters, cfg.bottleneck = (
-            48, 12, 12, 1, 8, 4,
-        )  # fmt: skip
-        cfg.steps_per_day, cfg.window = 1, 4
+        cfg = replace(cfg, **QUICK_DEMO)
         cfg.clusters = cfg.regimes = min(cfg.regimes, 4)
     print(
         f"faconv {__version__} demo: {cfg.days} generated ERA5-like days on a {cfg.height}x"
@@ -84,8 +94,10 @@ def _train(args: argparse.Namespace) -> int:
 
             dist.destroy_process_group()
     h = r["history"]
-    print(f"trained {r['parameters']:,} parameters for {len(h['train'])} epochs: train loss "
-          f"{h['train'][-1]:.4f}, validation loss {h['val'][-1]:.4f}; checkpoint {r['checkpoint']}")  # fmt: skip
+    print(
+        f"trained {r['parameters']:,} parameters for {len(h['train'])} epochs: train loss "
+        f"{h['train'][-1]:.4f}, validation loss {h['val'][-1]:.4f}; checkpoint {r['checkpoint']}"
+    )
     return 0
 
 

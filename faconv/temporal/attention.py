@@ -77,8 +77,13 @@ class SeasonalTemporalAttention(TemporalMixer):
         hidden = round(dim * ffn_ratio)
         self.layers = nn.ModuleList()
         for _ in range(num_layers):
-            layer = nn.ModuleDict({"norm1": nn.LayerNorm(dim), "qkv": nn.Linear(dim, 3 * dim),
-                                   "out": nn.Linear(dim, dim)})  # fmt: skip
+            layer = nn.ModuleDict(
+                {
+                    "norm1": nn.LayerNorm(dim),
+                    "qkv": nn.Linear(dim, 3 * dim),
+                    "out": nn.Linear(dim, dim),
+                }
+            )
             if hidden:
                 layer["norm2"] = nn.LayerNorm(dim)
                 layer["ffn"] = nn.Sequential(
