@@ -50,8 +50,9 @@ class RegimeEstimator(BaseEstimator):
         k: number of regimes (KMeans clusters). Default: 7.
         model: the run config's ``model`` section (default: the default model).
         train: the ``train`` section (epochs, lr, window, ...).
-        data: the ``data`` section, less ``path`` (variables, box, coarsen, daily,
-            normalization, climatology_harmonics, mesh_level).
+        data: the ``data`` section (variables, box, coarsen, daily, normalization,
+            climatology_harmonics, mesh_level, in_memory; a ``path`` is what :meth:`fit` and
+            :meth:`embed` read when they are given no dataset).
         n_init: KMeans restarts. Default: 10.
         seed: seeds training and KMeans. Default: 0.
         work_dir: where training writes its checkpoint (default: a temporary directory).
