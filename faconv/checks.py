@@ -18,6 +18,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_int",
+    "check_int_list",
     "check_number",
     "check_positive_int",
     "check_str_list",
@@ -48,6 +49,23 @@ def check_int(
 
 def check_positive_int(value: Any, name: str, owner: str, minimum: int = 1) -> int:
     return check_int(value, name, owner, minimum=minimum)
+
+
+def check_int_list(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    minimum: int | None = None,
+    error: type[Exception] = ConfigError,
+) -> tuple[int, ...]:
+    """A non-empty list of integers, each within the bounds, as a tuple (a single integer or a
+    string is refused: it is not a list)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise _fail(error, owner, name, "a list of at least one integer", value)
+    return tuple(
+        check_int(v, f"each of {name}", owner, minimum=minimum, error=error) for v in value
+    )
 
 
 def check_number(

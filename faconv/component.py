@@ -46,6 +46,14 @@ class Component(nn.Module):
     registry_name: ClassVar[str | None] = None
     registry_kind: ClassVar[str | None] = None
 
+    @property
+    def owner(self) -> str:
+        """How errors name this component: its registry kind and name (``"mixer 'dilated_dw'"``),
+        or its class name when it is not registered."""
+        if self.registry_name is None:
+            return type(self).__qualname__
+        return f"{self.registry_kind} {self.registry_name!r}"
+
     def config_arguments(self) -> list[str]:
         """Constructor argument names, in signature order."""
         params = inspect.signature(type(self).__init__).parameters

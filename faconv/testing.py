@@ -7,8 +7,10 @@ are themselves tested against deliberately broken modules (negative controls).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
@@ -16,7 +18,10 @@ from faconv.registry import build
 
 __all__ = [
     "PROBES",
+    "PROBE_ARGUMENTS",
+    "PROBE_SETTINGS",
     "TOLERANCES",
+    "Probe",
     "assert_batch_independent",
     "assert_config_roundtrip",
     "assert_edge_order_invariant",
@@ -181,11 +186,67 @@ def assert_edge_order_invariant(fn, x: torch.Tensor, domain, order: torch.Tensor
 #: Channels of the contract's probes (divisible by the default 4 attention heads).
 PROBE_CHANNELS = 8
 _PROBE_HIDDEN = 6
+_PROBE_STEPS = 3
+
+#: Values for constructor arguments the probes of whole modules (layers, heads, decoders,
+#: temporal blocks, models) fill in when a component requires them, and settings they use
+#: wherever a component takes them (a few regions fit a small grid; periodic layers pad
+#: circularly; a Keras layer keeps its grid).
+PROBE_ARGUMENTS: dict[str, Any] = {
+    "in_channels": 3,
+    "filters": PROBE_CHANNELS,
+    "hidden_channels": PROBE_CHANNELS,
+    "kernel_size": 3,
+    "channels": PROBE_CHANNELS,
+    "dim": PROBE_CHANNELS,
+    "embedding_dim": PROBE_CHANNELS,
+    "out_channels": 3,
+    "cell": {"type": "fa_convlstm", "in_channels": 3, "hidden_channels": PROBE_CHANNELS},
+}
+PROBE_SETTINGS: dict[str, Any] = {"regions": 12, "periodic": True, "padding": "same"}
+
+
+class Probe(NamedTuple):
+    """How the contract drives one component: ``fn(module)(x)`` is one float64 tensor;
+    ``roll_dim`` is the dimension of ``x`` (and of the output) that a longitude roll acts
+    on when the component is equivariant to it (``None``: no such symmetry is promised);
+    ``keeps_points`` says the output keeps ``x``'s leading and point dimensions."""
+
+    module: torch.nn.Module
+    fn: Callable
+    x: torch.Tensor
+    roll_dim: int | None
+    keeps_points: bool
+
+
+def _probe_spec(kind: str, name, wired: bool = False) -> dict:
+    """``name`` as a config with the probe's arguments and settings filled in where the
+    registered class takes them and the config does not set them (children too: their
+    settings only, their parent wires their arguments)."""
+    from faconv.registry import registries
+
+    spec = {"type": name} if isinstance(name, str) else dict(name)
+    cls = registries()[kind].get(spec["type"])
+    for arg, p in inspect.signature(cls).parameters.items():
+        if arg in spec:
+            continue
+        if arg in PROBE_SETTINGS:
+            spec[arg] = PROBE_SETTINGS[arg]
+        elif arg in ("head", "decoder") and arg in registries():  # a child with regions
+            spec[arg] = _probe_spec(arg, p.default, wired=True)
+        elif p.default is p.empty and not wired and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            if arg not in PROBE_ARGUMENTS:
+                raise ValueError(
+                    f"{kind} {spec['type']!r} requires {arg!r}, for which the contract has no "
+                    "probe value: pass a config that sets it"
+                )
+            spec[arg] = PROBE_ARGUMENTS[arg]
+    return spec
 
 
 def _probe_spatial(kind: str, name, domain, x_shape):
     m = build(name, kind=kind, channels=PROBE_CHANNELS).double()
-    return m, (lambda mod: lambda x: mod(x, domain)), (*x_shape, PROBE_CHANNELS)
+    return m, (lambda mod: lambda x: mod(x, domain)), (*x_shape, PROBE_CHANNELS), 2, True
 
 
 def _probe_gate(kind: str, name, domain, x_shape):
@@ -195,7 +256,7 @@ def _probe_gate(kind: str, name, domain, x_shape):
     def fn(mod):
         return lambda x: torch.cat(mod(*x.split([PROBE_CHANNELS, _PROBE_HIDDEN], -1)), -1)
 
-    return m, fn, (*x_shape, PROBE_CHANNELS + _PROBE_HIDDEN)
+    return m, fn, (*x_shape, PROBE_CHANNELS + _PROBE_HIDDEN), 2, True
 
 
 def _probe_cell(kind: str, name, domain, x_shape):
@@ -212,60 +273,129 @@ def _probe_cell(kind: str, name, domain, x_shape):
 
         return run
 
-    return m, fn, (*x_shape, 3 + 2 * PROBE_CHANNELS)
+    return m, fn, (*x_shape, 3 + 2 * PROBE_CHANNELS), 2, True
 
 
-#: How each kind of component is probed: ``(module, fn(module) -> (x -> output), x shape)``.
+def _probe_layer(kind: str, name, domain, x_shape):
+    # a sequence (B, T, *P, C_in) in, every step's output out
+    spec = _probe_spec(kind, name)
+    spec.setdefault("return_sequences", True)
+    m = build(spec, kind=kind).double()
+    takes_domain = "domain" in inspect.signature(m.forward).parameters
+    c_in = spec.get("in_channels", m.cell.in_channels if hasattr(m, "cell") else 3)
+
+    def fn(mod):
+        return (lambda x: mod(x, domain)) if takes_domain else (lambda x: mod(x))
+
+    periodic = takes_domain or bool(getattr(m, "periodic", False))
+    shape = (x_shape[0], _PROBE_STEPS, *x_shape[1:], c_in)
+    return m, fn, shape, 3 if periodic else None, True
+
+
+def _probe_head(kind: str, name, domain, x_shape):
+    m = build(_probe_spec(kind, name), kind=kind).double()
+    shape = (x_shape[0], _PROBE_STEPS, *x_shape[1:], m.in_channels)
+    return m, (lambda mod: lambda x: mod(x, domain)), shape, None, False
+
+
+def _day_of_year(x: torch.Tensor) -> torch.Tensor:
+    return (torch.arange(x.shape[1]) * 37 % 365 + 1).expand(x.shape[0], -1)
+
+
+def _probe_temporal(kind: str, name, domain, x_shape):
+    m = build(_probe_spec(kind, name), kind=kind).double()
+    fn = lambda mod: lambda z: mod(z, _day_of_year(z))  # noqa: E731
+    return m, fn, (x_shape[0], 2 * _PROBE_STEPS, m.dim), None, True
+
+
+def _probe_decoder(kind: str, name, domain, x_shape):
+    # input = the hidden state h; the embedding z is its spatial mean (per sample and step)
+    m = build(_probe_spec(kind, name), kind=kind).double()
+    dims = tuple(range(2, 2 + len(domain.point_shape)))
+
+    def fn(mod):
+        return lambda x: mod(
+            x.mean(dims)[..., : mod.embedding_dim], x[..., : mod.in_channels], domain
+        )
+
+    shape = (x_shape[0], _PROBE_STEPS, *x_shape[1:], max(m.in_channels, m.embedding_dim))
+    return m, fn, shape, None, True
+
+
+def _probe_model(kind: str, name, domain, x_shape):
+    # every output of the model, flattened per sample
+    m = build(_probe_spec(kind, name), kind=kind).double()
+
+    def fn(mod):
+        def run(x):
+            out = mod(x, domain, _day_of_year(x))
+            return torch.cat([out[k].flatten(1) for k in sorted(out)], 1)
+
+        return run
+
+    return m, fn, (x_shape[0], _PROBE_STEPS, *x_shape[1:], m.in_channels), None, False
+
+
+#: How each kind of component is probed: ``(module, fn(module) -> (x -> output), x shape,
+#: roll dim or None, keeps points)``.
 PROBES: dict[str, Callable] = {
     "mixer": _probe_spatial,
     "attention": _probe_spatial,
     "gate": _probe_gate,
     "cell": _probe_cell,
+    "layer": _probe_layer,
+    "head": _probe_head,
+    "temporal": _probe_temporal,
+    "decoder": _probe_decoder,
+    "model": _probe_model,
 }
 
 
-def probe(kind: str, name, domain, batch: int = 2, seed: int = 0):
-    """``(module, fn, x)`` for the component ``name`` (a registered name or config) of
-    ``kind`` on a grid ``domain``: ``fn(module)(x)`` is one output tensor with the channels
-    last, ``x`` a float64 input drawn from ``seed``."""
+def probe(kind: str, name, domain, batch: int = 2, seed: int = 0) -> Probe:
+    """The :class:`Probe` of component ``name`` (a registered name or config) of ``kind`` on
+    a grid ``domain``, with a float64 input drawn from ``seed``."""
     try:
         make = PROBES[kind]
     except KeyError:
         raise ValueError(f"no contract probe for kind {kind!r}; have {sorted(PROBES)}") from None
-    m, fn, shape = make(kind, name, domain, (batch, *domain.point_shape))
+    m, fn, shape, roll_dim, keeps = make(kind, name, domain, (batch, *domain.point_shape))
     g = torch.Generator().manual_seed(seed)
-    return m, fn, torch.randn(*shape, generator=g, dtype=torch.float64)
+    return Probe(m, fn, torch.randn(*shape, generator=g, dtype=torch.float64), roll_dim, keeps)
 
 
 def check_component(
     kind: str, name, height: int = 5, width: int = 6, batch: int = 2, seed: int = 0
 ) -> None:
     """Run the contract that every registered grid component of faconv meets on the
-    component ``name`` of ``kind`` (``"mixer"``, ``"attention"``, ``"gate"`` or ``"cell"``),
-    e.g. a component of your own after ``MIXERS.register("mine")``:
+    component ``name`` of ``kind`` (any key of :data:`PROBES`: ``"mixer"``, ``"attention"``,
+    ``"gate"``, ``"cell"``, ``"layer"``, ``"head"``, ``"temporal"``, ``"decoder"``,
+    ``"model"``), e.g. a component of your own after ``MIXERS.register("mine")``:
 
-    * float64 in, finite float64 out, the point dims kept;
+    * float64 in, finite float64 out (the point dims kept where the kind keeps them);
     * batch independence (editing one sample changes no other sample's output);
     * the config round trip (``build(m.to_config())`` gives the same outputs);
-    * equivariance to a longitude roll on a periodic grid;
+    * equivariance to a longitude roll on a periodic grid, where the kind promises it;
     * every parameter gets a non-zero gradient;
     * the same seed builds the same module.
 
-    Raises ``AssertionError`` naming the broken property.
+    Required constructor arguments are filled from :data:`PROBE_ARGUMENTS` (pass a config
+    to choose them). Raises ``AssertionError`` naming the broken property.
     """
     from faconv.domains.grid import GridDomain
 
     lat = torch.linspace(-60, 60, height).tolist()
     domain = GridDomain(height, width, periodic=True, lat=lat)
     torch.manual_seed(seed)
-    m, fn, x = probe(kind, name, domain, batch=max(batch, 2), seed=seed)
+    m, fn, x, roll_dim, keeps = probe(kind, name, domain, batch=max(batch, 2), seed=seed)
     y = fn(m)(x)
     assert y.dtype == torch.float64, f"{kind} {name!r}: float64 in, {y.dtype} out"
-    assert y.shape[:-1] == x.shape[:-1], f"{kind} {name!r}: point dims {x.shape} -> {y.shape}"
+    if keeps:
+        assert y.shape[:-1] == x.shape[:-1], f"{kind} {name!r}: dims {x.shape} -> {y.shape}"
     assert torch.isfinite(y).all(), f"{kind} {name!r}: non-finite output"
     assert_batch_independent(fn(m), x)
     assert_config_roundtrip(m, lambda mod: fn(mod)(x))
-    assert_roll_equivariant(fn(m), x, shift=max(1, width // 3), dim=2)
+    if roll_dim is not None:
+        assert_roll_equivariant(fn(m), x, shift=max(1, width // 3), dim=roll_dim)
     m.train()
     m.zero_grad()
     fn(m)(x).square().sum().backward()
@@ -276,5 +406,5 @@ def check_component(
     torch.manual_seed(seed + 1)
     b = probe(kind, name, domain, batch=2, seed=seed)
     compare_tensors(
-        a[1](a[0])(a[2]), b[1](b[0])(b[2]), rtol=0, atol=0, msg="same seed, other module"
+        a.fn(a.module)(a.x), b.fn(b.module)(b.x), rtol=0, atol=0, msg="same seed, other module"
     )

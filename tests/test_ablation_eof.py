@@ -9,6 +9,7 @@ import pytest
 from faconv.pipeline.ablation import ablation_variants
 from faconv.pipeline.cli import main
 from faconv.pipeline.eof import composite_eof_correlation, eofs
+from tests.runs import small_run
 
 
 def test_eofs_recover_planted_patterns_and_regimes_project_on_them():
@@ -63,11 +64,7 @@ def test_variants_cover_the_issue():
 
 
 def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
-    cfg = {"data": {"generated": {"days": 32, "height": 6, "width": 6, "regimes": 3, "steps_per_day": 1}},
-           "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
-                     "head": {"type": "subspace", "subspace_dim": 4},
-                     "temporal": {"type": "seasonal_attention", "num_heads": 2}},
-           "train": {"epochs": 1, "batch_size": 4, "window": 4, "stride": 4}, "cluster": {"k": 3}}  # fmt: skip
+    cfg = small_run(32, {"epochs": 1, "batch_size": 4}, height=6, width=6)
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     assert main(["ablate", "--config", str(tmp_path / "c.json"), "--seeds", "2", "--out", str(tmp_path / "a"),
                  "--no-progress"]) == 0  # fmt: skip

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import faconv
 from faconv.testing import (
     PROBE_CHANNELS,
+    PROBES,
     assert_batch_independent,
     assert_config_roundtrip,
     assert_roll_equivariant,
@@ -29,12 +30,12 @@ def _domain(case, lat=True):
 def _make(kind, name, case):
     """(module, fn: x -> output tensor, input x) for one component on a grid case: the probe
     that faconv.testing.check_component uses."""
-    return probe(kind, name, _domain(case), batch=case["batch"], seed=case["seed"])
+    return probe(kind, name, _domain(case), batch=case["batch"], seed=case["seed"])[:3]
 
 
-def _grid_components():
+def _grid_components(kinds=("mixer", "attention", "gate", "cell")):
     out = []
-    for kind in ("mixer", "attention", "gate", "cell"):
+    for kind in kinds:
         for name in faconv.list_components(kind):
             cls = faconv.registries()[kind].get(name)
             domains = getattr(cls, "domains", None)
@@ -45,6 +46,9 @@ def _grid_components():
 
 
 COMPONENTS = _grid_components()
+#: every registry the contract probes: the building blocks above and the layers, heads,
+#: temporal blocks, decoders and models built from them
+ALL_COMPONENTS = _grid_components(tuple(PROBES))
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS)
@@ -100,7 +104,11 @@ def test_same_seed_same_module(kind, name):
     compare_tensors(fn(m1)(x), fn(m2)(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(("kind", "name"), COMPONENTS)
+def test_contract_sweep_covers_every_registry():
+    assert {kind for kind, _ in ALL_COMPONENTS} == set(faconv.registries())
+
+
+@pytest.mark.parametrize(("kind", "name"), ALL_COMPONENTS)
 def test_shipped_contract_passes_for_every_registered_component(kind, name):
     check_component(kind, name)
 
@@ -137,3 +145,26 @@ def test_shipped_contract_checks_a_users_component_and_catches_a_broken_one():
             if name in MIXERS:
                 MIXERS.unregister(name)
     assert "test_pointwise" not in MIXERS
+
+
+def test_shipped_contract_catches_a_head_that_mixes_the_batch():
+    from torch import nn
+
+    from faconv.heads.base import HEADS, Head
+
+    class BatchNormHead(Head):  # batch statistics in eval mode too: a bug
+        def __init__(self, in_channels: int, out_dim: int = 4) -> None:
+            super().__init__()
+            self.in_channels, self.out_dim = in_channels, out_dim
+            self.lin = nn.Linear(in_channels, out_dim)
+
+        def forward(self, h, domain):
+            z = self.lin(domain.pool(h.flatten(0, 1))).view(*h.shape[:2], -1)
+            return z - z.mean(0, keepdim=True)
+
+    try:
+        HEADS.register("test_batch_head")(BatchNormHead)
+        with pytest.raises(AssertionError, match="depends on another sample"):
+            check_component("head", "test_batch_head")
+    finally:
+        HEADS.unregister("test_batch_head")

@@ -39,7 +39,7 @@ def axial_reference(module, x: torch.Tensor) -> torch.Tensor:
             for j, a in enumerate(axes)
         ]
         o = torch.cat(heads, dim=1)  # (B, n, HW, d)
-        return block.out(o.transpose(1, 2).reshape(B, H, W, -1))
+        return block.merge(o.transpose(1, 2).reshape(B, H, W, -1))
 
     if module.mode == "parallel":
         half = module.num_heads // 2
@@ -55,6 +55,6 @@ def graph_attention_reference(module, x: torch.Tensor, domain) -> torch.Tensor:
     snd, rcv = module.neighbourhood(domain)
     allowed = torch.zeros(N, N, dtype=torch.bool)
     allowed[rcv, snd] = True  # query i (receiver) may see key j (sender)
-    q, k, v = (t.transpose(1, 2) for t in module.qkv_heads(x))  # (B, n, N, d)
+    q, k, v = (t.transpose(1, 2) for t in module.proj.qkv_heads(x))  # (B, n, N, d)
     o = dense_masked_attention(q, k, v, allowed)
-    return module.out(o.transpose(1, 2).reshape(B, N, -1))
+    return module.proj.merge(o.transpose(1, 2).reshape(B, N, -1))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 from einops import rearrange
-from torch import nn
 
 from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
+from faconv.attention.projection import HeadProjection
 from faconv.checks import check_choice
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
@@ -31,33 +31,18 @@ def _attend_along(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, axis: str) 
     return rearrange(o, "(b w) n h d -> b h w (n d)", b=B)
 
 
-class _AxisAttention(nn.Module):
+class _AxisAttention(HeadProjection):
     """Pre-norm multi-head self-attention; ``axes`` gives each head's axis (``"w"`` attends
     along rows, ``"h"`` along columns)."""
-
-    def __init__(
-        self, channels: int, num_heads: int, head_dim: int, qkv_bias: bool, out_bias: bool
-    ) -> None:
-        super().__init__()
-        self.num_heads, self.head_dim = num_heads, head_dim
-        inner = num_heads * head_dim
-        self.norm = nn.LayerNorm(channels)
-        self.qkv = nn.Linear(channels, 3 * inner, bias=qkv_bias)
-        self.out = nn.Linear(inner, channels, bias=out_bias)
-
-    def qkv_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, H, W, C) -> (3, B, H, W, n, d)``: normalised queries, keys and values."""
-        qkv = self.qkv(self.norm(x))
-        return rearrange(qkv, "b h w (three n d) -> three b h w n d", three=3, n=self.num_heads)
 
     def forward(self, x: torch.Tensor, axes: tuple[str, ...]) -> torch.Tensor:
         q, k, v = self.qkv_heads(x)
         if len(set(axes)) == 1:
-            return self.out(_attend_along(q, k, v, axes[0]))
+            return self.merge(_attend_along(q, k, v, axes[0]))
         half = axes.index("h")  # heads [0, half) attend along rows, the rest along columns
         o_row = _attend_along(q[..., :half, :], k[..., :half, :], v[..., :half, :], "w")
         o_col = _attend_along(q[..., half:, :], k[..., half:, :], v[..., half:, :], "h")
-        return self.out(torch.cat((o_row, o_col), dim=-1))
+        return self.merge(torch.cat((o_row, o_col), dim=-1))
 
 
 @ATTENTION.register("axial")
@@ -114,7 +99,7 @@ class AxialAttention(GlobalAttention):
         out_bias: bool = True,
     ) -> None:
         super().__init__()
-        owner = "axial attention"
+        owner = self.owner
         self.channels, self.num_heads, self.head_dim = resolve_heads(
             channels, num_heads, head_dim, owner
         )

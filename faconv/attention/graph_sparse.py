@@ -6,13 +6,13 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 from torch_geometric.utils import scatter, softmax
 
 from faconv.attention.base import ATTENTION, GlobalAttention, resolve_heads
-from faconv.checks import check_positive_int
+from faconv.attention.projection import HeadProjection
+from faconv.checks import check_int_list
 from faconv.domains.base import Domain
-from faconv.errors import ConfigError, DomainError
+from faconv.errors import DomainError
 
 __all__ = ["SparseGraphAttention"]
 
@@ -58,21 +58,15 @@ class SparseGraphAttention(GlobalAttention):
         scales: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        owner = "graph_sparse attention"
+        owner = self.owner
         self.channels, self.num_heads, self.head_dim = resolve_heads(
             channels, num_heads, head_dim, owner
         )
-        head_dim = self.head_dim
         self.qkv_bias = bool(qkv_bias)
         if scales is not None:
-            if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
-                raise ConfigError(f"{owner}: scales must be None or a non-empty list of integers")
-            scales = tuple(check_positive_int(s, "each scale", owner, minimum=0) for s in scales)
+            scales = check_int_list(scales, "scales (or None)", owner, minimum=0)
         self.scales = scales
-        inner = num_heads * head_dim
-        self.norm = nn.LayerNorm(channels)
-        self.qkv = nn.Linear(channels, 3 * inner, bias=qkv_bias)
-        self.out = nn.Linear(inner, channels)
+        self.proj = HeadProjection(self.channels, self.num_heads, self.head_dim, self.qkv_bias)
 
     def neighbourhood(self, domain) -> tuple[torch.Tensor, torch.Tensor]:
         """(senders, receivers) attended over: the chosen edges plus one self-loop per node."""
@@ -95,19 +89,12 @@ class SparseGraphAttention(GlobalAttention):
 
         return domain.cached(("graph_sparse", self.scales), compute)
 
-    def qkv_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(B, N, C) -> 3 × (B, N, n, d)``: normalised queries, keys, values."""
-        q, k, v = (
-            self.qkv(self.norm(x)).unflatten(-1, (3, self.num_heads, self.head_dim)).unbind(-3)
-        )
-        return q, k, v
-
     def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
         snd, rcv = (t.to(x.device) for t in self.neighbourhood(domain))
-        q, k, v = self.qkv_heads(x)
+        q, k, v = self.proj.qkv_heads(x)
         logits = (q[:, rcv] * k[:, snd]).sum(-1) / math.sqrt(self.head_dim)  # (B, E', n)
         alpha = softmax(logits, rcv, num_nodes=x.shape[1], dim=1)
         agg = scatter(
             alpha.unsqueeze(-1) * v[:, snd], rcv, dim=1, dim_size=x.shape[1], reduce="sum"
         )
-        return self.out(agg.flatten(-2))
+        return self.proj.merge(agg.flatten(-2))

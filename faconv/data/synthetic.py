@@ -31,6 +31,7 @@ import xarray as xr
 from faconv._io import atomic_write
 from faconv.checks import check_choice, check_int, check_number, check_str_list
 from faconv.data.conventions import ERA5_NAMES, LONG_NAMES, UNITS
+from faconv.domains.grid import wraps_in_longitude
 from faconv.errors import ConfigError
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "GeneratedRegimes",
     "check_settings",
     "era5_like",
+    "generator_defaults",
     "ground_truth",
     "make_regimes",
     "write_convention",
@@ -100,6 +102,16 @@ def _pair(value, name: str) -> tuple[float, float]:
             f"make_regimes: {name} must be a (min, max) pair of numbers, got {value!r}"
         )
     return float(value[0]), float(value[1])
+
+
+def generator_defaults() -> dict:
+    """The generator's default settings (:func:`make_regimes`'s, read from its signature, and
+    ``steps_per_day`` of :func:`era5_like`): the one place they are declared."""
+    params = [
+        *inspect.signature(make_regimes).parameters.values(),
+        inspect.signature(era5_like).parameters["steps_per_day"],
+    ]
+    return {p.name: p.default for p in params}
 
 
 def check_settings(**settings) -> dict:
@@ -165,8 +177,7 @@ def _axes(height: int, width: int, lat_range, lon_range) -> tuple[np.ndarray, np
         lat = np.linspace(north, south, height)
     periodic = east - west >= 360.0 - 1e-9
     lon = west + np.arange(width) * 360.0 / width if periodic else np.linspace(west, east, width)
-    step = abs(lon[1] - lon[0]) if width > 1 else 0.0
-    return lat, lon, periodic or math.isclose(step * width, 360.0, rel_tol=1e-3)
+    return lat, lon, periodic or wraps_in_longitude(lon)
 
 
 def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

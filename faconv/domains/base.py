@@ -21,8 +21,9 @@ __all__ = ["Domain"]
 class Domain(ABC):
     """Base class of domains.
 
-    Subclasses define ``kind`` (``"grid"`` or ``"graph"``), ``point_shape`` and
-    ``point_weights``; pooling and shape checks are written once here.
+    Subclasses define ``kind`` (``"grid"`` or ``"graph"``), ``point_shape``, the points'
+    relative areas (``point_areas``) and ``laplacian``; weights, pooling and shape checks are
+    written once here.
     """
 
     kind: str
@@ -33,8 +34,20 @@ class Domain(ABC):
         """``P``: ``(H, W)`` for a grid, ``(N,)`` for a graph."""
 
     @abstractmethod
+    def point_areas(self) -> torch.Tensor:
+        """Relative areas of the points (float64, shape ``P``, non-negative, not all zero)."""
+
     def point_weights(self, device=None, dtype=None) -> torch.Tensor:
-        """Quadrature weights of the points, shape ``P``, summing to 1 (area fractions)."""
+        """Quadrature weights of the points, shape ``P``, summing to 1 (area fractions);
+        built once per device and dtype (the squeeze pools every step)."""
+        dtype = dtype or torch.get_default_dtype()
+        device = torch.device(device) if device is not None else torch.device("cpu")
+
+        def compute():
+            w = self.point_areas()
+            return (w / w.sum()).to(device=device, dtype=dtype)
+
+        return self.cached(("weights", device, dtype), compute)
 
     @abstractmethod
     def laplacian(self, x: torch.Tensor) -> torch.Tensor:

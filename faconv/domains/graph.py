@@ -221,20 +221,12 @@ class GraphDomain(Domain):
         """The edge scales the graph defines: ``0 .. num_scales - 1``."""
         return list(range(self.num_scales))
 
-    def point_weights(self, device=None, dtype=None) -> torch.Tensor:
-        dtype = dtype or torch.get_default_dtype()
-        key = (
-            "weights",
-            torch.device(device) if device is not None else torch.device("cpu"),
-            dtype,
+    def point_areas(self) -> torch.Tensor:
+        return (
+            torch.ones(self.num_nodes, dtype=torch.float64)
+            if self.areas is None
+            else (self.areas.double())
         )
-
-        def compute():
-            n = self.num_nodes
-            w = torch.ones(n, dtype=torch.float64) if self.areas is None else self.areas.double()
-            return (w / w.sum()).to(device=key[1], dtype=dtype)
-
-        return self.cached(key, compute)
 
     def laplacian(self, x: torch.Tensor, scale: int = 0) -> torch.Tensor:
         """Graph Laplacian over the edges of ``scale``: ``Σ_{s→i} (x_s - x_i)``,

@@ -13,7 +13,20 @@ from faconv.domains.base import Domain
 from faconv.errors import DomainError
 from faconv.functional.regions import Regions, make_regions
 
-__all__ = ["GridDomain"]
+__all__ = ["GridDomain", "wraps_in_longitude"]
+
+
+def wraps_in_longitude(lon: Sequence[float]) -> bool:
+    """Whether longitudes (degrees, any convention, increasing or decreasing modulo 360) go all
+    the way round: the span from the first to the last column plus one mean step is 360°
+    (to 0.1 %). The one rule for "global in longitude" in faconv (domains, regridding, data).
+    """
+    lon = [float(v) for v in lon]
+    if len(lon) < 2:
+        return False
+    sign = 1.0 if (lon[1] - lon[0]) % 360.0 < 180.0 else -1.0
+    span = (sign * (lon[-1] - lon[0])) % 360.0
+    return math.isclose(span * len(lon) / (len(lon) - 1), 360.0, rel_tol=1e-3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,22 +73,11 @@ class GridDomain(Domain):
     @classmethod
     def from_coords(cls, lat: Sequence[float], lon: Sequence[float]) -> GridDomain:
         """Grid from coordinate vectors; periodic when the longitudes cover the full circle."""
-        lon = [float(v) for v in lon]
-        periodic = False
-        if len(lon) >= 2:
-            step = abs(lon[1] - lon[0])
-            periodic = math.isclose(step * len(lon), 360.0, rel_tol=1e-3)
-        return cls(len(lat), len(lon), periodic=periodic, lat=tuple(lat))
+        return cls(len(lat), len(lon), periodic=wraps_in_longitude(lon), lat=tuple(lat))
 
     @property
     def point_shape(self) -> tuple[int, int]:
         return (self.height, self.width)
-
-    def point_weights(self, device=None, dtype=None) -> torch.Tensor:
-        dtype = dtype or torch.get_default_dtype()
-        device = torch.device(device) if device is not None else torch.device("cpu")
-        # the squeeze pools every step: build the weights once per device and dtype
-        return self.cached(("weights", device, dtype), lambda: self._compute_weights(device, dtype))
 
     def laplacian(self, x: torch.Tensor) -> torch.Tensor:
         """5-point Laplacian in grid steps, ``(B, H, W, C) -> (B, H, W, C)``: neighbours wrap in
@@ -125,13 +127,11 @@ class GridDomain(Domain):
 
         return make_regions(self.num_points, num_regions, sq_distance)
 
-    def _compute_weights(self, device, dtype) -> torch.Tensor:
-        if self.lat is None:
-            row = torch.ones(self.height, device=device, dtype=dtype)
-        else:
-            lat = torch.tensor(self.lat, device=device, dtype=torch.float64)
-            row = torch.cos(torch.deg2rad(lat)).clamp_min(0.0).to(dtype)
-            if float(row.sum()) == 0.0:  # only the poles: fall back to uniform
-                row = torch.ones_like(row)
-        w = row.unsqueeze(1).expand(self.height, self.width)
-        return w / w.sum()
+    def point_areas(self) -> torch.Tensor:
+        # cos(latitude) per row; uniform without latitudes or when only the poles are given
+        row = torch.ones(self.height, dtype=torch.float64)
+        if self.lat is not None:
+            cos = torch.cos(torch.deg2rad(torch.tensor(self.lat, dtype=torch.float64)))
+            if float(cos.clamp_min(0.0).sum()) > 0.0:
+                row = cos.clamp_min(0.0)
+        return row.unsqueeze(1).expand(self.height, self.width)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faconv.checks import check_choice, check_positive_int
+from faconv.checks import check_choice, check_int_list
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
 from faconv.functional.padding import pad_grid, wrap_pad_width
-from faconv.mixers.base import MIXERS, SpatialMixer
+from faconv.mixers.base import MIXERS
+from faconv.mixers.multibranch import MultiBranchMixer
 
 __all__ = ["MultiScaleDilatedDWMixer"]
 
@@ -24,11 +24,10 @@ _PADDING = {
     "zeros": lambda periodic: False,
     "circular": lambda periodic: True,
 }
-_COMBINE = ("sum", "concat")
 
 
 @MIXERS.register("dilated_dw", aliases=("multiscale_dw",))
-class MultiScaleDilatedDWMixer(SpatialMixer):
+class MultiScaleDilatedDWMixer(MultiBranchMixer):
     """Multi-scale dilated depthwise mixing followed by squeeze-and-excitation.
 
     The shared spatial mixer of FAConvLSTM (arXiv 2601.10914): ``J`` depthwise ``k × k``
@@ -83,36 +82,20 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
         se: Any = "squeeze_excite",
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        owner = "dilated_dw"
-        self.channels = check_positive_int(channels, "channels", owner)
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size", owner)
-        if kernel_size % 2 == 0:
+        owner = self.owner
+        dilations = check_int_list(dilations, "dilations", owner, minimum=1)
+        super().__init__(channels, len(dilations), kernel_size, combine, se, bias)
+        if self.kernel_size % 2 == 0:
             raise ConfigError(f"{owner}: kernel_size must be odd (centred), got {kernel_size}")
-        if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence):
-            raise ConfigError(f"{owner}: dilations must be a list of integers, got {dilations!r}")
-        if len(dilations) == 0:
-            raise ConfigError(f"{owner}: dilations must name at least one branch")
-        self.dilations = tuple(check_positive_int(d, "each dilation", owner) for d in dilations)
-        self.combine = check_choice(combine, _COMBINE, "combine", owner)
+        self.dilations = dilations
         self.padding = check_choice(padding, _PADDING, "padding", owner)
-        self.bias = bool(bias)
-
-        n_branch, k = len(self.dilations), kernel_size
+        k = self.kernel_size
         # weight[j] is the depthwise kernel of branch j (torch layout: C, 1, k, k).
-        self.weight = nn.Parameter(torch.empty(n_branch, channels, 1, k, k))
-        self.branch_bias = nn.Parameter(torch.zeros(n_branch, channels)) if bias else None
-        self.fuse = nn.Linear(n_branch * channels, channels) if combine == "concat" else None
-        self.se = None if se is None else MIXERS.build(se, channels=channels)
+        self.weight = nn.Parameter(torch.empty(len(dilations), self.channels, 1, k, k))
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        # Conv2d's default init per branch, scaled by 1/sqrt(J) so the summed branches keep the
-        # variance of a single depthwise conv.
-        bound = 1.0 / math.sqrt(self.kernel_size**2 * len(self.dilations))
+    def reset_branches(self, bound: float) -> None:
         nn.init.uniform_(self.weight, -bound, bound)
-        if self.branch_bias is not None:
-            nn.init.uniform_(self.branch_bias, -bound, bound)
 
     def branch(self, x_nchw: torch.Tensor, j: int, periodic: bool) -> torch.Tensor:
         """Branch ``j`` on an NCHW tensor: padded depthwise conv with dilation ``d_j`` (the
@@ -123,7 +106,9 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
         b = None if self.branch_bias is None else self.branch_bias[j]
         return F.conv2d(xp, self.weight[j], b, dilation=d, groups=self.channels)
 
-    def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
+    def branches(
+        self, x: torch.Tensor, domain: Domain, biases: list, summed: bool
+    ) -> list[torch.Tensor]:
         periodic = _PADDING[self.padding](bool(getattr(domain, "periodic", False)))
         # (B, C, H, W) view in channels-last memory, which oneDNN convolves in place; zero
         # padding is the conv's own, circular longitude padding is done once for all branches.
@@ -132,13 +117,6 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
         wrap = max(pads) if periodic else 0
         if wrap:
             xc = wrap_pad_width(xc, wrap, wrap)
-        summed = self.fuse is None
-        if self.branch_bias is None:
-            biases = [None] * len(self.dilations)
-        elif summed:  # the branch biases add up to one bias, added by the first conv
-            biases = [self.branch_bias.sum(0)] + [None] * (len(self.dilations) - 1)
-        else:
-            biases = list(self.branch_bias)
         outs = []
         for d, p, b, w in zip(self.dilations, pads, biases, self.weight):
             xj = xc[..., wrap - p : xc.shape[-1] - wrap + p] if wrap else xc
@@ -147,8 +125,4 @@ class MultiScaleDilatedDWMixer(SpatialMixer):
                 outs[0].add_(yj)  # in place: no conv's backward needs its output
             else:
                 outs.append(yj)
-        if summed:
-            y = outs[0].permute(0, 2, 3, 1)
-        else:
-            y = self.fuse(torch.cat(outs, dim=1).permute(0, 2, 3, 1))
-        return y if self.se is None else self.se(y, domain)
+        return [y.permute(0, 2, 3, 1) for y in outs]

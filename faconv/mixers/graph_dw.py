@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,19 +9,18 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from faconv.checks import check_choice, check_positive_int
+from faconv.checks import check_int_list, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError, DomainError
 from faconv.functional.edge_basis import edge_basis, edge_basis_size, stencil_r_max
-from faconv.mixers.base import MIXERS, SpatialMixer
+from faconv.mixers.base import MIXERS
+from faconv.mixers.multibranch import MultiBranchMixer
 
 __all__ = ["GraphDWMixer"]
 
-_COMBINE = ("sum", "concat")
-
 
 @MIXERS.register("graph_dw", aliases=("graph_multiscale_dw",))
-class GraphDWMixer(SpatialMixer):
+class GraphDWMixer(MultiBranchMixer):
     """Depthwise multi-scale message passing: the graph analogue of ``dilated_dw``.
 
     For each scale ``j`` (a group of edges, e.g. one multimesh level -- the analogue of a
@@ -72,34 +70,22 @@ class GraphDWMixer(SpatialMixer):
         se: Any = "squeeze_excite",
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        owner = "graph_dw"
-        self.channels = check_positive_int(channels, "channels", owner)
-        if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
-            raise ConfigError(
-                f"{owner}: scales must be a non-empty list of integers, got {scales!r}"
-            )
-        self.scales = tuple(check_positive_int(s, "each scale", owner, minimum=0) for s in scales)
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size", owner)
-        self.num_radial = check_positive_int(num_radial, "num_radial", owner)
-        self.max_harmonic = check_positive_int(max_harmonic, "max_harmonic", owner, minimum=0)
-        self.combine = check_choice(combine, _COMBINE, "combine", owner)
-        self.bias = bool(bias)
-        n_branch, n_basis = len(self.scales), edge_basis_size(num_radial, max_harmonic)
-        self.theta = nn.Parameter(torch.empty(n_branch, channels, n_basis))
-        self.self_weight = nn.Parameter(torch.empty(n_branch, channels))
-        self.branch_bias = nn.Parameter(torch.zeros(n_branch, channels)) if bias else None
-        self.fuse = nn.Linear(n_branch * channels, channels) if combine == "concat" else None
-        self.se = None if se is None else MIXERS.build(se, channels=channels)
+        owner = self.owner
+        n_basis = edge_basis_size(
+            check_positive_int(num_radial, "num_radial", owner),
+            check_positive_int(max_harmonic, "max_harmonic", owner, minimum=0),
+        )
+        scales = check_int_list(scales, "scales", owner, minimum=0)
+        super().__init__(channels, len(scales), kernel_size, combine, se, bias)
+        self.scales, self.num_radial, self.max_harmonic = scales, num_radial, max_harmonic
+        self.theta = nn.Parameter(torch.empty(len(scales), self.channels, n_basis))
+        self.self_weight = nn.Parameter(torch.empty(len(scales), self.channels))
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
+    def reset_branches(self, bound: float) -> None:
         # like a depthwise k x k conv: each tap ~ U(-1/sqrt(k^2 J), +) in magnitude
-        bound = 1.0 / math.sqrt(self.kernel_size**2 * len(self.scales))
         nn.init.uniform_(self.self_weight, -bound, bound)
         nn.init.uniform_(self.theta, -bound, bound)
-        if self.branch_bias is not None:
-            nn.init.uniform_(self.branch_bias, -bound, bound)
 
     def _edges(self, domain, scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(senders, receivers, basis (E_j, M)) of one scale, sorted by receiver (so the
@@ -162,28 +148,26 @@ class GraphDWMixer(SpatialMixer):
             msg.mul_(weight.unsqueeze(1))
         out.index_add_(0, rcv, msg)
 
-    def forward(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
+    def branches(
+        self, x: torch.Tensor, domain: Domain, biases: list, summed: bool
+    ) -> list[torch.Tensor]:
         # Node-major (N, B, C) rows make the gather and the scatter move B·C values at a time
         # (about 3x faster than gathering C values per batch element).
         xn = x.transpose(0, 1).contiguous()
-        n_branch = len(self.scales)
-        if self.fuse is None:  # sum: every branch adds into one buffer
+        if summed:  # every branch adds into one buffer; the self terms add up to one
             acc = xn.new_zeros(xn.shape)
-            for j in range(n_branch):
+            for j in range(len(self.scales)):
                 self._aggregate(xn, domain, j, acc)
             local = x * self.self_weight.sum(0)
-            if self.branch_bias is not None:
-                local = local + self.branch_bias.sum(0)
-            y = acc.transpose(0, 1) + local
-        else:
-            outs = []
-            for j in range(n_branch):
-                acc = xn.new_zeros(xn.shape)
-                self._aggregate(xn, domain, j, acc)
-                yj = acc.transpose(0, 1) + self.self_weight[j] * x
-                outs.append(yj if self.branch_bias is None else yj + self.branch_bias[j])
-            y = self.fuse(torch.cat(outs, -1))
-        return y if self.se is None else self.se(y, domain)
+            y = acc.transpose(0, 1) + (local if biases[0] is None else local + biases[0])
+            return [y]
+        outs = []
+        for j, b in enumerate(biases):
+            acc = xn.new_zeros(xn.shape)
+            self._aggregate(xn, domain, j, acc)
+            yj = acc.transpose(0, 1) + self.self_weight[j] * x
+            outs.append(yj if b is None else yj + b)
+        return outs
 
     @classmethod
     def from_grid_mixer(cls, grid_mixer) -> GraphDWMixer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import inspect
 import io
 import json
 from pathlib import Path
@@ -28,7 +29,7 @@ from faconv.pipeline.commands import (
 )
 from faconv.pipeline.evaluation import ARI, EXPLAINED_VARIANCE, SILHOUETTE
 from faconv.pipeline.results import LEARNED, RunResult, summarize, verdict
-from faconv.pipeline.training import RunConfig, prepare_data
+from faconv.pipeline.training import RunConfig, model_config_for, prepare_data
 
 __all__ = ["PAPER_LITERAL", "ablation_variants", "run_ablation"]
 
@@ -46,25 +47,31 @@ PAPER_LITERAL = {
 def ablation_variants(model: dict) -> dict[str, dict]:
     """Named model sections: C_b ∈ {F/2, F/4, F/8}; K ∈ {1, 4, 8, 16}; without SE, peepholes,
     multi-scale branches (single kernel) or attention, each alone; the paper-literal head and
-    decoder; and ConvLSTM. Settings that coincide with the base (e.g. C_b = F/4 when that is
-    the default) keep their own name but are trained once."""
+    decoder; and ConvLSTM. Keys the base cell leaves out keep the cell's own defaults (read
+    from the registered class). Settings that build the same model as another (e.g. C_b = F/4
+    when that is the default) keep their own name but are trained once (:func:`run_ablation`
+    compares the resolved model configs)."""
     enc = model.get("encoder") or RunConfig().model["encoder"]
     base = copy.deepcopy(enc[0])
-    if CELLS.get(base.get("type", "fa_convlstm")) is not CELLS.get("fa_convlstm"):
+    cls = CELLS.get(base.get("type", "fa_convlstm"))
+    if cls is not CELLS.get("fa_convlstm"):
         raise ConfigError("ablate needs an FAConvLSTM first encoder cell ('type': 'fa_convlstm')")
     F = base["hidden_channels"]
-    base.setdefault("bottleneck_channels", max(1, F // 4))
-    base.setdefault("attn_every", 4)
-    base.setdefault("mixer", {"type": "dilated_dw", "dilations": [1, 2, 4]})
-    base.setdefault("gate", {"type": "lstm", "peephole": "channel"})
-    base.setdefault("attention", {"type": "axial"})
+    # what the cell uses for a key the user left out: its constructor default
+    defaults = {
+        n: p.default
+        for n, p in inspect.signature(cls).parameters.items()
+        if p.default is not p.empty
+    }
 
     def variant(**changes):
         cell = copy.deepcopy(base)
         for key, value in changes.items():
-            if "." in key:
-                outer, inner = key.split(".")
-                cell[outer] = {**cell[outer], inner: value}
+            outer, _, inner = key.partition(".")
+            if inner:  # a setting of a child component, given by name or as a spec
+                child = cell.get(outer, defaults[outer])
+                child = {"type": child} if isinstance(child, str) else dict(child)
+                cell[outer] = {**child, inner: value}
             else:
                 cell[key] = value
         return {**copy.deepcopy(model), "encoder": [cell, *copy.deepcopy(enc[1:])]}
@@ -105,12 +112,12 @@ def run_ablation(
     data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     check_clusters(cfg, data.num_steps)
     seed_list = [cfg.train.seed + s for s in range(seeds)]
-    unique: dict[str, str] = {}  # config json -> first name trained with it
+    unique: dict[str, str] = {}  # resolved model config -> first name trained with it
     runs: dict[str, list[RunResult]] = {}
     macs: dict[str, float] = {}
     bar = tqdm(total=len(variants) * seeds, desc="ablate", disable=not progress)
     for name, section in variants.items():
-        key = json.dumps(section, sort_keys=True)
+        key = json.dumps(model_config_for(section, data), sort_keys=True)
         if key in unique:  # identical to an earlier setting: reuse its runs
             runs[name], macs[name] = runs[unique[key]], macs[unique[key]]
             bar.update(seeds)

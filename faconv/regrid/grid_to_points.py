@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from faconv.domains.grid import wraps_in_longitude
 from faconv.errors import DomainError
 from faconv.regrid.base import Regridder
 
@@ -48,10 +49,7 @@ def grid_to_points(lat, lon, point_lat, point_lon) -> Regridder:
     rel = torch.remainder(lon - lon[0], 360.0)
     if not bool((rel[1:] > rel[:-1]).all()):
         raise DomainError("grid longitudes must be strictly increasing (modulo 360)")
-    step = rel[-1] / (W - 1)
-    periodic = bool(
-        torch.isclose(rel[-1] + step, torch.tensor(360.0, dtype=torch.float64), rtol=1e-3)
-    )
+    periodic = wraps_in_longitude(lon.tolist())
     prel = torch.remainder(plon - lon[0], 360.0)
     ext = torch.cat([rel, rel.new_tensor([360.0])]) if periodic else rel
     j1 = torch.searchsorted(ext, prel).clamp(1, ext.numel() - 1)

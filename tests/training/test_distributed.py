@@ -9,20 +9,15 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from tests.runs import small_run
+
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed + gloo"
 )
 
-RUN = {
-    "data": {"generated": {"days": 36, "height": 8, "width": 8, "regimes": 3, "seed": 0,
-                           "steps_per_day": 1}},
-    "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
-              "head": {"type": "subspace", "subspace_dim": 4},
-              "temporal": {"type": "seasonal_attention", "num_heads": 2}},
-    # an odd global batch (3 windows over 2 ranks) and the Laplacian term exercise the
-    # global normalisation of the per-rank losses
-    "train": {"epochs": 2, "batch_size": 3, "window": 4, "stride": 4, "laplacian_weight": 0.1},
-}  # fmt: skip
+# an odd global batch (3 windows over 2 ranks) and the Laplacian term exercise the global
+# normalisation of the per-rank losses
+RUN = small_run(36, {"epochs": 2, "batch_size": 3, "laplacian_weight": 0.1}, clusters=None, seed=0)
 
 
 def test_two_process_torchrun_equals_single_process(tmp_path):

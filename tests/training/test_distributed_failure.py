@@ -10,6 +10,7 @@ import pytest
 import torch.distributed as dist
 
 from faconv.pipeline.training import load_checkpoint
+from tests.runs import small_run
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed + gloo"
@@ -31,13 +32,7 @@ torch.optim.AdamW.step = step
 sys.exit(main(sys.argv[1:]))
 """
 
-RUN = {
-    "data": {"generated": {"days": 40, "height": 8, "width": 8, "regimes": 3, "steps_per_day": 1}},
-    "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
-              "head": {"type": "subspace", "subspace_dim": 4},
-              "temporal": {"type": "seasonal_attention", "num_heads": 2}},
-    "train": {"epochs": 4, "batch_size": 2, "window": 4, "stride": 4, "checkpoint_every": 2},
-}  # fmt: skip
+RUN = small_run(40, {"epochs": 4, "batch_size": 2, "checkpoint_every": 2}, clusters=None)
 
 
 def test_a_dying_worker_stops_the_run_quickly_and_keeps_checkpoints(tmp_path):

@@ -13,17 +13,12 @@ import pytest
 import torch
 
 from faconv.pipeline.training import load_checkpoint
+from tests.runs import small_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 
-CFG = {
-    "data": {"generated": {"days": 40, "height": 8, "width": 8, "regimes": 3, "steps_per_day": 1}},
-    "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
-              "head": {"type": "subspace", "subspace_dim": 4},
-              "temporal": {"type": "seasonal_attention", "num_heads": 2}},
-    # a checkpoint after every step: kills land inside checkpoint writes as well
-    "train": {"epochs": 10, "batch_size": 1, "window": 4, "stride": 4, "checkpoint_every": 1},
-}  # fmt: skip
+# a checkpoint after every step: kills land inside checkpoint writes as well
+CFG = small_run(40, {"epochs": 10, "batch_size": 1, "checkpoint_every": 1}, clusters=None)
 
 
 def _train(cfg_path, out, resume):

@@ -23,13 +23,10 @@ from faconv.pipeline.training import (
     save_checkpoint,
     train_model,
 )
+from tests.runs import small_run
 
-GEN = {"days": 36, "height": 8, "width": 8, "regimes": 3, "seed": 0, "steps_per_day": 1}
-MODEL = {
-    "encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
-    "head": {"type": "subspace", "subspace_dim": 4},
-    "temporal": {"type": "seasonal_attention", "num_heads": 2},
-}
+RUN = small_run(36, {"epochs": 1, "batch_size": 4}, seed=0)
+GEN, MODEL = RUN["data"]["generated"], RUN["model"]
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +145,7 @@ def test_run_config_errors(tmp_path):
 
 
 def test_cli_train_embed_cluster_compare(tmp_path, capsys):
-    cfg = {"data": {"generated": GEN}, "model": MODEL,
-           "train": {"epochs": 1, "batch_size": 4, "window": 4, "stride": 4}, "cluster": {"k": 3}}  # fmt: skip
+    cfg = RUN
     (tmp_path / "run.json").write_text(json.dumps(cfg))
     run = ["--config", str(tmp_path / "run.json")]
     assert main(["train", *run, "--out", str(tmp_path / "t"), "--no-progress"]) == 0

@@ -11,6 +11,7 @@ import torch
 import faconv
 from faconv import _io
 from faconv.pipeline.training import CheckpointError, load_checkpoint, save_checkpoint
+from tests.runs import small_run
 
 #: The entries ``embed`` needs (load_checkpoint refuses a checkpoint without them).
 _MINIMAL = {"model_config": "{}", "normalizer": "{}", "train_config": "{}"}
@@ -64,11 +65,7 @@ run_cluster("e/embeddings.nc", 3, "c")
 
 
 def test_same_seed_same_bits_across_processes(tmp_path):
-    cfg = {"data": {"generated": {"days": 30, "height": 8, "width": 8, "regimes": 3, "steps_per_day": 1}},
-           "model": {"encoder": [{"type": "fa_convlstm", "hidden_channels": 8}],
-                     "head": {"type": "subspace", "subspace_dim": 4},
-                     "temporal": {"type": "seasonal_attention", "num_heads": 2}},
-           "train": {"epochs": 2, "batch_size": 2, "window": 4, "stride": 4}, "cluster": {"k": 3}}  # fmt: skip
+    cfg = small_run(30, {"epochs": 2, "batch_size": 2})
     (tmp_path / "run.json").write_text(json.dumps(cfg))
     outs = []
     for name in ("a", "b"):  # two separate processes
