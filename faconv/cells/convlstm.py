@@ -94,7 +94,7 @@ class ConvLSTMCell(Cell):
         recurrent_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        owner = "convlstm"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", owner)
         self.kernel_size = _pair(kernel_size, "kernel_size")

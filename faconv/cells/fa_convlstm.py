@@ -94,7 +94,7 @@ class FAConvLSTMCell(Cell):
         attn_on: str = "bottleneck",
     ) -> None:
         super().__init__()
-        owner = "fa_convlstm"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", owner)
         if bottleneck_channels is None:

@@ -50,7 +50,7 @@ class BasisDecoder(Decoder):
         self, in_channels: int, embedding_dim: int, out_channels: int, regions: int = 144
     ) -> None:
         super().__init__()
-        owner = "basis decoder"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
         self.out_channels = check_positive_int(out_channels, "out_channels", owner)

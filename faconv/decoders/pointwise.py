@@ -41,7 +41,7 @@ class PointwiseDecoder(Decoder):
         self, in_channels: int, embedding_dim: int, out_channels: int, hidden: int = 64
     ) -> None:
         super().__init__()
-        owner = "pointwise decoder"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
         self.out_channels = check_positive_int(out_channels, "out_channels", owner)

@@ -55,7 +55,7 @@ class RegionalDecoder(Decoder):
         hidden: int = 32,
     ) -> None:
         super().__init__()
-        owner = "regional decoder"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
         self.out_channels = check_positive_int(out_channels, "out_channels", owner)

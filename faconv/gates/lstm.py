@@ -76,7 +76,7 @@ class LSTMGate(Gate):
         fused: bool = True,
     ) -> None:
         super().__init__()
-        owner = "lstm gate"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", owner)
         self.peephole = check_choice(peephole, _PEEPHOLE, "peephole", owner)

@@ -47,7 +47,7 @@ class RegionalHead(Head):
         self, in_channels: int, out_dim: int = 32, regions: int = 64, channels: int = 8
     ) -> None:
         super().__init__()
-        owner = "regional head"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.out_dim = check_positive_int(out_dim, "out_dim", owner)
         self.regions = check_positive_int(regions, "regions", owner)

@@ -53,7 +53,7 @@ class SubspaceHead(Head):
         pool: str = "mean_std",
     ) -> None:
         super().__init__()
-        owner = "subspace head"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.num_subspaces = check_positive_int(num_subspaces, "num_subspaces", owner)
         self.subspace_dim = check_positive_int(subspace_dim, "subspace_dim", owner)

@@ -116,7 +116,7 @@ class Recurrent(Component):
     ) -> None:
         super().__init__()
         self.cell: Cell = CELLS.build(cell)
-        self.checkpoint_steps = check_checkpoint_steps(checkpoint_steps, "recurrent layer")
+        self.checkpoint_steps = check_checkpoint_steps(checkpoint_steps, self.owner)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)

@@ -50,7 +50,7 @@ class SqueezeExcite(SpatialMixer):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        owner = "squeeze_excite"
+        owner = self.owner
         self.channels = check_positive_int(channels, "channels", owner)
         self.rd_ratio = check_number(rd_ratio, "rd_ratio", owner, above=0.0)
         self.min_channels = check_positive_int(min_channels, "min_channels", owner)

@@ -91,7 +91,7 @@ class RepresentationModel(Model):
         checkpoint_steps: int | None = None,
     ) -> None:
         super().__init__()
-        owner = "representation model"
+        owner = self.owner
         self.in_channels = check_positive_int(in_channels, "in_channels", owner)
         self.out_channels = check_positive_int(out_channels or in_channels, "out_channels", owner)
         if isinstance(encoder, (str, dict)) or not isinstance(encoder, Sequence) or not encoder:

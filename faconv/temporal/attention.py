@@ -63,7 +63,7 @@ class SeasonalTemporalAttention(TemporalMixer):
         encoding: str = "qk",
     ) -> None:
         super().__init__()
-        owner = "seasonal_attention"
+        owner = self.owner
         self.dim = check_positive_int(dim, "dim", owner, minimum=2)
         if dim % 2:
             raise ConfigError(f"{owner}: dim must be even (sine/cosine pairs), got {dim}")
