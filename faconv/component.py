@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from faconv.checks import check_choice, check_positive_int
 from faconv.errors import ConfigError
 
-__all__ = ["Component", "SpatialComponent", "check_choice", "check_positive_int"]
+__all__ = ["Component", "SpatialComponent"]
 
 
 def _to_json(value: Any, where: str) -> Any:
