@@ -41,3 +41,21 @@ def test_benchmark_script_runs(script):
         assert text in out.stdout, out.stdout
     if script != "bench_regimes.py":  # the speed benchmarks state their allocator settings
         assert "glibc thresholds fixed" in out.stdout or "glibc default" in out.stdout
+
+
+def test_recluster_script_reads_a_bench_regimes_folder(tmp_path):
+    run = [sys.executable, str(ROOT / "benchmarks" / "bench_regimes.py"), "--quick", "--seeds",
+           "1", "--epochs", "1", "--settings", "built-in (demo data)", "--out", str(tmp_path)]  # fmt: skip
+    assert (
+        subprocess.run(run, capture_output=True, text=True, timeout=300, cwd=ROOT).returncode == 0
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "recluster_regimes.py"), str(tmp_path),
+         "--eofs", "4"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "FA+GMM" in out.stdout and "| built-indemodata |" in out.stdout
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| built-in"))
+    values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
+    assert len(values) == 7 and all(-1.0 <= v <= 1.0 for v in values)  # ARIs

@@ -113,7 +113,9 @@ def _cluster(args: argparse.Namespace) -> int:
     from faconv.pipeline.commands import run_cluster
 
     maps = _run_config(args) if args.maps else None
-    r = run_cluster(args.embeddings, args.k, args.out, seed=args.seed, maps_from=maps)
+    r = run_cluster(
+        args.embeddings, args.k, args.out, seed=args.seed, maps_from=maps, method=args.method
+    )
     for key, value in r["scores"].items():
         print(f"{key:<36}{value:>10.4f}")
     print(
@@ -301,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clu.add_argument("--k", type=int, default=7, help="number of regimes")
     clu.add_argument("--seed", type=int, default=0, help="KMeans seed")
+    clu.add_argument(
+        "--method",
+        choices=("kmeans", "gmm"),
+        default="kmeans",
+        help="kmeans, or gmm: a Gaussian mixture with one covariance shared by the regimes",
+    )
     clu.add_argument("--out", default="faconv-out/cluster", help="output directory")
     clu.add_argument(
         "--maps",

@@ -16,9 +16,15 @@ import numpy as np
 import xarray as xr
 
 from faconv._io import atomic_write
-from faconv.checks import check_int
+from faconv.checks import check_choice, check_int
 from faconv.errors import ConfigError, DataError
-from faconv.pipeline.evaluation import baselines, cluster_and_score, embed, write_embeddings
+from faconv.pipeline.evaluation import (
+    CLUSTERERS,
+    baselines,
+    cluster_and_score,
+    embed,
+    write_embeddings,
+)
 from faconv.pipeline.results import RunResult, format_table, summarize, verdict
 from faconv.pipeline.training import (
     RunConfig,
@@ -117,8 +123,10 @@ def run_cluster(
     seed: int = 0,
     n_init: int = 10,
     maps_from: RunConfig | None = None,
+    method: str = "kmeans",
 ) -> dict:
-    """KMeans on an embeddings file; writes metrics.json, clusters.nc, the regime timeline and
+    """Cluster an embeddings file (``method``: ``"kmeans"`` or ``"gmm"``, see
+    :data:`~faconv.pipeline.evaluation.CLUSTERERS`); writes metrics.json, clusters.nc, the regime timeline and
     embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
     data) the regimes as NetCDF (composites, frequency, persistence, transitions) and their
     figures."""
@@ -147,13 +155,14 @@ def run_cluster(
         planted,
         inputs=None if data is None else data.target.numpy(),
         weights=weights,
+        method=check_choice(method, CLUSTERERS, "method", "cluster"),
     )
     from faconv.provenance import provenance
 
     attrs = {
         **ds.attrs,
         **provenance(),
-        "clustering": json.dumps({"k": k, "seed": seed, "n_init": n_init}),
+        "clustering": json.dumps({"k": k, "seed": seed, "n_init": n_init, "method": method}),
     }
     attrs["history"] = f"{ds.attrs.get('history', '')}\n{provenance()['history']}: cluster".strip()
     attrs["embeddings"] = str(embeddings)
@@ -177,7 +186,8 @@ def run_cluster(
         ),
     }
     if data is not None:
-        figures.update(_regime_outputs(data, labels, k, out, "FAConvLSTM embeddings + KMeans"))
+        how = f"FAConvLSTM embeddings + {'KMeans' if method == 'kmeans' else method.upper()}"
+        figures.update(_regime_outputs(data, labels, k, out, how))
         result["regimes"] = str(out / "regimes.nc")
     write_json(out / "metrics.json", result)
     plots.write_report(out / "report.md", f"faconv clusters (K={k})", scores, figures)
@@ -238,7 +248,14 @@ def train_and_score(
     emb = embed(res["model"], data, tc.window)
     weights = data.domain.point_weights().double().numpy()
     labels, scores = cluster_and_score(
-        emb, cfg.cluster.k, seed, cfg.cluster.n_init, data.labels, data.target.numpy(), weights
+        emb,
+        cfg.cluster.k,
+        seed,
+        cfg.cluster.n_init,
+        data.labels,
+        data.target.numpy(),
+        weights,
+        method=cfg.cluster.method,
     )
     from faconv.provenance import provenance
 
@@ -278,7 +295,8 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     of KMeans, on the same normalised anomalies the models see."""
     runs: dict[str, list[RunResult]] = {}
     for seed in seeds:
-        found = baselines(data, cfg.cluster.k, seed, cfg.cluster.n_init, cfg.cluster.n_eofs)
+        c = cfg.cluster
+        found = baselines(data, c.k, seed, c.n_init, c.n_eofs, c.method)
         for name, (labels, scores) in found.items():
             runs.setdefault(name, []).append(RunResult(name, seed, labels, scores))
     return runs

@@ -98,6 +98,12 @@ class RegimeEstimator(BaseEstimator):
             config = RunConfig.from_dict(config)
         if not isinstance(config, RunConfig):
             raise ConfigError(f"expected a run config, got {type(config).__qualname__}")
+        if config.cluster.method != "kmeans":
+            raise ConfigError(
+                f"RegimeEstimator clusters with KMeans (its predict assigns the nearest centre); "
+                f"cluster.method {config.cluster.method!r} is for the compare, ablate and "
+                "cluster commands"
+            )
         data = config.to_dict()["data"]
         train = config.to_dict()["train"]
         params = {

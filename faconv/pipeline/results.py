@@ -139,6 +139,13 @@ def verdict(
             f"{'BEATS' if ok else 'DOES NOT BEAT'} the classical method: {learned} {what} "
             f"{ours:.3f} vs {eof} {base:.3f} ({gap:+.3f}){target}."
         )
+    for other in (m for m in summary if m.startswith("EOF") and m != eof):
+        base = _mean(summary, other, key)
+        if base is not None and ours is not None:  # the classical features, same clusterer
+            lines.append(
+                f"{learned} {what} {ours:.3f} vs {other} {base:.3f} ({ours - base:+.3f}): "
+                "the classical features clustered the same way."
+            )
     raw = _mean(summary, "raw KMeans", key)
     if raw is not None and ours is not None:
         lines.append(

@@ -166,6 +166,12 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
         assert fig in (tmp_path / "c" / "report.md").read_text()
     assert (tmp_path / "t" / "training_curves.png").exists()
     assert "ari[planted regimes]" in metrics["scores"] and sum(metrics["cluster_sizes"]) == 36
+    # the tied-covariance mixture, recorded in the output's clustering attribute
+    emb_file = str(tmp_path / "e" / "embeddings.nc")
+    assert main(["cluster", "--embeddings", emb_file, "--k", "3", "--method", "gmm",
+                 "--out", str(tmp_path / "g")]) == 0  # fmt: skip
+    with xr.open_dataset(tmp_path / "g" / "clusters.nc") as ds:
+        assert json.loads(ds.attrs["clustering"])["method"] == "gmm"
     assert (
         main(["compare", *run, "--seeds", "2", "--out", str(tmp_path / "cmp"), "--no-progress"])
         == 0

@@ -1,0 +1,71 @@
+"""Re-cluster the runs of ``bench_regimes.py --out DIR`` with both clusterers.
+
+For every setting folder in DIR: the ARI against the planted regimes of the stored FAConvLSTM
+and ConvLSTM embeddings clustered with KMeans and with the tied-covariance Gaussian mixture
+(``cluster.method: gmm``), beside the classical EOF features clustered both ways, one row
+per setting (mean over the seeds found). No training: seconds per setting.
+
+    python benchmarks/bench_regimes.py --seeds 3 --out runs/regimes
+    python benchmarks/recluster_regimes.py runs/regimes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from faconv.pipeline.evaluation import ARI, baselines, cluster_and_score
+from faconv.pipeline.training import RunConfig, prepare_data
+
+
+def learned(folder: Path, method: str, k: int, how: str) -> float:
+    aris = []
+    for seed, path in enumerate(sorted(folder.glob(f"{method}-seed*/embeddings.nc"))):
+        with xr.open_dataset(path) as ds:
+            z, planted = ds["embedding"].values, ds["planted_regime"].values
+        aris.append(cluster_and_score(z, k, seed, planted=planted, method=how)[1][ARI])
+    return float(np.mean(aris)) if aris else float("nan")
+
+
+def classical(folder: Path, cfg: RunConfig, seeds: int, n_eofs: int) -> dict[str, float]:
+    data = prepare_data(cfg.data, folder, val_fraction=cfg.train.val_fraction)
+    runs = [
+        baselines(data, cfg.cluster.k, s, cfg.cluster.n_init, n_eofs, "gmm") for s in range(seeds)
+    ]
+    return {name: float(np.mean([r[name][1][ARI] for r in runs])) for name in runs[0]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("out", help="the --out folder of bench_regimes.py")
+    p.add_argument("--eofs", default="10,20", help="numbers of EOFs for the classical rows")
+    args = p.parse_args()
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    eofs = [int(n) for n in args.eofs.split(",")]
+    cols = ["FA+KMeans", "FA+GMM", "ConvLSTM+KMeans", "ConvLSTM+GMM"]
+    cols += [f"EOF({n})+{m}" for n in eofs for m in ("KMeans", "GMM")] + ["oracle"]
+    print("| setting | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols))
+    for folder in sorted(p for p in Path(args.out).iterdir() if (p / "compare.json").exists()):
+        result = json.loads((folder / "compare.json").read_text())
+        cfg = RunConfig.from_dict(result["config"])
+        k, seeds = cfg.cluster.k, result["seeds"]
+        row = [
+            learned(folder, m, k, how)
+            for m in ("FAConvLSTM", "ConvLSTM")
+            for how in ("kmeans", "gmm")
+        ]
+        found = {}
+        for n in eofs:
+            found.update(classical(folder, cfg, seeds, n))
+        row += [found[f"EOF ({n}) + {m}"] for n in eofs for m in ("KMeans", "GMM")]
+        row.append(found.get("oracle", float("nan")))
+        print(f"| {folder.name} | " + " | ".join(f"{v:.3f}" for v in row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
