@@ -6,6 +6,7 @@ from abc import abstractmethod
 
 import torch
 
+from faconv.checks import check_positive_int
 from faconv.component import Component
 from faconv.domains.base import Domain
 from faconv.registry import Registry
@@ -26,6 +27,13 @@ class Decoder(Component):
     """
 
     reads_hidden: bool = True
+
+    def __init__(self, in_channels: int, embedding_dim: int, out_channels: int) -> None:
+        super().__init__()
+        owner = self.owner
+        self.in_channels = check_positive_int(in_channels, "in_channels", owner)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
+        self.out_channels = check_positive_int(out_channels, "out_channels", owner)
 
     @abstractmethod
     def forward(self, z: torch.Tensor, h: torch.Tensor, domain: Domain) -> torch.Tensor: ...

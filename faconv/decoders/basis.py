@@ -49,11 +49,8 @@ class BasisDecoder(Decoder):
     def __init__(
         self, in_channels: int, embedding_dim: int, out_channels: int, regions: int = 144
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, embedding_dim, out_channels)
         owner = self.owner
-        self.in_channels = check_positive_int(in_channels, "in_channels", owner)
-        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
-        self.out_channels = check_positive_int(out_channels, "out_channels", owner)
         self.regions = check_positive_int(regions, "regions", owner)
         if embedding_dim > regions * out_channels:
             from faconv.errors import ConfigError

@@ -40,11 +40,8 @@ class PointwiseDecoder(Decoder):
     def __init__(
         self, in_channels: int, embedding_dim: int, out_channels: int, hidden: int = 64
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, embedding_dim, out_channels)
         owner = self.owner
-        self.in_channels = check_positive_int(in_channels, "in_channels", owner)
-        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
-        self.out_channels = check_positive_int(out_channels, "out_channels", owner)
         self.hidden = check_positive_int(hidden, "hidden", owner)
         self.mlp = nn.Sequential(
             nn.Linear(in_channels + embedding_dim, hidden),

@@ -54,11 +54,8 @@ class RegionalDecoder(Decoder):
         channels: int = 16,
         hidden: int = 32,
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, embedding_dim, out_channels)
         owner = self.owner
-        self.in_channels = check_positive_int(in_channels, "in_channels", owner)
-        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", owner)
-        self.out_channels = check_positive_int(out_channels, "out_channels", owner)
         self.regions = check_positive_int(regions, "regions", owner)
         self.channels = check_positive_int(channels, "channels", owner)
         self.hidden = check_positive_int(hidden, "hidden", owner)
