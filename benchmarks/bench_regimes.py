@@ -12,8 +12,8 @@ nearest planted pattern), and prints one row per setting with the issue's three 
 ``--real`` adds real reanalysis that the ``eofs`` package ships (NCEP/NCAR winter-mean 500 hPa
 heights over the North Atlantic, 1948-2012, and Pacific winter SST anomalies, 1963-2012;
 ``pip install eofs``; nothing is downloaded at run time): train + embed with the default model,
-KMeans(2) on the embeddings, and the correlation of the difference of the two cluster
-composites with the leading EOF of the area-weighted anomalies (target |r| >= 0.9).
+two clusters of the embeddings (``--method``), and the correlation of the difference of the
+two cluster composites with the leading EOF of the area-weighted anomalies (target |r| >= 0.9).
 
     python benchmarks/bench_regimes.py --seeds 3 --real        # about 40 minutes on 2 cores
 """
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from faconv.pipeline.clustering import CLUSTERERS
 from faconv.pipeline.commands import run_compare
 from faconv.pipeline.evaluation import ARI, embed, field_features
 from faconv.pipeline.training import RunConfig, prepare_data, train_model
@@ -61,7 +62,7 @@ SETTINGS = {
 QUICK = {"days": 48, "height": 12, "width": 16, "regimes": 3}
 
 
-def run_setting(name, seeds, epochs, out, quick):
+def run_setting(name, seeds, epochs, out, quick, method="gmm"):
     gen, data_extra, cell_extra = copy.deepcopy(SETTINGS[name])
     if quick:
         gen.update(QUICK)
@@ -71,14 +72,14 @@ def run_setting(name, seeds, epochs, out, quick):
             "data": {"generated": gen, **data_extra},
             "model": {"encoder": [cell]},
             "train": {"epochs": epochs},
-            "cluster": {"k": gen.get("regimes", 7)},
+            "cluster": {"k": gen.get("regimes", 7), "method": method},
         }
     )
     result = run_compare(cfg, seeds, out, progress=False)
     return result["summary"]
 
 
-def real_check(name, var, seeds, epochs, work):
+def real_check(name, var, seeds, epochs, work, method="gmm"):
     """Two-cluster composites of the embeddings against the leading EOF of real fields."""
     from eofs.examples import example_data_path
     from sklearn.cluster import KMeans
@@ -102,7 +103,7 @@ def real_check(name, var, seeds, epochs, work):
         cfg = TrainConfig(epochs=epochs, seed=seed)
         model = train_model({}, data, cfg, Path(work) / f"{var}-{seed}", progress=False)["model"]
         emb = embed(model, data, cfg.window)
-        rs.append(corr(KMeans(2, n_init=10, random_state=seed).fit_predict(emb)))
+        rs.append(corr(CLUSTERERS[method](2, seed, 10).fit_predict(emb)))
     return data, rs, raw
 
 
@@ -112,6 +113,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3, help="training and KMeans seeds per setting")
     p.add_argument("--epochs", type=int, default=40, help="training epochs (the default)")
     p.add_argument("--real", action="store_true", help="also the real-reanalysis check (eofs)")
+    p.add_argument(
+        "--method", default="gmm", help="cluster.method of the learned embeddings (gmm, kmeans)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the script")
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
     args = p.parse_args()
@@ -119,7 +123,8 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="faconv-regimes-"))
     names = [n.strip() for n in args.settings.split(",") if n.strip()]
     print(
-        f"# regime skill, {args.seeds} seed(s), {args.epochs} epochs, default model; runs in {out}"
+        f"# regime skill, {args.seeds} seed(s), {args.epochs} epochs, default model, learned "
+        f"embeddings clustered with {args.method}; runs in {out}"
     )
     header = (
         "| setting | FAConvLSTM | ConvLSTM | EOF+KMeans | raw KMeans | oracle | "
@@ -130,8 +135,8 @@ def main() -> None:
     for name in names:
         t0 = time.perf_counter()
         slug = "".join(c for c in name if c.isalnum() or c in "-_")
-        s = run_setting(name, args.seeds, args.epochs, out / slug, args.quick)
-        eof_name = next(m for m in s if m.startswith("EOF"))
+        s = run_setting(name, args.seeds, args.epochs, out / slug, args.quick, args.method)
+        eof_name = next(m for m in s if m.startswith("EOF") and m.endswith("KMeans"))
         fa, cv, eof, raw, orc = (
             s[m][ARI] for m in ("FAConvLSTM", "ConvLSTM", eof_name, "raw KMeans", "oracle")
         )
@@ -148,14 +153,17 @@ def main() -> None:
         rows[name] = {k: v for k, v in s.items()}
     if args.real:
         print(
-            "\n| real data | samples | KMeans(2) on embeddings: abs(r) with EOF1 | raw fields | >= 0.9 |"
+            f"\n| real data | samples | {args.method}(2) on embeddings: abs(r) with EOF1 | "
+            "raw fields (KMeans) | >= 0.9 |"
         )
         print("|---|---:|---:|---:|---|")
         for label, fname, var in (
             ("NCEP/NCAR DJF Z500, N Atlantic (NAO)", "hgt_djf.nc", "z"),
             ("NCEP/NCAR NDJFM SST anomalies, Pacific (ENSO)", "sst_ndjfm_anom.nc", "sst"),
         ):
-            data, rs, raw = real_check(fname, var, args.seeds, args.epochs, out / "real")
+            data, rs, raw = real_check(
+                fname, var, args.seeds, args.epochs, out / "real", args.method
+            )
             ok = "yes" if min(rs) >= 0.9 else "NO"
             print(
                 f"| {label} | {data.num_steps} | {np.mean(rs):.3f} (min {min(rs):.3f}) | "

@@ -70,9 +70,11 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
                  "--no-progress"]) == 0  # fmt: skip
     out = tmp_path / "a"
     result = json.loads((out / "ablation.json").read_text())
-    # 14 model variants and the classical methods beside them
-    assert len(result["summary"]) == 14 + 3 and result["seeds"] == 2
-    assert {"EOF (10) + KMeans", "raw KMeans", "oracle"} <= set(result["summary"])
+    # 14 model variants and the classical methods beside them (EOF clustered both ways: the
+    # default clusterer is the tied mixture)
+    assert len(result["summary"]) == 14 + 4 and result["seeds"] == 2
+    assert {"EOF (10) + KMeans", "EOF (10) + GMM", "raw KMeans", "oracle"} <= set(result["summary"])
+    assert any("clustered with GMM" in line for line in result["verdict"])
     base = result["summary"]["FAConvLSTM (base)"]
     for key in ("silhouette[clustered features]", "ari[planted regimes]", "macs_per_window",
                 "explained_variance[anomalies]", "encoder_parameters", "train_seconds"):  # fmt: skip
@@ -87,7 +89,7 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
     )
     assert any("classical method" in line for line in result["verdict"])
     with open(out / "ablation.csv") as f:
-        assert len(list(csv.reader(f))) == 14 + 3 + 1
+        assert len(list(csv.reader(f))) == 14 + 4 + 1
     md = (out / "ablation.md").read_text()
     assert "| C_b = F/8 |" in md and "±" in md and all(line in md for line in result["verdict"])
     assert (out / "ablation.png").stat().st_size > 5000 and (out / "interpretation.png").exists()

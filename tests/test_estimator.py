@@ -146,3 +146,29 @@ def test_every_netcdf_output_carries_its_provenance(tmp_path, capsys):
         attrs = _check_cf(path, [])
         assert json.loads(attrs["faconv_config"])["generator"]["days"] == GEN["days"]
     _check_cf(tmp_path / "t" / "normalizer.climatology.nc", [])
+
+
+def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted, tmp_path):
+    import torch
+
+    from faconv.pipeline.training import load_checkpoint, save_checkpoint
+
+    assert fitted.method == "gmm" and fitted.clusterer_.name == "gmm"  # the default
+    assert fitted.labels_.attrs["long_name"].endswith("FAConvLSTM embeddings + GMM)")
+    ckpt = load_checkpoint(fitted.save(tmp_path / "est.pt"))
+    assert {"cluster.means", "cluster.precision", "cluster.log_weights"} <= set(ckpt)
+    # files saved before cluster.method held KMeans centres and no method
+    params = json.loads(ckpt["estimator"])
+    del params["method"]
+    old = {k: v for k, v in ckpt.items() if not k.startswith("cluster.")}
+    centres = torch.from_numpy(fitted.cluster_centers_)
+    save_checkpoint(
+        tmp_path / "old.pt", {**old, "estimator": json.dumps(params), "cluster_centers": centres}
+    )
+    back = faconv.RegimeEstimator.load(tmp_path / "old.pt")
+    assert back.method == "kmeans"
+    emb = back.transform(ds).values
+    nearest = ((emb[:, None] - fitted.cluster_centers_[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(back.predict(ds).values, nearest)
+    with pytest.raises(ConfigError, match="valid values"):
+        faconv.RegimeEstimator(method="dbscan")._clusterer()

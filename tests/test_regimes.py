@@ -136,7 +136,7 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
     found = baselines(planted, k=3, n_eofs=4, method="gmm")
     assert set(found) == {"EOF (4) + KMeans", "EOF (4) + GMM", "raw KMeans", "oracle"}
     assert set(baselines(planted, k=3, n_eofs=4)) == {"EOF (4) + KMeans", "raw KMeans", "oracle"}
-    with pytest.raises(ConfigError, match="RegimeEstimator clusters with KMeans"):
-        from faconv.pipeline.estimator import RegimeEstimator
+    from faconv.pipeline.estimator import RegimeEstimator
 
-        RegimeEstimator.from_config({"cluster": {"method": "gmm"}})
+    assert RegimeEstimator.from_config({"cluster": {"method": "kmeans"}}).method == "kmeans"
+    assert RunConfig.from_dict({}).cluster.method == "gmm"  # the default

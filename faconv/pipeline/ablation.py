@@ -139,7 +139,7 @@ def run_ablation(
     summary = summarize(runs)
     for name, value in macs.items():
         summary[name]["macs_per_window"] = {"mean": value, "std": 0.0}
-    lines = verdict({LEARNED: summary[BASE], **summary})
+    lines = verdict({LEARNED: summary[BASE], **summary}, method=cfg.cluster.method)
     result = {
         "seeds": seeds,
         "data": data.source,

@@ -149,7 +149,7 @@ DEMO_HELP = {
     "width": "grid columns",
     "regimes": "planted weather regimes",
     "noise": "weather-noise strength relative to the regime patterns",
-    "clusters": "KMeans clusters",
+    "clusters": "number of regimes (clusters)",
     "window": "training window (steps)",
     "filters": "hidden channels of both encoders",
     "bottleneck": "FAConvLSTM gate bottleneck channels C_b",
@@ -157,7 +157,7 @@ DEMO_HELP = {
     "epochs": "training epochs of each model",
     "batch_size": "windows per batch",
     "lr": "learning rate (AdamW)",
-    "seeds": "training and KMeans seeds (mean ± std over them)",
+    "seeds": "training and clustering seeds (mean ± std over them)",
     "steps_per_day": "sub-daily steps the generated files hold (averaged to daily on loading)",
     "seed": "generator seed of the data",
 }
@@ -167,7 +167,7 @@ commands, in the order of a study:
   demo      the whole job on built-in generated data (no files needed)
   train     train a representation model on a run config's data
   embed     embed every day with a trained checkpoint
-  cluster   KMeans regimes of the embeddings, scores, maps and diagnostics
+  cluster   regimes of the embeddings, scores, maps and diagnostics
   compare   FAConvLSTM vs ConvLSTM vs EOF + KMeans over several seeds
   ablate    the paper's sweeps and ablations
 
@@ -224,6 +224,7 @@ def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from faconv.pipeline.clustering import CLUSTERERS
     from faconv.pipeline.demo import DemoConfig
 
     parser = argparse.ArgumentParser(
@@ -292,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     clu = _command(
         sub,
         "cluster",
-        "KMeans regimes of an embeddings file",
-        "KMeans on the embeddings; scores (ARI against planted regimes where known, "
+        "regimes of an embeddings file",
+        "Cluster the embeddings (a tied-covariance Gaussian mixture, or KMeans); scores (ARI against planted regimes where known, "
         "Silhouette, Davies-Bouldin, Calinski-Harabasz), the regime timeline and clusters.nc. "
         "With --maps also the regime composites, frequencies, persistence and transitions "
         "of the data named by --config/--data, as NetCDF and figures.",
@@ -302,12 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--embeddings", required=True, metavar="FILE", help="embeddings.nc written by embed"
     )
     clu.add_argument("--k", type=int, default=7, help="number of regimes")
-    clu.add_argument("--seed", type=int, default=0, help="KMeans seed")
+    clu.add_argument("--seed", type=int, default=0, help="clustering seed")
     clu.add_argument(
         "--method",
-        choices=("kmeans", "gmm"),
-        default="kmeans",
-        help="kmeans, or gmm: a Gaussian mixture with one covariance shared by the regimes",
+        choices=tuple(CLUSTERERS),
+        default="gmm",
+        help="gmm: a Gaussian mixture whose regimes share one covariance (started from KMeans); "
+        "kmeans: the paper's KMeans",
     )
     clu.add_argument("--out", default="faconv-out/cluster", help="output directory")
     clu.add_argument(
@@ -327,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "raw-field KMeans and (for generated data) the oracle, with a one-line verdict.",
     )
     _add_run_flags(cmp_)
-    cmp_.add_argument("--seeds", type=int, default=3, help="training and KMeans seeds")
+    cmp_.add_argument("--seeds", type=int, default=3, help="training and clustering seeds")
     cmp_.add_argument("--k", type=int, help="number of regimes (default: the config's, 7)")
     cmp_.add_argument("--out", default="faconv-out/compare", help="output directory")
     cmp_.set_defaults(func=_compare)
@@ -341,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         "against ConvLSTM, with the EOF interpretation of the composites.",
     )
     _add_run_flags(abl)
-    abl.add_argument("--seeds", type=int, default=3, help="training and KMeans seeds")
+    abl.add_argument("--seeds", type=int, default=3, help="training and clustering seeds")
     abl.add_argument("--k", type=int, help="number of regimes (default: the config's, 7)")
     abl.add_argument("--out", default="faconv-out/ablate", help="output directory")
     abl.set_defaults(func=_ablate)

@@ -18,8 +18,8 @@ import xarray as xr
 from faconv._io import atomic_write
 from faconv.checks import check_choice, check_int
 from faconv.errors import ConfigError, DataError
+from faconv.pipeline.clustering import CLUSTERERS
 from faconv.pipeline.evaluation import (
-    CLUSTERERS,
     baselines,
     cluster_and_score,
     embed,
@@ -123,10 +123,10 @@ def run_cluster(
     seed: int = 0,
     n_init: int = 10,
     maps_from: RunConfig | None = None,
-    method: str = "kmeans",
+    method: str = "gmm",
 ) -> dict:
-    """Cluster an embeddings file (``method``: ``"kmeans"`` or ``"gmm"``, see
-    :data:`~faconv.pipeline.evaluation.CLUSTERERS`); writes metrics.json, clusters.nc, the regime timeline and
+    """Cluster an embeddings file (``method``: ``"gmm"`` or ``"kmeans"``, see
+    :data:`~faconv.pipeline.clustering.CLUSTERERS`); writes metrics.json, clusters.nc, the regime timeline and
     embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
     data) the regimes as NetCDF (composites, frequency, persistence, transitions) and their
     figures."""
@@ -186,7 +186,7 @@ def run_cluster(
         ),
     }
     if data is not None:
-        how = f"FAConvLSTM embeddings + {'KMeans' if method == 'kmeans' else method.upper()}"
+        how = f"FAConvLSTM embeddings + {CLUSTERERS[method].label}"
         figures.update(_regime_outputs(data, labels, k, out, how))
         result["regimes"] = str(out / "regimes.nc")
     write_json(out / "metrics.json", result)
@@ -276,7 +276,12 @@ def train_and_score(
         plots.plot_embedding_projection(emb, labels, run_dir / "projection.png")
         if maps:
             _regime_outputs(
-                data, labels, cfg.cluster.k, run_dir, f"{method} embeddings + KMeans", cfg.to_dict()
+                data,
+                labels,
+                cfg.cluster.k,
+                run_dir,
+                f"{method} embeddings + {CLUSTERERS[cfg.cluster.method].label}",
+                cfg.to_dict(),
             )
     return RunResult(
         method,
@@ -355,7 +360,7 @@ def run_compare(
         ]
     runs.update(classical_runs(data, cfg, seed_list))
     summary = summarize(runs)
-    lines = verdict(summary)
+    lines = verdict(summary, method=cfg.cluster.method)
     result = {
         "seeds": seeds,
         "data": data.source,

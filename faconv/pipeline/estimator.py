@@ -13,9 +13,10 @@ import numpy as np
 import torch
 import xarray as xr
 from sklearn.base import BaseEstimator
-from sklearn.cluster import KMeans
 
+from faconv.checks import check_choice
 from faconv.errors import ConfigError, DataError
+from faconv.pipeline.clustering import CLUSTERERS
 from faconv.pipeline.training import (
     CheckpointError,
     RunConfig,
@@ -47,16 +48,20 @@ class RegimeEstimator(BaseEstimator):
     each section takes the same keys as the CLI's run config.
 
     Args:
-        k: number of regimes (KMeans clusters). Default: 7.
+        k: number of regimes (clusters). Default: 7.
         model: the run config's ``model`` section (default: the default model).
         train: the ``train`` section (epochs, lr, window, ...).
         data: the ``data`` section (variables, box, coarsen, daily, normalization,
             climatology_harmonics, mesh_level, in_memory; a ``path`` is what :meth:`fit` and
             :meth:`embed` read when they are given no dataset).
-        n_init: KMeans restarts. Default: 10.
-        seed: seeds training and KMeans. Default: 0.
+        n_init: KMeans restarts (also of the mixture's KMeans start). Default: 10.
+        seed: seeds training and clustering. Default: 0.
         work_dir: where training writes its checkpoint (default: a temporary directory).
         progress: show training progress. Default: ``False``.
+        method: how embeddings become regimes, a key of
+            :data:`~faconv.pipeline.clustering.CLUSTERERS`: ``"gmm"`` (a Gaussian mixture
+            whose regimes share one covariance) or ``"kmeans"`` (the paper's). Default:
+            ``"gmm"``.
 
     Example::
 
@@ -77,6 +82,7 @@ class RegimeEstimator(BaseEstimator):
         seed: int = 0,
         work_dir: str | None = None,
         progress: bool = False,
+        method: str = "gmm",
     ) -> None:
         self.k = k
         self.model = model
@@ -86,6 +92,7 @@ class RegimeEstimator(BaseEstimator):
         self.seed = seed
         self.work_dir = work_dir
         self.progress = progress
+        self.method = method
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -98,16 +105,12 @@ class RegimeEstimator(BaseEstimator):
             config = RunConfig.from_dict(config)
         if not isinstance(config, RunConfig):
             raise ConfigError(f"expected a run config, got {type(config).__qualname__}")
-        if config.cluster.method != "kmeans":
-            raise ConfigError(
-                f"RegimeEstimator clusters with KMeans (its predict assigns the nearest centre); "
-                f"cluster.method {config.cluster.method!r} is for the compare, ablate and "
-                "cluster commands"
-            )
         data = config.to_dict()["data"]
         train = config.to_dict()["train"]
         params = {
             "k": config.cluster.k,
+            "n_init": config.cluster.n_init,
+            "method": config.cluster.method,
             "model": copy.deepcopy(config.model),
             "train": train,
             "data": data,
@@ -121,7 +124,7 @@ class RegimeEstimator(BaseEstimator):
         raw = {
             "data": data,
             "train": {**(self.train or {}), "seed": self.seed},
-            "cluster": {"k": self.k},
+            "cluster": {"k": self.k, "n_init": self.n_init, "method": self.method},
         }
         if self.model is not None:
             raw["model"] = self.model
@@ -130,13 +133,14 @@ class RegimeEstimator(BaseEstimator):
     # -- scikit-learn API -----------------------------------------------------------------------
     def fit(self, ds: xr.Dataset | None = None, y: Any = None) -> RegimeEstimator:
         """Train the representation model on ``ds`` (the climatology and normalisation are
-        fitted on its training period), embed every step and fit KMeans on the embeddings.
+        fitted on its training period), embed every step and fit the clusterer (``method``) on
+        the embeddings.
         ``ds=None`` reads the data section's ``path`` (or the built-in generated data)."""
         data = self._fit_model(ds, check_k=True)
         emb = self._embed(data)
-        km = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(emb)
-        self.cluster_centers_ = km.cluster_centers_
-        self.labels_ = self._labels(self._nearest(emb), data.time)
+        self.clusterer_ = self._clusterer()(self.k, self.seed, self.n_init).fit(emb)
+        self.cluster_centers_ = self.clusterer_.centers
+        self.labels_ = self._labels(self.clusterer_.predict(emb), data.time)
         self.embedding_ = self._embedding(emb, data.time)
         return self
 
@@ -178,9 +182,10 @@ class RegimeEstimator(BaseEstimator):
         return self._embedding(self._embed(data), data.time)
 
     def predict(self, ds: xr.Dataset) -> xr.DataArray:
-        """The regime of every step of ``ds``: the nearest KMeans centre of its embedding."""
+        """The regime of every step of ``ds``, assigned by the fitted clusterer (the mixture's
+        linear discriminant, or the nearest KMeans centre)."""
         data = self._prepare(ds)
-        return self._labels(self._nearest(self._embed(data)), data.time)
+        return self._labels(self._assign(self._embed(data)), data.time)
 
     def fit_predict(self, ds: xr.Dataset, y: Any = None) -> xr.DataArray:
         return self.fit(ds).labels_
@@ -194,8 +199,8 @@ class RegimeEstimator(BaseEstimator):
         from faconv.pipeline.regimes import provenance, regime_dataset
 
         data = self._prepare(ds)
-        labels = self._nearest(self._embed(data))
-        out = regime_dataset(data, labels, self.k, "FAConvLSTM embeddings + KMeans")
+        labels = self._assign(self._embed(data))
+        out = regime_dataset(data, labels, self.k, f"FAConvLSTM embeddings + {self._label}")
         out.attrs.update(provenance(self._provenance_config(), data.source))
         return out
 
@@ -211,7 +216,7 @@ class RegimeEstimator(BaseEstimator):
                 **normalizer_payload(self.normalizer_),
                 "train_config": json.dumps(asdict(self.train_config_)),
                 "estimator": json.dumps(self.get_params()),
-                "cluster_centers": torch.from_numpy(np.asarray(self.cluster_centers_)),
+                **{f"cluster.{k}": v for k, v in self.clusterer_.state_dict().items()},
             },
         )
 
@@ -219,10 +224,15 @@ class RegimeEstimator(BaseEstimator):
     def load(cls, path: str | Path) -> RegimeEstimator:
         """An estimator saved by :meth:`save` (loaded with ``weights_only=True``)."""
         ckpt = load_checkpoint(path)
-        if "estimator" not in ckpt or "cluster_centers" not in ckpt:
+        if "estimator" not in ckpt:
             raise CheckpointError(f"{path} is a training checkpoint, not a saved RegimeEstimator")
         try:
-            est = cls(**json.loads(ckpt["estimator"]))
+            params = json.loads(ckpt["estimator"])
+            if "cluster_centers" in ckpt:  # saved before cluster.method: KMeans centres
+                params.setdefault("method", "kmeans")
+                ckpt["cluster.cluster_centers"] = ckpt["cluster_centers"]
+            est = cls(**params)
+            clusterer = est._clusterer()
             model_cfg = json.loads(ckpt["model_config"])
             model = build(model_cfg, kind="model")
             train_cfg = _from_dict(TrainConfig, json.loads(ckpt["train_config"]), "train")
@@ -233,7 +243,9 @@ class RegimeEstimator(BaseEstimator):
         est.model_config_ = model_cfg
         est.normalizer_ = normalizer_from_checkpoint(ckpt, path)
         est.train_config_ = train_cfg
-        est.cluster_centers_ = ckpt["cluster_centers"].double().numpy()
+        state = {k.removeprefix("cluster."): v for k, v in ckpt.items() if k.startswith("cluster.")}
+        est.clusterer_ = clusterer.from_state(est.k, state)
+        est.cluster_centers_ = est.clusterer_.centers
         return est
 
     @classmethod
@@ -282,9 +294,20 @@ class RegimeEstimator(BaseEstimator):
         with torch.no_grad():
             return embed(self.model_, data, window)
 
-    def _nearest(self, emb: np.ndarray) -> np.ndarray:
-        d = ((emb[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1)
-        return d.argmin(1).astype(np.int64)
+    def _assign(self, emb: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "clusterer_"):
+            raise ConfigError(
+                "this RegimeEstimator has a model but no regimes yet (from_checkpoint): call "
+                "fit(ds) to cluster"
+            )
+        return self.clusterer_.predict(emb)
+
+    def _clusterer(self):
+        return CLUSTERERS[check_choice(self.method, CLUSTERERS, "method", "RegimeEstimator")]
+
+    @property
+    def _label(self) -> str:
+        return self._clusterer().label
 
     @staticmethod
     def _embedding(emb: np.ndarray, time) -> xr.DataArray:
@@ -303,7 +326,7 @@ class RegimeEstimator(BaseEstimator):
             coords={"time": time},
             name="regime",
             attrs={
-                "long_name": "weather regime of each step (FAConvLSTM embeddings + KMeans)",
+                "long_name": f"weather regime of each step (FAConvLSTM embeddings + {self._label})",
                 "flag_values": np.arange(self.k, dtype=np.int32),
                 "units": "1",
             },

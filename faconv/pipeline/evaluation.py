@@ -8,24 +8,22 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-from sklearn.cluster import KMeans
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
     silhouette_score,
 )
-from sklearn.mixture import GaussianMixture
 
 from faconv._io import atomic_write
 from faconv.data.store import window_batches
 from faconv.data.windows import window_starts
 from faconv.errors import DataError
+from faconv.pipeline.clustering import CLUSTERERS
 
 __all__ = [
     "ARI",
     "CALINSKI_HARABASZ",
-    "CLUSTERERS",
     "DAVIES_BOULDIN",
     "EXPLAINED_VARIANCE",
     "SILHOUETTE",
@@ -49,27 +47,6 @@ CALINSKI_HARABASZ = "calinski_harabasz[clustered features]"
 EXPLAINED_VARIANCE = "explained_variance[anomalies]"
 #: the authors' lab variant: the same labels, cosine silhouette on min-max scaled inputs
 SILHOUETTE_LAB = "silhouette[min-max inputs,cosine]"
-
-
-def _kmeans(z: np.ndarray, k: int, seed: int, n_init: int) -> np.ndarray:
-    return KMeans(k, n_init=n_init, random_state=seed).fit_predict(z)
-
-
-def _tied_gmm(z: np.ndarray, k: int, seed: int, n_init: int) -> np.ndarray:
-    """A Gaussian mixture whose components share one full covariance, started from KMeans:
-    the model "regime mean + the same weather noise in every regime". Its assignments are
-    linear discriminants in the noise's own metric; KMeans assumes isotropic noise."""
-    start = KMeans(k, n_init=n_init, random_state=seed).fit(z)
-    gmm = GaussianMixture(
-        k, covariance_type="tied", means_init=start.cluster_centers_, random_state=seed
-    )
-    return gmm.fit(z).predict(z)
-
-
-#: How features are clustered (``cluster.method``): ``"kmeans"`` (the paper's and the default)
-#: or ``"gmm"`` (tied-covariance Gaussian mixture started from KMeans). Each maps
-#: ``(features (T, D), k, seed, n_init)`` to labels ``(T,)``.
-CLUSTERERS = {"kmeans": _kmeans, "gmm": _tied_gmm}
 
 
 @torch.no_grad()
@@ -132,8 +109,8 @@ def cluster_and_score(
     labels: np.ndarray | None = None,
     method: str = "kmeans",
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """Cluster ``features`` (``(T, F)``) with ``method`` (a key of :data:`CLUSTERERS`), then
-    the scores.
+    """Cluster ``features`` (``(T, F)``) with ``method`` (a key of
+    :data:`~faconv.pipeline.clustering.CLUSTERERS`), then the scores.
 
     Features are clustered as they are: the default ``basis`` decoder makes distances between
     embeddings area-weighted distances between the fields they decode to, the geometry EOF +
@@ -152,7 +129,7 @@ def cluster_and_score(
         raise DataError(f"k={k} clusters need 2 <= k < number of samples ({x.shape[0]})")
     z = _standardize(x) if standardize else x
     if labels is None:
-        labels = CLUSTERERS[method](z, k, seed, n_init)
+        labels = CLUSTERERS[method](k, seed, n_init).fit_predict(z)
     labels = np.asarray(labels)
     several = len(set(labels.tolist())) > 1
     scores = {
@@ -220,7 +197,9 @@ def baselines(
         "raw KMeans": cluster_and_score(raw, **common),
     }
     if method != "kmeans":
-        out[f"EOF ({n_eofs}) + {method.upper()}"] = cluster_and_score(pcs, **common, method=method)
+        out[f"EOF ({n_eofs}) + {CLUSTERERS[method].label}"] = cluster_and_score(
+            pcs, **common, method=method
+        )
     if data.patterns is not None and data.labels is not None:
         out["oracle"] = cluster_and_score(raw, **common, labels=oracle_labels(data))
     return out

@@ -116,11 +116,16 @@ def _mean(summary, method, key):
 
 
 def verdict(
-    summary: dict, learned: str = LEARNED, margin: float = 0.05, oracle_share: float = 0.9
+    summary: dict,
+    learned: str = LEARNED,
+    margin: float = 0.05,
+    oracle_share: float = 0.9,
+    method: str | None = None,
 ) -> list[str]:
     """One line per judgement: does the learned representation beat the classical method
     (ARI where planted regimes exist, else the anomaly variance its regimes explain), reach
-    ``oracle_share`` of the oracle, and match ConvLSTM?"""
+    ``oracle_share`` of the oracle, and match ConvLSTM? With ``method`` (``cluster.method``)
+    a last line names how the learned embeddings were clustered."""
     eof = next((m for m in summary if m.startswith("EOF")), None)
     lines = []
     key, what = (
@@ -162,5 +167,12 @@ def verdict(
     if conv is not None and ours is not None:
         lines.append(
             f"{learned} {'>=' if ours >= conv else '<'} ConvLSTM: {what} {ours:.3f} vs {conv:.3f}."
+        )
+    if method is not None:
+        from faconv.pipeline.clustering import CLUSTERERS
+
+        lines.append(
+            f"The learned embeddings are clustered with {CLUSTERERS[method].label} "
+            f"(cluster.method {method!r}); the classical rows name their clusterer."
         )
     return lines

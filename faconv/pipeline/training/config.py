@@ -194,7 +194,7 @@ RESUME_FREE = ("checkpoint_every", "device", "num_workers")
 
 
 def _cluster_method(value, name, owner):
-    from faconv.pipeline.evaluation import CLUSTERERS
+    from faconv.pipeline.clustering import CLUSTERERS
 
     return check_choice(value, CLUSTERERS, name, owner)
 
@@ -203,16 +203,17 @@ def _cluster_method(value, name, owner):
 class ClusterConfig(_Section):
     """How embeddings are clustered, and the number of EOFs of the classical baseline.
 
-    ``method``: ``"kmeans"`` (default; the paper's KMeans) or ``"gmm"`` (a Gaussian mixture
-    with one covariance shared by all regimes, started from KMeans: regime means under the same
-    weather noise; the EOF baseline is then clustered both ways)."""
+    ``method``: ``"gmm"`` (default: a Gaussian mixture whose regimes share one covariance,
+    started from KMeans: regime means under the same weather noise; the EOF baseline is then
+    clustered both ways) or ``"kmeans"`` (the paper's KMeans). See
+    :mod:`faconv.pipeline.clustering`."""
 
     section = "cluster"
 
     k: int = field(default=7, metadata=_spec(check_int, minimum=2))
     n_init: int = field(default=10, metadata=_spec(check_int, minimum=1))
     n_eofs: int = field(default=10, metadata=_spec(check_int, minimum=1))
-    method: str = field(default="kmeans", metadata={"check": _cluster_method})
+    method: str = field(default="gmm", metadata={"check": _cluster_method})
 
 
 def _default_model() -> dict:
