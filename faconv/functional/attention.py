@@ -41,9 +41,10 @@ def dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> 
     q = q * d**-0.5
     step = max(1, _CHUNK_BYTES // (L * L * q.element_size()))
     outs = []
-    for lo in range(0, q.shape[0], step):
-        sl = slice(lo, lo + step)
-        p = torch.bmm(q[sl], k[sl].transpose(1, 2)).softmax(dim=-1)
-        outs.append(torch.bmm(v[sl].transpose(1, 2), p.transpose(1, 2)))  # (n, d, L)
+    # split, not slices: the backward of a split writes each chunk's gradient once, where
+    # every slice's backward would build a zero-filled gradient of the whole tensor
+    for qc, kc, vc in zip(q.split(step), k.split(step), v.split(step)):
+        p = torch.bmm(qc, kc.transpose(1, 2)).softmax(dim=-1)
+        outs.append(torch.bmm(vc.transpose(1, 2), p.transpose(1, 2)))  # (n, d, L)
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
     return out.transpose(1, 2).view(*batch, L, d)

@@ -45,6 +45,8 @@ def _tile_rows(n: int, gate_width: int, x: torch.Tensor, tile_rows: int | None) 
 
 # the factor 2 of tanh x = 2 σ(2x) - 1 for the g gate rides on its weights
 _GATE_SCALE = torch.tensor([1.0, 1.0, 2.0, 1.0]).view(4, 1, 1)
+# ... and the factor 4 of 1 - tanh² = 4 σ(2x)(1 - σ(2x)) on its gradient
+_GRAD_SCALE = torch.tensor([1.0, 1.0, 4.0, 1.0]).view(4, 1, 1)
 
 
 def _augmented(
@@ -122,55 +124,67 @@ class _FusedGateLSTM(torch.autograd.Function):
         s, c_prev, weight, bias, peephole, c = ctx.saved_tensors
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
-        w = weight.view(4, F_, -1)
+        # the g gate's derivative 1 - g² = 4 σ(2 a_g)(1 - σ(2 a_g)): its factor 4 rides on the
+        # weights (ds) and is applied once to dw, db at the end
+        w = (weight.view(4, F_, -1) * _GRAD_SCALE.to(weight)).contiguous()  # (4, F, C_b)
         s_aug, w_aug = _augmented(s, weight, bias)
         need_s, need_c, need_w, need_b, need_p = ctx.needs_input_grad[:5]
         ds = torch.empty_like(s) if need_s else None
         dc_prev = torch.empty_like(c_prev) if need_c else None
-        dw = torch.zeros_like(w) if need_w else None
+        dw = torch.zeros(4, F_, s.shape[1], dtype=s.dtype, device=s.device) if need_w else None
         db = torch.zeros(4, F_, dtype=s.dtype, device=s.device) if need_b else None
         dp = torch.zeros_like(peephole) if need_p else None
         rows = ctx.rows
         buf, da = s.new_empty(4, rows, F_), s.new_empty(4, rows, F_)
-        c_re, tc = s.new_empty(rows, F_), s.new_empty(rows, F_)
+        u_buf, t_buf, go_buf, dc_buf = (s.new_empty(rows, F_) for _ in range(4))
         for lo in range(0, n, rows):
             m = min(n, lo + rows) - lo
             sl = slice(lo, lo + m)
             cp, ct, gh = c_prev[sl], c[sl], grad_h[sl]
-            a = buf[:, :m]
-            _gates(s_aug[sl], w_aug, cp, peephole, a, c_re[:m])  # recompute the gates
-            i, f, sg, o = a.unbind(0)
-            g = sg.mul_(2.0).sub_(1.0)
-            t = _tanh_into(ct, tc[:m])
-            d_i, d_f, d_g, d_o = da[:, :m].unbind(0)
-            # h = o tanh(c):  dc = g_c + g_h o (1 - tanh² c),  da_o = g_h tanh(c) o (1 - o)
-            torch.mul(gh, t, out=d_o).mul_(o).mul_(1.0 - o)
-            dc = torch.addcmul(grad_c[sl], gh * o, 1.0 - t * t)
+            a, d = buf[:, :m], da[:, :m]
+            # recompute the activated gates [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t)
+            torch.bmm(s_aug[sl].expand(4, m, s_aug.shape[1]), w_aug, out=a)
             if peephole is not None:
-                dc.addcmul_(d_o, peephole[2])
-            torch.mul(dc, g, out=d_i).mul_(i).mul_(1.0 - i)
-            torch.mul(dc, cp, out=d_f).mul_(f).mul_(1.0 - f)
-            torch.mul(dc, i, out=d_g).mul_(1.0 - g * g)
+                a[:2].addcmul_(peephole[:2].unsqueeze(1), cp)
+                a[3].addcmul_(peephole[2], ct)
+            a.sigmoid_()
+            i, f, sg, o = a.unbind(0)
+            u = torch.mul(ct, 2.0, out=u_buf[:m]).sigmoid_()  # tanh c = 2u - 1
+            t = torch.mul(u, 2.0, out=t_buf[:m]).sub_(1.0)
+            go = torch.mul(gh, o, out=go_buf[:m])
+            # da = multiplier ⊙ σ'(.), σ' = a - a² for all four gates in one pass
+            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o u (1 - u)  (+ peephole of o)
+            dc = torch.addcmul(
+                grad_c[sl], go, u.addcmul_(u, u, value=-1.0), value=4.0, out=dc_buf[:m]
+            )
+            d.copy_(a)  # σ'(a) = a - a², written next to the values still needed
+            d.addcmul_(a, a, value=-1.0)
+            d[3].mul_(t.mul_(gh))  # da_o = g_h tanh(c) σ'(o)
+            if peephole is not None:
+                dc.addcmul_(d[3], peephole[2])
+            d[0].mul_(dc).mul_(torch.mul(sg, 2.0, out=t).sub_(1.0))  # dc · g · σ'(i)
+            d[1].mul_(dc).mul_(cp)  # dc · c_prev · σ'(f)
+            d[2].mul_(dc).mul_(i)  # dc · i · σ'(σ(2 a_g)), times 4 (see w)
             if need_c:
                 dcp = torch.mul(dc, f, out=dc_prev[sl])
                 if peephole is not None:
-                    dcp.addcmul_(d_i, peephole[0]).addcmul_(d_f, peephole[1])
+                    dcp.addcmul_(d[0], peephole[0]).addcmul_(d[1], peephole[1])
             if need_p:
-                dp[0] += (d_i * cp).sum(0)
-                dp[1] += (d_f * cp).sum(0)
-                dp[2] += (d_o * ct).sum(0)
+                dp[:2] += (d[:2] * cp).sum(1)
+                dp[2] += (d[3] * ct).sum(0)
             for k in range(4):
                 if need_s:
                     if k == 0:
-                        torch.mm(da[k, :m], w[k], out=ds[sl])
+                        torch.mm(d[k], w[k], out=ds[sl])
                     else:
-                        ds[sl].addmm_(da[k, :m], w[k])
+                        ds[sl].addmm_(d[k], w[k])
                 if need_w:
-                    dw[k].addmm_(da[k, :m].t(), s[sl])
+                    dw[k].addmm_(d[k].t(), s[sl])
             if need_b:
-                db += da[:, :m].sum(1)
-        dw = None if dw is None else dw.view_as(weight)
-        db = None if db is None else db.view(width)
+                db += d.sum(1)
+        scale = _GRAD_SCALE.to(s).view(4, 1)
+        dw = None if dw is None else (dw * scale.unsqueeze(-1)).view_as(weight)
+        db = None if db is None else (db * scale).view(width)
         return ds, dc_prev, dw, db, dp, None
 
 

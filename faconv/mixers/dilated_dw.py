@@ -12,6 +12,7 @@ from torch import nn
 from faconv.checks import check_choice, check_int_list
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
+from faconv.functional.depthwise import depthwise_conv2d
 from faconv.functional.padding import pad_grid, wrap_pad_width
 from faconv.mixers.base import MIXERS
 from faconv.mixers.multibranch import MultiBranchMixer
@@ -120,7 +121,7 @@ class MultiScaleDilatedDWMixer(MultiBranchMixer):
         outs = []
         for d, p, b, w in zip(self.dilations, pads, biases, self.weight):
             xj = xc[..., wrap - p : xc.shape[-1] - wrap + p] if wrap else xc
-            yj = F.conv2d(xj, w, b, padding=(p, 0 if wrap else p), dilation=d, groups=self.channels)
+            yj = depthwise_conv2d(xj, w, b, (p, 0 if wrap else p), d)
             if summed and outs:
                 outs[0].add_(yj)  # in place: no conv's backward needs its output
             else:
