@@ -30,7 +30,8 @@ def test_values_and_gradients_equal_conv2d(
     p = dilation * (kernel - 1) // 2
     # "same" padding, or none along the width (the mixer pads longitude circularly itself)
     padding = (p, 0) if wrap else (p, p)
-    x = torch.randn(batch, size[0], size[1], channels, generator=g, dtype=torch.float64)
+    width = size[1] + (2 * p if wrap else 0)  # the mixer's input carries its wrapped columns
+    x = torch.randn(batch, size[0], width, channels, generator=g, dtype=torch.float64)
     x = x.permute(0, 3, 1, 2) if channels_last else x.permute(0, 3, 1, 2).contiguous()
     w = torch.randn(channels, 1, kernel, kernel, generator=g, dtype=torch.float64)
     b = torch.randn(channels, generator=g, dtype=torch.float64) if bias else None
