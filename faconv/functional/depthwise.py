@@ -5,14 +5,16 @@ oneDNN's backward of a *dilated* depthwise convolution on CPU costs about 30 tim
 one costs about 3 times. :func:`depthwise_conv2d` keeps ``F.conv2d``'s forward and computes
 the backward from cheap pieces: the input gradient is the forward convolution of the output
 gradient with the flipped kernel (0.2 ms), the weight gradient one reduction per kernel tap
-over the channels-last tensors (1.7 ms). Elsewhere (undilated, or not on CPU) it is
-``F.conv2d``.
+over the channels-last tensors (1.7 ms). Elsewhere (undilated, not on CPU, under autocast) it
+is ``F.conv2d``.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from faconv.functional.fused_lstm import autocast_active
 
 __all__ = ["depthwise_conv2d"]
 
@@ -66,6 +68,7 @@ def depthwise_conv2d(
         - output: ``(B, C, H + 2 p_h - d (k_h - 1), W + 2 p_w - d (k_w - 1))``.
     """
     padding = (int(padding[0]), int(padding[1]))
-    if dilation > 1 and x.device.type == "cpu" and torch.is_grad_enabled():
+    fast = dilation > 1 and x.device.type == "cpu" and torch.is_grad_enabled()
+    if fast and not autocast_active("cpu"):  # under autocast the plain op casts its inputs
         return _DilatedDepthwiseCPU.apply(x, weight, bias, padding, int(dilation))
     return F.conv2d(x, weight, bias, padding=padding, dilation=dilation, groups=x.shape[1])

@@ -68,3 +68,8 @@ def test_undilated_and_no_grad_calls_are_plain_conv2d():
     assert "DilatedDepthwise" in type(depthwise_conv2d(x, w, None, (2, 2), 2).grad_fn).__name__
     with torch.no_grad():
         assert depthwise_conv2d(x, w, None, (2, 2), 2).grad_fn is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the plain op casts under autocast
+        y = depthwise_conv2d(x, w, None, (2, 2), 2)
+    assert y.dtype == torch.bfloat16 and type(y.grad_fn).__name__ == "ConvolutionBackward0"
+    y.float().sum().backward()
+    assert x.grad.dtype == torch.float32
