@@ -172,3 +172,12 @@ def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted,
     np.testing.assert_array_equal(back.predict(ds).values, nearest)
     with pytest.raises(ConfigError, match="valid values"):
         faconv.RegimeEstimator(method="dbscan")._clusterer()
+
+
+def test_a_model_without_regimes_cannot_predict_or_be_saved(fitted, tmp_path):
+    est = sklearn.clone(fitted)
+    est.model_ = fitted.model_  # what from_checkpoint gives: a model, no clusterer yet
+    with pytest.raises(ConfigError, match="no regimes yet"):
+        est.save(tmp_path / "e.pt")
+    with pytest.raises(ConfigError, match="no regimes yet"):
+        est._assign(np.zeros((2, 3)))

@@ -89,13 +89,8 @@ def _gates(
     o.sigmoid_()
 
 
-def _tanh_into(c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out = tanh(c)`` through the sigmoid (see :func:`_gates`)."""
-    return torch.mul(c, 2.0, out=out).sigmoid_().mul_(2.0).sub_(1.0)
-
-
 def _output_into(o: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * _tanh_into(c)``."""
+    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``."""
     torch.mul(c, -2.0, out=out).sigmoid_()
     return torch.addcmul(o, o, out, value=-2.0, out=out)
 
@@ -152,13 +147,13 @@ class _FusedGateLSTM(torch.autograd.Function):
             u = torch.mul(ct, 2.0, out=u_buf[:m]).sigmoid_()  # tanh c = 2u - 1
             t = torch.mul(u, 2.0, out=t_buf[:m]).sub_(1.0)
             go = torch.mul(gh, o, out=go_buf[:m])
-            # da = multiplier ⊙ σ'(.), σ' = a - a² for all four gates in one pass
             # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o u (1 - u)  (+ peephole of o)
             dc = torch.addcmul(
                 grad_c[sl], go, u.addcmul_(u, u, value=-1.0), value=4.0, out=dc_buf[:m]
             )
-            d.copy_(a)  # σ'(a) = a - a², written next to the values still needed
-            d.addcmul_(a, a, value=-1.0)
+            # da = multiplier ⊙ σ'(a), σ'(a) = a - a² for all four gates at once, written
+            # next to the activations still needed
+            d.copy_(a).addcmul_(a, a, value=-1.0)
             d[3].mul_(t.mul_(gh))  # da_o = g_h tanh(c) σ'(o)
             if peephole is not None:
                 dc.addcmul_(d[3], peephole[2])

@@ -207,7 +207,7 @@ class RegimeEstimator(BaseEstimator):
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the fitted estimator to one safe checkpoint file (tensors and JSON only)."""
-        self._check_fitted()
+        self._check_clustered()
         return save_checkpoint(
             path,
             {
@@ -294,12 +294,16 @@ class RegimeEstimator(BaseEstimator):
         with torch.no_grad():
             return embed(self.model_, data, window)
 
-    def _assign(self, emb: np.ndarray) -> np.ndarray:
+    def _check_clustered(self) -> None:
+        self._check_fitted()
         if not hasattr(self, "clusterer_"):
             raise ConfigError(
                 "this RegimeEstimator has a model but no regimes yet (from_checkpoint): call "
                 "fit(ds) to cluster"
             )
+
+    def _assign(self, emb: np.ndarray) -> np.ndarray:
+        self._check_clustered()
         return self.clusterer_.predict(emb)
 
     def _clusterer(self):
