@@ -23,6 +23,9 @@ __all__ = ["autocast_active", "fused_gate_lstm"]
 
 # Bytes of gate pre-activations per tile on CPU: fits in cache, few enough Python calls.
 _CPU_TILE_BYTES = 1 << 22
+# The backward holds about twice the forward's tile buffers: half the rows per tile (measured
+# ~4 % faster at 64 x 128 x 64 channels than the forward's tile, a quarter slower again).
+_BWD_TILE = 0.5
 
 
 def autocast_active(device_type: str) -> bool:
@@ -129,7 +132,7 @@ class _FusedGateLSTM(torch.autograd.Function):
         dw = torch.zeros(4, F_, s.shape[1], dtype=s.dtype, device=s.device) if need_w else None
         db = torch.zeros(4, F_, dtype=s.dtype, device=s.device) if need_b else None
         dp = torch.zeros_like(peephole) if need_p else None
-        rows = ctx.rows
+        rows = max(1, int(ctx.rows * _BWD_TILE))
         buf, da = s.new_empty(4, rows, F_), s.new_empty(4, rows, F_)
         u_buf, t_buf, go_buf, dc_buf = (s.new_empty(rows, F_) for _ in range(4))
         for lo in range(0, n, rows):
