@@ -294,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "cluster",
         "regimes of an embeddings file",
-        "Cluster the embeddings (a tied-covariance Gaussian mixture, or KMeans); scores (ARI against planted regimes where known, "
-        "Silhouette, Davies-Bouldin, Calinski-Harabasz), the regime timeline and clusters.nc. "
+        "Cluster the embeddings (a tied-covariance Gaussian mixture, or KMeans); scores "
+        "(ARI against planted regimes where known, Silhouette, Davies-Bouldin, "
+        "Calinski-Harabasz), the regime timeline and clusters.nc. "
         "With --maps also the regime composites, frequencies, persistence and transitions "
         "of the data named by --config/--data, as NetCDF and figures.",
     )

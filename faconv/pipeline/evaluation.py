@@ -229,7 +229,7 @@ def write_embeddings(
         ds["cluster"] = (
             "time",
             np.asarray(labels, dtype=np.int32),
-            {"long_name": "KMeans cluster (regime) of each step", "units": "1"},
+            {"long_name": "cluster (regime) of each step", "units": "1"},
         )
     if planted is not None:
         ds["planted_regime"] = (
