@@ -45,6 +45,10 @@ def test_state_round_trip_and_per_sample_assignment(method):
     assert back.centers.shape == (4, 6)
     with pytest.raises(CheckpointError, match="lacks"):
         CLUSTERERS[method].from_state(4, {})
+    from faconv.errors import DataError
+
+    with pytest.raises(DataError, match="fitted on 6-d features, got 5-d"):
+        fitted.predict(z[:, :5])
 
 
 def test_gmm_projects_few_samples_onto_their_leading_components():

@@ -63,10 +63,14 @@ class Clusterer:
             setattr(out, key, state[key].double().numpy())
         return out
 
-    def _features(self, z: np.ndarray) -> np.ndarray:
+    def _features(self, z: np.ndarray, dim: int | None = None) -> np.ndarray:
         x = np.asarray(z, dtype=np.float64)
         if x.ndim != 2 or not np.isfinite(x).all():
             raise DataError("features to cluster must be a finite (T, D) array")
+        if dim is not None and x.shape[1] != dim:
+            raise DataError(
+                f"clusterer {self.name!r} was fitted on {dim}-d features, got {x.shape[1]}-d"
+            )
         return x
 
 
@@ -85,7 +89,7 @@ class KMeansClusterer(Clusterer):
         return self
 
     def predict(self, z: np.ndarray) -> np.ndarray:
-        x = self._features(z)
+        x = self._features(z, self.cluster_centers.shape[1])
         d = ((x[:, None, :] - self.cluster_centers[None]) ** 2).sum(-1)
         return d.argmin(1).astype(np.int64)
 
@@ -134,7 +138,7 @@ class TiedGaussianClusterer(Clusterer):
         return self
 
     def predict(self, z: np.ndarray) -> np.ndarray:
-        y = (self._features(z) - self.mean) @ self.basis
+        y = (self._features(z, self.mean.shape[0]) - self.mean) @ self.basis
         pm = self.means @ self.precision  # (k, d)
         # the quadratic term y' P y is common to every regime and drops out
         score = y @ pm.T - 0.5 * (pm * self.means).sum(1) + self.log_weights
