@@ -1,9 +1,10 @@
-"""Re-cluster the runs of ``bench_regimes.py --out DIR`` with both clusterers.
+"""Re-cluster the runs of ``bench_regimes.py --out DIR`` with every registered clusterer.
 
 For every setting folder in DIR: the ARI against the planted regimes of the stored FAConvLSTM
-and ConvLSTM embeddings clustered with KMeans and with the tied-covariance Gaussian mixture
-(``cluster.method: gmm``), beside the classical EOF features clustered both ways, one row
-per setting (mean over the seeds found). No training: seconds per setting.
+and ConvLSTM embeddings clustered with each of ``CLUSTERERS`` (KMeans, the tied-covariance
+Gaussian mixture, the hidden Markov model), beside the classical EOF features clustered the
+same ways, one row per setting (mean over the seeds found). No training: 2-3 minutes per
+setting on 2 CPU cores.
 
     python benchmarks/bench_regimes.py --seeds 3 --out runs/regimes
     python benchmarks/recluster_regimes.py runs/regimes
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from faconv.pipeline.clustering import CLUSTERERS
 from faconv.pipeline.evaluation import ARI, baselines, cluster_and_score
 from faconv.pipeline.training import RunConfig, prepare_data
 
@@ -34,10 +36,13 @@ def learned(folder: Path, method: str, k: int, how: str) -> float:
 
 def classical(folder: Path, cfg: RunConfig, seeds: int, n_eofs: int) -> dict[str, float]:
     data = prepare_data(cfg.data, folder, val_fraction=cfg.train.val_fraction)
-    runs = [
-        baselines(data, cfg.cluster.k, s, cfg.cluster.n_init, n_eofs, "gmm") for s in range(seeds)
-    ]
-    return {name: float(np.mean([r[name][1][ARI] for r in runs])) for name in runs[0]}
+    found: dict[str, float] = {}
+    for how in CLUSTERERS:
+        runs = [
+            baselines(data, cfg.cluster.k, s, cfg.cluster.n_init, n_eofs, how) for s in range(seeds)
+        ]
+        found.update({name: float(np.mean([r[name][1][ARI] for r in runs])) for name in runs[0]})
+    return found
 
 
 def main() -> None:
@@ -47,22 +52,19 @@ def main() -> None:
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     eofs = [int(n) for n in args.eofs.split(",")]
-    cols = ["FA+KMeans", "FA+GMM", "ConvLSTM+KMeans", "ConvLSTM+GMM"]
-    cols += [f"EOF({n})+{m}" for n in eofs for m in ("KMeans", "GMM")] + ["oracle"]
+    labels = [cls.label for cls in CLUSTERERS.values()]
+    cols = [f"{m}+{how}" for m in ("FA", "ConvLSTM") for how in labels]
+    cols += [f"EOF({n})+{how}" for n in eofs for how in labels] + ["oracle"]
     print("| setting | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols))
     for folder in sorted(p for p in Path(args.out).iterdir() if (p / "compare.json").exists()):
         result = json.loads((folder / "compare.json").read_text())
         cfg = RunConfig.from_dict(result["config"])
         k, seeds = cfg.cluster.k, result["seeds"]
-        row = [
-            learned(folder, m, k, how)
-            for m in ("FAConvLSTM", "ConvLSTM")
-            for how in ("kmeans", "gmm")
-        ]
+        row = [learned(folder, m, k, how) for m in ("FAConvLSTM", "ConvLSTM") for how in CLUSTERERS]
         found = {}
         for n in eofs:
             found.update(classical(folder, cfg, seeds, n))
-        row += [found[f"EOF ({n}) + {m}"] for n in eofs for m in ("KMeans", "GMM")]
+        row += [found[f"EOF ({n}) + {how}"] for n in eofs for how in labels]
         row.append(found.get("oracle", float("nan")))
         print(f"| {folder.name} | " + " | ".join(f"{v:.3f}" for v in row) + " |", flush=True)
 

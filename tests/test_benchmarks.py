@@ -55,7 +55,9 @@ def test_recluster_script_reads_a_bench_regimes_folder(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "FA+GMM" in out.stdout and "| built-indemodata |" in out.stdout
+    assert (
+        "FA+GMM" in out.stdout and "FA+HMM" in out.stdout and "| built-indemodata |" in out.stdout
+    )
     row = next(line for line in out.stdout.splitlines() if line.startswith("| built-in"))
     values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
-    assert len(values) == 7 and all(-1.0 <= v <= 1.0 for v in values)  # ARIs
+    assert len(values) == 10 and all(-1.0 <= v <= 1.0 for v in values)  # ARIs

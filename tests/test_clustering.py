@@ -1,5 +1,7 @@
 """The clusterers behind ``cluster.method``: references, assignment of new data, saved state."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,7 +10,12 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
-from faconv.pipeline.clustering import CLUSTERERS, TiedGaussianClusterer
+from faconv.pipeline.clustering import (
+    CLUSTERERS,
+    HiddenMarkovClusterer,
+    TiedGaussianClusterer,
+    _forward_backward,
+)
 from faconv.pipeline.training.checkpoint import CheckpointError
 
 
@@ -24,11 +31,24 @@ def test_kmeans_is_sklearn_kmeans_and_gmm_is_the_tied_sklearn_mixture():
     np.testing.assert_array_equal(CLUSTERERS["kmeans"](4, 3, 10).fit_predict(z), km.labels_)
     # enough samples: the projection is a rotation and the mixture is sklearn's tied mixture
     gmm = GaussianMixture(4, covariance_type="tied", means_init=km.cluster_centers_, random_state=3)
-    ours = CLUSTERERS["gmm"](4, 3, 10).fit(z)
-    assert ours.basis.shape == (6, 6)
     ref = gmm.fit(z)
-    assert adjusted_rand_score(ref.predict(z), ours.predict(z)) == 1.0
-    np.testing.assert_allclose(np.sort(ours.centers, 0), np.sort(ref.means_, 0), atol=1e-6)
+    for ensemble in (1, 30):  # one start, or the consensus of 30 (one optimum here)
+        ours = TiedGaussianClusterer(4, 3, 10, ensemble=ensemble).fit(z)
+        assert ours.basis.shape == (6, 6)
+        assert adjusted_rand_score(ref.predict(z), ours.predict(z)) == 1.0
+        np.testing.assert_allclose(np.sort(ours.centers, 0), np.sort(ref.means_, 0), atol=1e-5)
+
+
+def test_consensus_is_the_partition_most_runs_agree_on():
+    # 9 runs: 6 give the true partition (regimes relabelled at random), 3 merge and split
+    # regimes differently; the spectral consensus of their co-association is the truth
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, 200)
+    runs = [rng.permutation(4)[truth] for _ in range(6)]
+    runs += [np.where(truth == 0, 1, rng.integers(0, 4, 200)) for _ in range(3)]
+    q = np.concatenate([np.eye(4)[r] for r in runs], 1)
+    found = TiedGaussianClusterer(4, 0, 10)._consensus(q)
+    assert adjusted_rand_score(truth, found) == 1.0
 
 
 @pytest.mark.parametrize("method", sorted(CLUSTERERS))
@@ -39,9 +59,9 @@ def test_state_round_trip_and_per_sample_assignment(method):
     assert adjusted_rand_score(truth, labels) > 0.95
     back = CLUSTERERS[method].from_state(4, fitted.state_dict())
     np.testing.assert_array_equal(back.predict(z), labels)
-    # each sample is assigned on its own: a subset gets the same labels, in any order
-    idx = np.random.default_rng(0).permutation(len(z))[:50]
-    np.testing.assert_array_equal(fitted.predict(z[idx]), labels[idx])
+    if not fitted.sequential:  # each sample is assigned on its own: any subset, any order
+        idx = np.random.default_rng(0).permutation(len(z))[:50]
+        np.testing.assert_array_equal(fitted.predict(z[idx]), labels[idx])
     assert back.centers.shape == (4, 6)
     with pytest.raises(CheckpointError, match="lacks"):
         CLUSTERERS[method].from_state(4, {})
@@ -66,8 +86,8 @@ def test_gmm_is_invariant_to_rotating_and_shifting_the_features(seed):
     # the tied mixture is affine-equivariant, and so is its KMeans start under rotations
     z, _ = _regimes(seed % 7, n=300)
     q = np.linalg.qr(np.random.default_rng(seed).normal(size=(6, 6)))[0]
-    a = TiedGaussianClusterer(4, 0, 4).fit_predict(z)
-    b = TiedGaussianClusterer(4, 0, 4).fit_predict(z @ q + 5.0)
+    a = TiedGaussianClusterer(4, 0, 4, ensemble=5).fit_predict(z)
+    b = TiedGaussianClusterer(4, 0, 4, ensemble=5).fit_predict(z @ q + 5.0)
     assert adjusted_rand_score(a, b) == 1.0
 
 
@@ -77,3 +97,66 @@ def test_bad_features_are_refused():
     for method in CLUSTERERS:
         with pytest.raises(DataError, match="finite"):
             CLUSTERERS[method](2).fit(np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]))
+
+
+def _markov_regimes(seed: int, n: int = 800, stay: float = 0.93, spread: float = 0.9):
+    """Persistent regimes (a Markov chain) whose means overlap under correlated noise."""
+    rng = np.random.default_rng(seed)
+    k, d = 4, 6
+    truth = np.empty(n, dtype=np.int64)
+    truth[0] = 0
+    for t in range(1, n):
+        truth[t] = truth[t - 1] if rng.random() < stay else rng.integers(0, k)
+    mix = rng.normal(size=(d, d)) * 0.5
+    z = rng.normal(size=(k, d))[truth] * spread + rng.normal(size=(n, d)) @ mix.T
+    return z, truth
+
+
+def test_forward_backward_and_viterbi_match_enumerating_every_sequence():
+    rng = np.random.default_rng(0)
+    n, k = 5, 3
+    log_b = rng.normal(size=(n, k)) * 2.0
+    start = rng.dirichlet(np.ones(k))
+    trans = rng.dirichlet(np.ones(k), size=k)
+    paths = np.array(list(itertools.product(range(k), repeat=n)))
+    logp = np.log(start[paths[:, 0]]) + log_b[np.arange(n), paths].sum(1)
+    logp += np.log(trans[paths[:, :-1], paths[:, 1:]]).sum(1)
+    p = np.exp(logp - logp.max())
+    gamma, pair, loglik = _forward_backward(log_b, start, trans)
+    np.testing.assert_allclose(loglik, logp.max() + np.log(p.sum()), rtol=1e-10)
+    p /= p.sum()
+    want = np.stack([np.bincount(paths[:, t], weights=p, minlength=k) for t in range(n)])
+    np.testing.assert_allclose(gamma, want, atol=1e-10)
+    want_pair = np.zeros((k, k))
+    for t in range(n - 1):
+        np.add.at(want_pair, (paths[:, t], paths[:, t + 1]), p)
+    np.testing.assert_allclose(pair, want_pair, atol=1e-10)
+    # Viterbi: the single likeliest sequence, through a fitted model's state
+    hmm = HiddenMarkovClusterer(k)
+    hmm.mean, hmm.basis = np.zeros(1), np.ones((1, 1))
+    hmm.means, hmm.precision = np.zeros((k, 1)), np.ones((1, 1))
+    hmm.log_start, hmm.log_transition = np.log(start), np.log(trans)
+    hmm._log_emission = lambda y, means, precision: log_b  # the emissions above
+    np.testing.assert_array_equal(hmm.predict(np.zeros((n, 1))), paths[logp.argmax()])
+
+
+def test_hmm_uses_persistence_where_the_mixture_cannot_separate_the_regimes():
+    z, truth = _markov_regimes(2)
+    mixture = adjusted_rand_score(truth, TiedGaussianClusterer(4, 0).fit_predict(z))
+    hmm = HiddenMarkovClusterer(4, 0).fit(z)
+    found = hmm.predict(z)
+    assert adjusted_rand_score(truth, found) > 0.95 > mixture + 0.1
+    # the fitted transitions are the chain's: staying probability 0.93 + 0.07 / 4
+    stay = np.exp(np.diag(hmm.log_transition))
+    np.testing.assert_allclose(stay, 0.93 + 0.07 / 4, atol=0.04)
+
+
+def test_hmm_without_persistence_is_the_mixture():
+    # independent days: the fitted transitions are the regime frequencies, every row alike,
+    # and Viterbi decoding assigns as the mixture does
+    z, _ = _regimes(4, n=600)
+    hmm = HiddenMarkovClusterer(4, 0).fit(z)
+    rows = np.exp(hmm.log_transition)  # ~150 transitions a row: sampling error ~0.035
+    np.testing.assert_allclose(rows, np.exp(hmm.log_weights)[None].repeat(4, 0), atol=0.1)
+    gmm = TiedGaussianClusterer(4, 0).fit_predict(z)
+    assert adjusted_rand_score(gmm, hmm.predict(z)) > 0.98

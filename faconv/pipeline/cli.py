@@ -308,8 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     clu.add_argument(
         "--method",
         choices=tuple(CLUSTERERS),
-        default="gmm",
-        help="gmm: a Gaussian mixture whose regimes share one covariance (started from KMeans); "
+        default="hmm",
+        help="hmm: persistent regimes, a hidden Markov model whose regimes share one Gaussian "
+        "covariance; gmm: the same regimes without persistence (a tied-covariance mixture); "
         "kmeans: the paper's KMeans",
     )
     clu.add_argument("--out", default="faconv-out/cluster", help="output directory")

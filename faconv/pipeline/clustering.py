@@ -16,7 +16,13 @@ from faconv.errors import DataError
 if TYPE_CHECKING:  # torch and scikit-learn load when used: the CLI lists the names cheaply
     import torch
 
-__all__ = ["CLUSTERERS", "Clusterer", "KMeansClusterer", "TiedGaussianClusterer"]
+__all__ = [
+    "CLUSTERERS",
+    "Clusterer",
+    "HiddenMarkovClusterer",
+    "KMeansClusterer",
+    "TiedGaussianClusterer",
+]
 
 
 class Clusterer:
@@ -28,6 +34,8 @@ class Clusterer:
     name: str = ""
     label: str = ""  #: how tables and file attributes name the method
     state_keys: tuple[str, ...] = ()
+    #: whether rows are read as one time series in order (else each row is assigned alone)
+    sequential: bool = False
 
     def __init__(self, k: int, seed: int = 0, n_init: int = 10) -> None:
         self.k, self.seed, self.n_init = int(k), int(seed), int(n_init)
@@ -99,7 +107,7 @@ class KMeansClusterer(Clusterer):
 
 
 class TiedGaussianClusterer(Clusterer):
-    """A Gaussian mixture whose regimes share one full covariance, started from KMeans.
+    """A Gaussian mixture whose regimes share one full covariance, found by consensus.
 
     The model "regime mean + the same weather noise in every regime": assignments are linear
     discriminants in the noise's own metric, where KMeans assumes isotropic noise (with
@@ -107,31 +115,75 @@ class TiedGaussianClusterer(Clusterer):
     shared covariance has ``D (D + 1) / 2`` entries; with few samples the features are first
     projected onto their leading ``max(1, T // 8)`` principal components (at least 8 samples
     per dimension), a rotation that changes nothing when ``T >= 8 D``.
+
+    EM stops in local optima, and with weather noise the best of several likelihoods is often
+    not the regimes. So ``ensemble`` mixtures are fitted from different KMeans starts, how
+    often each pair of steps shares a regime across them (their soft co-association) is
+    clustered spectrally, and a final mixture starts from those consensus clusters. The co-association matrix is
+    never formed: its spectral embedding comes from the stacked, degree-normalised
+    responsibilities, linear in ``T``. ``ensemble=1`` is one mixture from KMeans's best start.
     """
 
     name = "gmm"
     label = "GMM"
     state_keys = ("mean", "basis", "means", "precision", "log_weights")
 
+    def __init__(self, k: int, seed: int = 0, n_init: int = 10, ensemble: int = 30) -> None:
+        super().__init__(k, seed, n_init)
+        self.ensemble = int(ensemble)
+
     def fit(self, z: np.ndarray) -> TiedGaussianClusterer:
         from sklearn.cluster import KMeans
-        from sklearn.mixture import GaussianMixture
 
         x = self._features(z)
+        if x.shape[0] < self.k:
+            raise DataError(f"cannot find {self.k} regimes in {x.shape[0]} steps")
         self.mean = x.mean(0)
         dims = min(x.shape[1], max(1, x.shape[0] // 8))
         self.basis = np.linalg.svd(x - self.mean, full_matrices=False)[2][:dims].T
         y = (x - self.mean) @ self.basis
-        start = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(y)
+        if self.ensemble <= 1:
+            start = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(y)
+            return self._set(self._em(y, start.cluster_centers_))
+        seeds = np.random.default_rng(self.seed).integers(2**31 - 1, size=self.ensemble)
+        fits = [
+            self._em(y, KMeans(self.k, n_init=1, random_state=int(s)).fit(y).cluster_centers_)
+            for s in seeds
+        ]
+        consensus = self._consensus(np.concatenate([g.predict_proba(y) for g in fits], 1))
+        if np.bincount(consensus, minlength=self.k).min() == 0:  # degenerate: keep the likeliest
+            return self._set(max(fits, key=lambda g: g.score(y)))
+        starts = np.stack([y[consensus == c].mean(0) for c in range(self.k)])
+        return self._set(self._em(y, starts))
+
+    def _consensus(self, q: np.ndarray) -> np.ndarray:
+        """Spectral clustering of the co-association ``q q'`` from ``q`` itself, ``(T, R k)``."""
+        from sklearn.cluster import KMeans
+
+        m = q / np.sqrt(np.maximum(q @ q.sum(0), 1e-300))[:, None]
+        # leading left singular vectors of m from its small (R k, R k) Gram matrix: a
+        # symmetric eigenproblem (LAPACK's divide-and-conquer SVD can fail to converge here)
+        lam, v = np.linalg.eigh(m.T @ m)
+        top = np.argsort(lam)[::-1][: self.k]
+        u = m @ (v[:, top] / np.sqrt(np.maximum(lam[top], 1e-300)))
+        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-300)
+        return KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit_predict(u)
+
+    def _em(self, y: np.ndarray, means: np.ndarray):
+        from sklearn.mixture import GaussianMixture
+
         # regularise relative to the features' scale (sklearn's reg_covar is absolute)
         reg = 1e-6 * max(float(y.var(0).mean()), 1e-300)
-        gmm = GaussianMixture(
+        return GaussianMixture(
             self.k,
             covariance_type="tied",
-            means_init=start.cluster_centers_,
+            means_init=means,
             reg_covar=reg,
+            max_iter=500,
             random_state=self.seed,
         ).fit(y)
+
+    def _set(self, gmm) -> TiedGaussianClusterer:
         self.means = gmm.means_
         self.precision = np.linalg.inv(gmm.covariances_)
         self.log_weights = np.log(np.maximum(gmm.weights_, 1e-300))
@@ -149,8 +201,100 @@ class TiedGaussianClusterer(Clusterer):
         return self.mean + self.means @ self.basis.T
 
 
-#: ``cluster.method`` -> clusterer class: ``"kmeans"`` (the paper's) and ``"gmm"`` (the
-#: default: tied-covariance Gaussian mixture). Add an entry to register another.
+class HiddenMarkovClusterer(TiedGaussianClusterer):
+    """The tied-covariance mixture plus regime persistence: a Gaussian hidden Markov model.
+
+    Weather regimes last days: the regime of step ``t`` follows that of ``t - 1`` through a
+    ``(k, k)`` transition matrix, and each step's features are Gaussian around its regime's
+    mean with one shared covariance. Started from the consensus mixture
+    (:class:`TiedGaussianClusterer`) and its label sequence, fitted by Baum-Welch EM (scaled
+    forward-backward), assigned by Viterbi decoding: the single likeliest regime sequence.
+    The rows given to :meth:`fit` and :meth:`predict` are one time series in order.
+    """
+
+    name = "hmm"
+    label = "HMM"
+    sequential = True
+    state_keys = TiedGaussianClusterer.state_keys + ("log_start", "log_transition")
+    max_iter: int = 200
+    tol: float = 1e-7
+
+    def fit(self, z: np.ndarray) -> HiddenMarkovClusterer:
+        super().fit(z)
+        y = (self._features(z) - self.mean) @ self.basis
+        counts = np.ones((self.k, self.k))  # transitions of the mixture's labels, smoothed
+        labels = super().predict(z)
+        np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
+        trans = counts / counts.sum(1, keepdims=True)
+        start = np.exp(self.log_weights)
+        means, cov = self.means, np.linalg.inv(self.precision)
+        reg = 1e-6 * max(float(y.var(0).mean()), 1e-300) * np.eye(y.shape[1])
+        previous = -np.inf
+        for _ in range(self.max_iter):
+            log_b = self._log_emission(y, means, np.linalg.inv(cov))
+            gamma, pair, loglik = _forward_backward(log_b, start, trans)
+            weight = gamma.sum(0)
+            start = gamma[0]
+            trans = pair / np.maximum(pair.sum(1, keepdims=True), 1e-300)
+            means = (gamma.T @ y) / np.maximum(weight, 1e-300)[:, None]
+            cov = (y.T @ y - (means.T * weight) @ means) / y.shape[0] + reg
+            if loglik - previous < self.tol * abs(loglik):
+                break
+            previous = loglik
+        self.means, self.precision = means, np.linalg.inv(cov)
+        self.log_weights = np.log(np.maximum(weight / weight.sum(), 1e-300))
+        self.log_start = np.log(np.maximum(start, 1e-300))
+        self.log_transition = np.log(np.maximum(trans, 1e-300))
+        return self
+
+    @staticmethod
+    def _log_emission(y: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+        d = y[:, None, :] - means[None]  # (T, k, d); the normalising constant is shared
+        return -0.5 * np.einsum("tkd,de,tke->tk", d, precision, d)
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        y = (self._features(z, self.mean.shape[0]) - self.mean) @ self.basis
+        log_b = self._log_emission(y, self.means, self.precision)
+        score = self.log_start + log_b[0]
+        back = np.empty(log_b.shape, dtype=np.int64)
+        for t in range(1, len(y)):
+            step = score[:, None] + self.log_transition  # (from, to)
+            back[t] = step.argmax(0)
+            score = step.max(0) + log_b[t]
+        path = np.empty(len(y), dtype=np.int64)
+        path[-1] = score.argmax()
+        for t in range(len(y) - 1, 0, -1):
+            path[t - 1] = back[t, path[t]]
+        return path
+
+
+def _forward_backward(
+    log_b: np.ndarray, start: np.ndarray, trans: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Scaled forward-backward: state posteriors ``(T, k)``, summed pair posteriors ``(k, k)``
+    and the log-likelihood, from log emissions ``(T, k)``."""
+    shift = log_b.max(1, keepdims=True)
+    b = np.exp(log_b - shift)
+    n = len(b)
+    alpha, scale = np.empty_like(b), np.empty(n)
+    a = start * b[0]
+    for t in range(n):
+        if t:
+            a = (alpha[t - 1] @ trans) * b[t]
+        scale[t] = max(a.sum(), 1e-300)
+        alpha[t] = a / scale[t]
+    beta = np.ones_like(b)
+    for t in range(n - 2, -1, -1):
+        beta[t] = trans @ (b[t + 1] * beta[t + 1]) / scale[t + 1]
+    gamma = alpha * beta
+    gamma /= gamma.sum(1, keepdims=True)
+    pair = trans * (alpha[:-1].T @ (b[1:] * beta[1:] / scale[1:, None]))
+    return gamma, pair, float(np.log(scale).sum() + shift.sum())
+
+
+#: ``cluster.method`` -> clusterer class: ``"kmeans"`` (the paper's), ``"gmm"`` (tied-covariance
+#: Gaussian mixture) and ``"hmm"`` (the default: the mixture with persistent regimes). Add an
+#: entry to register another.
 CLUSTERERS: dict[str, type[Clusterer]] = {
-    cls.name: cls for cls in (KMeansClusterer, TiedGaussianClusterer)
+    cls.name: cls for cls in (KMeansClusterer, TiedGaussianClusterer, HiddenMarkovClusterer)
 }

@@ -7,7 +7,8 @@ Runs the full pipeline (:func:`faconv.pipeline.commands.run_compare`) on the gen
 removed (fitted on the training period), the representation model (encoder → regional head →
 seasonal temporal attention → basis decoder) is trained once with FAConvLSTM cells and once
 with standard ConvLSTM cells of the same width, every day is embedded and clustered (a
-tied-covariance Gaussian mixture by default, ``cluster.method``), and the scores are printed beside EOF + KMeans, raw-field KMeans and the oracle (the
+hidden Markov model of persistent regimes by default, ``cluster.method``), and the scores
+are printed beside EOF + KMeans, raw-field KMeans and the oracle (the
 nearest planted pattern), with a verdict.
 """
 

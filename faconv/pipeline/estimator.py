@@ -54,14 +54,15 @@ class RegimeEstimator(BaseEstimator):
         data: the ``data`` section (variables, box, coarsen, daily, normalization,
             climatology_harmonics, mesh_level, in_memory; a ``path`` is what :meth:`fit` and
             :meth:`embed` read when they are given no dataset).
-        n_init: KMeans restarts (also of the mixture's KMeans start). Default: 10.
+        n_init: KMeans restarts. Default: 10.
         seed: seeds training and clustering. Default: 0.
         work_dir: where training writes its checkpoint (default: a temporary directory).
         progress: show training progress. Default: ``False``.
         method: how embeddings become regimes, a key of
-            :data:`~faconv.pipeline.clustering.CLUSTERERS`: ``"gmm"`` (a Gaussian mixture
-            whose regimes share one covariance) or ``"kmeans"`` (the paper's). Default:
-            ``"gmm"``.
+            :data:`~faconv.pipeline.clustering.CLUSTERERS`: ``"hmm"`` (persistent regimes
+            sharing one Gaussian covariance; labels a series by Viterbi decoding), ``"gmm"``
+            (the same regimes without persistence) or ``"kmeans"`` (the paper's). Default:
+            ``"hmm"``.
 
     Example::
 
@@ -82,7 +83,7 @@ class RegimeEstimator(BaseEstimator):
         seed: int = 0,
         work_dir: str | None = None,
         progress: bool = False,
-        method: str = "gmm",
+        method: str = "hmm",
     ) -> None:
         self.k = k
         self.model = model

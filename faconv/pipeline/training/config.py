@@ -203,9 +203,10 @@ def _cluster_method(value, name, owner):
 class ClusterConfig(_Section):
     """How embeddings are clustered, and the number of EOFs of the classical baseline.
 
-    ``method``: ``"gmm"`` (default: a Gaussian mixture whose regimes share one covariance,
-    started from KMeans: regime means under the same weather noise; the EOF baseline is then
-    clustered both ways) or ``"kmeans"`` (the paper's KMeans). See
+    ``method``: ``"hmm"`` (default: a hidden Markov model of persistent regimes, each a mean
+    under the same Gaussian weather noise), ``"gmm"`` (the same regimes without persistence,
+    a tied-covariance Gaussian mixture) or ``"kmeans"`` (the paper's KMeans). With ``hmm`` or
+    ``gmm`` the EOF baseline is clustered both with KMeans and with the same method. See
     :mod:`faconv.pipeline.clustering`."""
 
     section = "cluster"
@@ -213,7 +214,7 @@ class ClusterConfig(_Section):
     k: int = field(default=7, metadata=_spec(check_int, minimum=2))
     n_init: int = field(default=10, metadata=_spec(check_int, minimum=1))
     n_eofs: int = field(default=10, metadata=_spec(check_int, minimum=1))
-    method: str = field(default="gmm", metadata={"check": _cluster_method})
+    method: str = field(default="hmm", metadata={"check": _cluster_method})
 
 
 def _default_model() -> dict:
