@@ -160,3 +160,16 @@ def test_hmm_without_persistence_is_the_mixture():
     np.testing.assert_allclose(rows, np.exp(hmm.log_weights)[None].repeat(4, 0), atol=0.1)
     gmm = TiedGaussianClusterer(4, 0).fit_predict(z)
     assert adjusted_rand_score(gmm, hmm.predict(z)) > 0.98
+
+
+def test_hmm_with_several_starts_keeps_the_likeliest_model():
+    z, _ = _markov_regimes(0, n=400)
+    fitted = HiddenMarkovClusterer(4, 0, ensemble=8, starts=3).fit(z)
+    probe = HiddenMarkovClusterer(4, 0, ensemble=8)
+    y = probe._prepare(z)
+    fits = [probe._baum_welch(y, g) for g in probe._search(y)[:3]]
+    best = max(fits, key=lambda f: f[0])[1]
+    np.testing.assert_allclose(fitted.means, best[0])
+    # one start is the consensus mixture's model
+    single = HiddenMarkovClusterer(4, 0, ensemble=8).fit(z)
+    np.testing.assert_allclose(single.means, fits[0][1][0])

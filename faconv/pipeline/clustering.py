@@ -119,9 +119,10 @@ class TiedGaussianClusterer(Clusterer):
     EM stops in local optima, and with weather noise the best of several likelihoods is often
     not the regimes. So ``ensemble`` mixtures are fitted from different KMeans starts, how
     often each pair of steps shares a regime across them (their soft co-association) is
-    clustered spectrally, and a final mixture starts from those consensus clusters. The co-association matrix is
-    never formed: its spectral embedding comes from the stacked, degree-normalised
-    responsibilities, linear in ``T``. ``ensemble=1`` is one mixture from KMeans's best start.
+    clustered spectrally, and a final mixture starts from those consensus clusters. The
+    co-association matrix is never formed: its spectral embedding comes from the stacked,
+    degree-normalised responsibilities, linear in ``T``. ``ensemble=1`` is one mixture from
+    KMeans's best start.
     """
 
     name = "gmm"
@@ -133,28 +134,38 @@ class TiedGaussianClusterer(Clusterer):
         self.ensemble = int(ensemble)
 
     def fit(self, z: np.ndarray) -> TiedGaussianClusterer:
-        from sklearn.cluster import KMeans
+        y = self._prepare(z)
+        return self._set(self._search(y)[0])
 
+    def _prepare(self, z: np.ndarray) -> np.ndarray:
+        """Centre and project the features (sets ``mean`` and ``basis``)."""
         x = self._features(z)
         if x.shape[0] < self.k:
             raise DataError(f"cannot find {self.k} regimes in {x.shape[0]} steps")
         self.mean = x.mean(0)
         dims = min(x.shape[1], max(1, x.shape[0] // 8))
         self.basis = np.linalg.svd(x - self.mean, full_matrices=False)[2][:dims].T
-        y = (x - self.mean) @ self.basis
+        return (x - self.mean) @ self.basis
+
+    def _search(self, y: np.ndarray) -> list:
+        """Fitted mixtures, the chosen one first: the consensus-started mixture, then the
+        ensemble's own fits from the likeliest down."""
+        from sklearn.cluster import KMeans
+
         if self.ensemble <= 1:
             start = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(y)
-            return self._set(self._em(y, start.cluster_centers_))
+            return [self._em(y, start.cluster_centers_)]
         seeds = np.random.default_rng(self.seed).integers(2**31 - 1, size=self.ensemble)
         fits = [
             self._em(y, KMeans(self.k, n_init=1, random_state=int(s)).fit(y).cluster_centers_)
             for s in seeds
         ]
+        fits.sort(key=lambda g: -g.score(y))
         consensus = self._consensus(np.concatenate([g.predict_proba(y) for g in fits], 1))
         if np.bincount(consensus, minlength=self.k).min() == 0:  # degenerate: keep the likeliest
-            return self._set(max(fits, key=lambda g: g.score(y)))
+            return fits
         starts = np.stack([y[consensus == c].mean(0) for c in range(self.k)])
-        return self._set(self._em(y, starts))
+        return [self._em(y, starts), *fits]
 
     def _consensus(self, q: np.ndarray) -> np.ndarray:
         """Spectral clustering of the co-association ``q q'`` from ``q`` itself, ``(T, R k)``."""
@@ -206,10 +217,13 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
 
     Weather regimes last days: the regime of step ``t`` follows that of ``t - 1`` through a
     ``(k, k)`` transition matrix, and each step's features are Gaussian around its regime's
-    mean with one shared covariance. Started from the consensus mixture
-    (:class:`TiedGaussianClusterer`) and its label sequence, fitted by Baum-Welch EM (scaled
-    forward-backward), assigned by Viterbi decoding: the single likeliest regime sequence.
-    The rows given to :meth:`fit` and :meth:`predict` are one time series in order.
+    mean with one shared covariance. Fitted by Baum-Welch EM (scaled forward-backward) from
+    the consensus mixture of :class:`TiedGaussianClusterer` and the transitions of its
+    labels; with ``starts > 1`` also from the likeliest mixtures of its ensemble, keeping the
+    model of highest likelihood (measured on the README's planted settings: better on some,
+    worse on others, so one start by default). Assigned by Viterbi decoding: the single
+    likeliest regime sequence. The rows given to :meth:`fit` and :meth:`predict` are one time
+    series in order.
     """
 
     name = "hmm"
@@ -219,33 +233,46 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
     max_iter: int = 200
     tol: float = 1e-7
 
+    def __init__(
+        self, k: int, seed: int = 0, n_init: int = 10, ensemble: int = 30, starts: int = 1
+    ) -> None:
+        super().__init__(k, seed, n_init, ensemble)
+        self.starts = int(starts)
+
     def fit(self, z: np.ndarray) -> HiddenMarkovClusterer:
-        super().fit(z)
-        y = (self._features(z) - self.mean) @ self.basis
-        counts = np.ones((self.k, self.k))  # transitions of the mixture's labels, smoothed
-        labels = super().predict(z)
-        np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
-        trans = counts / counts.sum(1, keepdims=True)
-        start = np.exp(self.log_weights)
-        means, cov = self.means, np.linalg.inv(self.precision)
-        reg = 1e-6 * max(float(y.var(0).mean()), 1e-300) * np.eye(y.shape[1])
-        previous = -np.inf
-        for _ in range(self.max_iter):
-            log_b = self._log_emission(y, means, np.linalg.inv(cov))
-            gamma, pair, loglik = _forward_backward(log_b, start, trans)
-            weight = gamma.sum(0)
-            start = gamma[0]
-            trans = pair / np.maximum(pair.sum(1, keepdims=True), 1e-300)
-            means = (gamma.T @ y) / np.maximum(weight, 1e-300)[:, None]
-            cov = (y.T @ y - (means.T * weight) @ means) / y.shape[0] + reg
-            if loglik - previous < self.tol * abs(loglik):
-                break
-            previous = loglik
+        y = self._prepare(z)
+        fits = [self._baum_welch(y, g) for g in self._search(y)[: max(1, self.starts)]]
+        _, (means, cov, weight, start, trans) = max(fits, key=lambda f: f[0])
         self.means, self.precision = means, np.linalg.inv(cov)
         self.log_weights = np.log(np.maximum(weight / weight.sum(), 1e-300))
         self.log_start = np.log(np.maximum(start, 1e-300))
         self.log_transition = np.log(np.maximum(trans, 1e-300))
         return self
+
+    def _baum_welch(self, y: np.ndarray, mixture) -> tuple[float, tuple]:
+        """EM from a fitted mixture: ``(log-likelihood, (means, cov, weights, start, trans))``."""
+        means, cov = mixture.means_, mixture.covariances_
+        labels = mixture.predict(y)
+        counts = np.ones((self.k, self.k))  # transitions of the mixture's labels, smoothed
+        np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
+        trans = counts / counts.sum(1, keepdims=True)
+        start = weight = mixture.weights_
+        reg = 1e-6 * max(float(y.var(0).mean()), 1e-300) * np.eye(y.shape[1])
+        previous = -np.inf
+        for _ in range(self.max_iter):
+            log_b = self._log_emission(y, means, np.linalg.inv(cov))
+            gamma, pair, loglik = _forward_backward(log_b, start, trans)
+            # the Gaussian normaliser the emissions leave out (its 2 pi part is constant)
+            loglik -= 0.5 * len(y) * np.linalg.slogdet(cov)[1]
+            if loglik - previous < self.tol * abs(loglik):
+                break
+            previous = loglik
+            weight = gamma.sum(0)
+            start = gamma[0]
+            trans = pair / np.maximum(pair.sum(1, keepdims=True), 1e-300)
+            means = (gamma.T @ y) / np.maximum(weight, 1e-300)[:, None]
+            cov = (y.T @ y - (means.T * weight) @ means) / y.shape[0] + reg
+        return loglik, (means, cov, weight, start, trans)
 
     @staticmethod
     def _log_emission(y: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
