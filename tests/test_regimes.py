@@ -4,6 +4,7 @@ main job: learned embeddings beat EOF + KMeans on a small planted set."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import xarray as xr
 from sklearn.metrics import adjusted_rand_score
 
@@ -12,6 +13,7 @@ from faconv.pipeline.evaluation import ARI, EXPLAINED_VARIANCE, baselines, clust
 from faconv.pipeline.regimes import composites, provenance, regime_statistics
 from faconv.pipeline.results import RunResult, format_table, summarize, verdict
 from faconv.pipeline.training import DataConfig, RunConfig, TrainConfig, prepare_data, train_model
+from tests.runs import SMALL_MODEL
 
 
 def test_statistics_of_a_hand_made_sequence():
@@ -149,3 +151,35 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
 
     assert RegimeEstimator.from_config({"cluster": {"method": "kmeans"}}).method == "kmeans"
     assert RunConfig.from_dict({}).cluster.method == "hmm"  # the default
+
+
+def test_embed_averages_every_window_that_contains_a_step(planted):
+    from faconv.data.store import window_batches
+    from faconv.errors import ConfigError
+    from faconv.registry import build
+
+    torch.manual_seed(0)
+    model = build(
+        {"type": "representation", "in_channels": planted.in_channels, **SMALL_MODEL}, kind="model"
+    ).eval()
+    part, w = planted, 4
+    T = part.num_steps
+    # by hand: every window of w steps, each step the mean of the windows that hold it
+    total, count = np.zeros((T, model.embedding_dim)), np.zeros((T, 1))
+    with torch.no_grad():
+        for s in range(T - w + 1):
+            ((x, _, _, doy),) = list(window_batches(part, [[s]], w))
+            total[s : s + w] += model(x, part.domain, doy)["embedding"][0].double().numpy()
+            count[s : s + w] += 1
+    np.testing.assert_allclose(embed(model, part, w, stride=1), total / count, rtol=1e-5, atol=1e-6)
+    # the default, stride = window: disjoint windows (each step embedded once)
+    disjoint = embed(model, part, w)
+    np.testing.assert_array_equal(disjoint, embed(model, part, w, stride=w))
+    with torch.no_grad():
+        ((x, _, _, doy),) = list(window_batches(part, [[0]], w))
+        first = model(x, part.domain, doy)["embedding"][0].double().numpy()
+    np.testing.assert_allclose(disjoint[:w], first, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="stride 5 is longer than the window"):
+        embed(model, part, w, stride=5)
+    with pytest.raises(ConfigError, match="embed_stride 9 is longer than train.window"):
+        RunConfig.from_dict({"train": {"window": 8}, "cluster": {"embed_stride": 9}})

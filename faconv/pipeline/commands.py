@@ -245,7 +245,7 @@ def train_and_score(
     the checkpoint and embeddings (and figures) to ``run_dir``."""
     tc = TrainConfig(**{**asdict(cfg.train), "seed": seed})
     res = train_model(section, data, tc, run_dir, progress=progress)
-    emb = embed(res["model"], data, tc.window)
+    emb = embed(res["model"], data, tc.window, stride=cfg.cluster.embed_stride)
     weights = data.domain.point_weights().double().numpy()
     labels, scores = cluster_and_score(
         emb,

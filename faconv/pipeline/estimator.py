@@ -63,6 +63,10 @@ class RegimeEstimator(BaseEstimator):
             sharing one Gaussian covariance; labels a series by Viterbi decoding), ``"gmm"``
             (the same regimes without persistence) or ``"kmeans"`` (the paper's). Default:
             ``"hmm"``.
+        embed_stride: windows are embedded every that many steps and each step takes the
+            mean of its windows (:func:`~faconv.pipeline.evaluation.embed`); ``None``: the
+            training window (disjoint windows); 1 embeds every step at every window
+            position. Default: ``None``.
 
     Example::
 
@@ -84,6 +88,7 @@ class RegimeEstimator(BaseEstimator):
         work_dir: str | None = None,
         progress: bool = False,
         method: str = "hmm",
+        embed_stride: int | None = None,
     ) -> None:
         self.k = k
         self.model = model
@@ -94,6 +99,7 @@ class RegimeEstimator(BaseEstimator):
         self.work_dir = work_dir
         self.progress = progress
         self.method = method
+        self.embed_stride = embed_stride
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -112,6 +118,7 @@ class RegimeEstimator(BaseEstimator):
             "k": config.cluster.k,
             "n_init": config.cluster.n_init,
             "method": config.cluster.method,
+            "embed_stride": config.cluster.embed_stride,
             "model": copy.deepcopy(config.model),
             "train": train,
             "data": data,
@@ -125,7 +132,12 @@ class RegimeEstimator(BaseEstimator):
         raw = {
             "data": data,
             "train": {**(self.train or {}), "seed": self.seed},
-            "cluster": {"k": self.k, "n_init": self.n_init, "method": self.method},
+            "cluster": {
+                "k": self.k,
+                "n_init": self.n_init,
+                "method": self.method,
+                "embed_stride": self.embed_stride,
+            },
         }
         if self.model is not None:
             raw["model"] = self.model
@@ -292,8 +304,10 @@ class RegimeEstimator(BaseEstimator):
         from faconv.pipeline.evaluation import embed
 
         window = min(self.train_config_.window, data.num_steps)
+        stride = self.run_config().cluster.embed_stride  # validated
+        stride = min(stride or window, window)
         with torch.no_grad():
-            return embed(self.model_, data, window)
+            return embed(self.model_, data, window, stride=stride)
 
     def _check_clustered(self) -> None:
         self._check_fitted()

@@ -207,7 +207,10 @@ class ClusterConfig(_Section):
     under the same Gaussian weather noise), ``"gmm"`` (the same regimes without persistence,
     a tied-covariance Gaussian mixture) or ``"kmeans"`` (the paper's KMeans). With ``hmm`` or
     ``gmm`` the EOF baseline is clustered both with KMeans and with the same method. See
-    :mod:`faconv.pipeline.clustering`."""
+    :mod:`faconv.pipeline.clustering`. ``embed_stride``: windows are embedded every that many
+    steps and each step takes the mean over the windows that contain it (``None``, the
+    default: ``train.window``, disjoint windows; 1: every position of the window; at most
+    ``train.window``; see :func:`faconv.pipeline.evaluation.embed`)."""
 
     section = "cluster"
 
@@ -215,6 +218,9 @@ class ClusterConfig(_Section):
     n_init: int = field(default=10, metadata=_spec(check_int, minimum=1))
     n_eofs: int = field(default=10, metadata=_spec(check_int, minimum=1))
     method: str = field(default="hmm", metadata={"check": _cluster_method})
+    embed_stride: int | None = field(
+        default=None, metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=1))}
+    )
 
 
 def _default_model() -> dict:
@@ -257,6 +263,11 @@ class RunConfig:
         check_model_section(self.model)
         if self.train.window > 100_000:
             raise ConfigError(f"config 'train' section: window {self.train.window} is too long")
+        if (self.cluster.embed_stride or 0) > self.train.window:
+            raise ConfigError(
+                f"config 'cluster' section: embed_stride {self.cluster.embed_stride} is longer "
+                f"than train.window ({self.train.window}): some steps would not be embedded"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
