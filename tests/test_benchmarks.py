@@ -61,3 +61,16 @@ def test_recluster_script_reads_a_bench_regimes_folder(tmp_path):
     row = next(line for line in out.stdout.splitlines() if line.startswith("| built-in"))
     values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
     assert len(values) == 10 and all(-1.0 <= v <= 1.0 for v in values)  # ARIs
+    # the diagnosis of the same runs: probe accuracy, separability, ARIs, a share
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "diagnose_regimes.py"), str(tmp_path),
+         "--starts", "3", "--eofs", "4"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| built-in")]
+    assert [r.split(" | ")[1] for r in rows] == ["FAConvLSTM", "ConvLSTM", "EOF (4)"], rows
+    for r in rows:
+        probe, separability, *aris = (float(v) for v in r.strip("| ").split(" | ")[2:])
+        assert 0.0 <= probe <= 1.0 and separability > 0.0
+        assert len(aris) == 4 and all(-1.0 <= v <= 1.0 for v in aris)
