@@ -62,7 +62,7 @@ SETTINGS = {
 QUICK = {"days": 48, "height": 12, "width": 16, "regimes": 3}
 
 
-def run_setting(name, seeds, epochs, out, quick, method="hmm"):
+def run_setting(name, seeds, epochs, out, quick, method="arhmm"):
     gen, data_extra, cell_extra = copy.deepcopy(SETTINGS[name])
     if quick:
         gen.update(QUICK)
@@ -79,7 +79,7 @@ def run_setting(name, seeds, epochs, out, quick, method="hmm"):
     return result["summary"]
 
 
-def real_check(name, var, seeds, epochs, work, method="hmm"):
+def real_check(name, var, seeds, epochs, work, method="arhmm"):
     """Two-cluster composites of the embeddings against the leading EOF of real fields."""
     from eofs.examples import example_data_path
     from sklearn.cluster import KMeans
@@ -115,8 +115,8 @@ def main() -> None:
     p.add_argument("--real", action="store_true", help="also the real-reanalysis check (eofs)")
     p.add_argument(
         "--method",
-        default="hmm",
-        help="cluster.method of the learned embeddings (hmm, gmm, kmeans)",
+        default="arhmm",
+        help="cluster.method of the learned embeddings (arhmm, hmm, gmm, kmeans)",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the script")
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")

@@ -153,10 +153,12 @@ def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted,
 
     from faconv.pipeline.training import load_checkpoint, save_checkpoint
 
-    assert fitted.method == "hmm" and fitted.clusterer_.name == "hmm"  # the default
-    assert fitted.labels_.attrs["long_name"].endswith("FAConvLSTM embeddings + HMM)")
+    assert fitted.method == "arhmm" and fitted.clusterer_.name == "arhmm"  # the default
+    assert fitted.labels_.attrs["long_name"].endswith("FAConvLSTM embeddings + AR-HMM)")
     ckpt = load_checkpoint(fitted.save(tmp_path / "est.pt"))
-    assert {"cluster.means", "cluster.precision", "cluster.log_transition"} <= set(ckpt)
+    assert {"cluster.means", "cluster.precision", "cluster.log_transition", "cluster.rho"} <= set(
+        ckpt
+    )
     # files saved before cluster.method held KMeans centres and no method
     params = json.loads(ckpt["estimator"])
     del params["method"]

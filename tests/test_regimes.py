@@ -141,7 +141,7 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
     from faconv.errors import ConfigError
     from faconv.pipeline.training import RunConfig
 
-    with pytest.raises(ConfigError, match="valid values: 'kmeans', 'gmm', 'hmm'"):
+    with pytest.raises(ConfigError, match="valid values: 'kmeans', 'gmm', 'hmm', 'arhmm'"):
         RunConfig.from_dict({"cluster": {"method": "dbscan"}})
     assert RunConfig.from_dict({"cluster": {"method": "gmm"}}).cluster.method == "gmm"
     found = baselines(planted, k=3, n_eofs=4, method="gmm")
@@ -150,7 +150,7 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
     from faconv.pipeline.estimator import RegimeEstimator
 
     assert RegimeEstimator.from_config({"cluster": {"method": "kmeans"}}).method == "kmeans"
-    assert RunConfig.from_dict({}).cluster.method == "hmm"  # the default
+    assert RunConfig.from_dict({}).cluster.method == "arhmm"  # the default
 
 
 def test_embed_averages_every_window_that_contains_a_step(planted):

@@ -308,9 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     clu.add_argument(
         "--method",
         choices=tuple(CLUSTERERS),
-        default="hmm",
-        help="hmm: persistent regimes, a hidden Markov model whose regimes share one Gaussian "
-        "covariance; gmm: the same regimes without persistence (a tied-covariance mixture); "
+        default="arhmm",
+        help="arhmm: persistent regimes under red (AR(1)) weather noise, a Markov-switching "
+        "model whose regimes share one Gaussian covariance; hmm: the same with white noise (a "
+        "hidden Markov model); gmm: regimes without persistence (a tied-covariance mixture); "
         "kmeans: the paper's KMeans",
     )
     clu.add_argument("--out", default="faconv-out/cluster", help="output directory")

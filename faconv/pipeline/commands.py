@@ -123,9 +123,9 @@ def run_cluster(
     seed: int = 0,
     n_init: int = 10,
     maps_from: RunConfig | None = None,
-    method: str = "hmm",
+    method: str = "arhmm",
 ) -> dict:
-    """Cluster an embeddings file (``method``: ``"hmm"``, ``"gmm"`` or ``"kmeans"``, see
+    """Cluster an embeddings file (``method``: ``"arhmm"``, ``"hmm"``, ``"gmm"`` or ``"kmeans"``, see
     :data:`~faconv.pipeline.clustering.CLUSTERERS`); writes metrics.json, clusters.nc, the regime timeline and
     embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
     data) the regimes as NetCDF (composites, frequency, persistence, transitions) and their

@@ -59,10 +59,10 @@ class RegimeEstimator(BaseEstimator):
         work_dir: where training writes its checkpoint (default: a temporary directory).
         progress: show training progress. Default: ``False``.
         method: how embeddings become regimes, a key of
-            :data:`~faconv.pipeline.clustering.CLUSTERERS`: ``"hmm"`` (persistent regimes
-            sharing one Gaussian covariance; labels a series by Viterbi decoding), ``"gmm"``
-            (the same regimes without persistence) or ``"kmeans"`` (the paper's). Default:
-            ``"hmm"``.
+            :data:`~faconv.pipeline.clustering.CLUSTERERS`: ``"arhmm"`` (persistent regimes
+            under red, AR(1), weather noise sharing one Gaussian covariance; labels a series
+            by Viterbi decoding), ``"hmm"`` (the same with white noise), ``"gmm"`` (regimes
+            without persistence) or ``"kmeans"`` (the paper's). Default: ``"arhmm"``.
         embed_stride: windows are embedded every that many steps and each step takes the
             mean of its windows (:func:`~faconv.pipeline.evaluation.embed`); ``None``: the
             training window (disjoint windows); 1 embeds every step at every window
@@ -87,7 +87,7 @@ class RegimeEstimator(BaseEstimator):
         seed: int = 0,
         work_dir: str | None = None,
         progress: bool = False,
-        method: str = "hmm",
+        method: str = "arhmm",
         embed_stride: int | None = None,
     ) -> None:
         self.k = k

@@ -193,7 +193,7 @@ def baselines(
     the leading ``n_eofs`` principal components of the area-weighted anomalies), ``"raw
     KMeans"`` (KMeans on the area-weighted fields) and, with planted regimes and patterns, the
     ``"oracle"`` (:func:`oracle_labels`). With another clustering ``method`` the EOF baseline
-    is also clustered that way (``"EOF (n) + HMM"``), so the learned features and the classical
+    is also clustered that way (``"EOF (n) + AR-HMM"``), so the learned features and the classical
     ones are compared under the same clusterer. Returns ``{name: (labels, scores)}``."""
     w = data.domain.point_weights(dtype=torch.float64).numpy()
     fields, mask = data.target.numpy(), data.mask.numpy()

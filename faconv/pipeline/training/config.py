@@ -203,10 +203,11 @@ def _cluster_method(value, name, owner):
 class ClusterConfig(_Section):
     """How embeddings are clustered, and the number of EOFs of the classical baseline.
 
-    ``method``: ``"hmm"`` (default: a hidden Markov model of persistent regimes, each a mean
-    under the same Gaussian weather noise), ``"gmm"`` (the same regimes without persistence,
-    a tied-covariance Gaussian mixture) or ``"kmeans"`` (the paper's KMeans). With ``hmm`` or
-    ``gmm`` the EOF baseline is clustered both with KMeans and with the same method. See
+    ``method``: ``"arhmm"`` (default: persistent regimes, each a mean under the same red,
+    AR(1), Gaussian weather noise; a Markov-switching model), ``"hmm"`` (the same with white
+    noise: a Gaussian hidden Markov model), ``"gmm"`` (regimes without persistence, a
+    tied-covariance Gaussian mixture) or ``"kmeans"`` (the paper's KMeans). With any but
+    ``kmeans`` the EOF baseline is clustered both with KMeans and with the same method. See
     :mod:`faconv.pipeline.clustering`. ``embed_stride``: windows are embedded every that many
     steps and each step takes the mean over the windows that contain it (``None``, the
     default: ``train.window``, disjoint windows; 1: every position of the window; at most
@@ -217,7 +218,7 @@ class ClusterConfig(_Section):
     k: int = field(default=7, metadata=_spec(check_int, minimum=2))
     n_init: int = field(default=10, metadata=_spec(check_int, minimum=1))
     n_eofs: int = field(default=10, metadata=_spec(check_int, minimum=1))
-    method: str = field(default="hmm", metadata={"check": _cluster_method})
+    method: str = field(default="arhmm", metadata={"check": _cluster_method})
     embed_stride: int | None = field(
         default=None, metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=1))}
     )
