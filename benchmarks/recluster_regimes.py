@@ -2,9 +2,9 @@
 
 For every setting folder in DIR: the ARI against the planted regimes of the stored FAConvLSTM
 and ConvLSTM embeddings clustered with each of ``CLUSTERERS`` (KMeans, the tied-covariance
-Gaussian mixture, the hidden Markov model), beside the classical EOF features clustered the
-same ways, one row per setting (mean over the seeds found). No training: 2-3 minutes per
-setting on 2 CPU cores.
+Gaussian mixture, the hidden Markov model, the AR(1)-noise model; ``--methods`` picks some),
+beside the classical EOF features clustered the same ways, one row per setting (mean over
+the seeds found). No training: 3-5 minutes per setting on 2 CPU cores with every clusterer.
 
     python benchmarks/bench_regimes.py --seeds 3 --out runs/regimes
     python benchmarks/recluster_regimes.py runs/regimes
@@ -34,10 +34,9 @@ def learned(folder: Path, method: str, k: int, how: str) -> float:
     return float(np.mean(aris)) if aris else float("nan")
 
 
-def classical(folder: Path, cfg: RunConfig, seeds: int, n_eofs: int) -> dict[str, float]:
-    data = prepare_data(cfg.data, folder, val_fraction=cfg.train.val_fraction)
+def classical(data, cfg: RunConfig, seeds: int, n_eofs: int, methods) -> dict[str, float]:
     found: dict[str, float] = {}
-    for how in CLUSTERERS:
+    for how in methods:
         runs = [
             baselines(data, cfg.cluster.k, s, cfg.cluster.n_init, n_eofs, how) for s in range(seeds)
         ]
@@ -49,10 +48,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("out", help="the --out folder of bench_regimes.py")
     p.add_argument("--eofs", default="10,20", help="numbers of EOFs for the classical rows")
+    p.add_argument(
+        "--methods",
+        default=",".join(CLUSTERERS),
+        help=f"clusterers to run, comma-separated (default: all, {','.join(CLUSTERERS)})",
+    )
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     eofs = [int(n) for n in args.eofs.split(",")]
-    labels = [cls.label for cls in CLUSTERERS.values()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in CLUSTERERS]
+    if unknown or not methods:
+        p.error(f"unknown --methods {unknown}; valid: {', '.join(CLUSTERERS)}")
+    labels = [CLUSTERERS[m].label for m in methods]
     cols = [f"{m}+{how}" for m in ("FA", "ConvLSTM") for how in labels]
     cols += [f"EOF({n})+{how}" for n in eofs for how in labels] + ["oracle"]
     print("| setting | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols))
@@ -60,10 +68,11 @@ def main() -> None:
         result = json.loads((folder / "compare.json").read_text())
         cfg = RunConfig.from_dict(result["config"])
         k, seeds = cfg.cluster.k, result["seeds"]
-        row = [learned(folder, m, k, how) for m in ("FAConvLSTM", "ConvLSTM") for how in CLUSTERERS]
+        row = [learned(folder, m, k, how) for m in ("FAConvLSTM", "ConvLSTM") for how in methods]
+        data = prepare_data(cfg.data, folder, val_fraction=cfg.train.val_fraction)
         found = {}
         for n in eofs:
-            found.update(classical(folder, cfg, seeds, n))
+            found.update(classical(data, cfg, seeds, n, methods))
         row += [found[f"EOF ({n}) + {how}"] for n in eofs for how in labels]
         row.append(found.get("oracle", float("nan")))
         print(f"| {folder.name} | " + " | ".join(f"{v:.3f}" for v in row) + " |", flush=True)

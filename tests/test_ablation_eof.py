@@ -73,8 +73,10 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
     # 14 model variants and the classical methods beside them (EOF clustered both ways: the
     # default clusterer is the tied mixture)
     assert len(result["summary"]) == 14 + 4 and result["seeds"] == 2
-    assert {"EOF (10) + KMeans", "EOF (10) + HMM", "raw KMeans", "oracle"} <= set(result["summary"])
-    assert any("clustered with HMM" in line for line in result["verdict"])
+    assert {"EOF (10) + KMeans", "EOF (10) + AR-HMM", "raw KMeans", "oracle"} <= set(
+        result["summary"]
+    )
+    assert any("clustered with AR-HMM" in line for line in result["verdict"])
     base = result["summary"]["FAConvLSTM (base)"]
     for key in ("silhouette[clustered features]", "ari[planted regimes]", "macs_per_window",
                 "explained_variance[anomalies]", "encoder_parameters", "train_seconds"):  # fmt: skip

@@ -51,16 +51,15 @@ def test_recluster_script_reads_a_bench_regimes_folder(tmp_path):
     )
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "recluster_regimes.py"), str(tmp_path),
-         "--eofs", "4"],
+         "--eofs", "4", "--methods", "kmeans,arhmm"],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    assert (
-        "FA+GMM" in out.stdout and "FA+HMM" in out.stdout and "| built-indemodata |" in out.stdout
-    )
+    assert "FA+KMeans" in out.stdout and "FA+AR-HMM" in out.stdout and "FA+GMM" not in out.stdout
+    assert "EOF(4)+AR-HMM" in out.stdout and "| built-indemodata |" in out.stdout
     row = next(line for line in out.stdout.splitlines() if line.startswith("| built-in"))
     values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
-    assert len(values) == 10 and all(-1.0 <= v <= 1.0 for v in values)  # ARIs
+    assert len(values) == 3 * 2 + 1 and all(-1.0 <= v <= 1.0 for v in values)  # ARIs
     # the diagnosis of the same runs: probe accuracy, separability, ARIs, a share
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "diagnose_regimes.py"), str(tmp_path),
