@@ -30,6 +30,7 @@ EXPECT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_benchmark_script_runs(script):
     out = subprocess.run(
@@ -43,6 +44,7 @@ def test_benchmark_script_runs(script):
         assert "glibc thresholds fixed" in out.stdout or "glibc default" in out.stdout
 
 
+@pytest.mark.slow
 def test_recluster_script_reads_a_bench_regimes_folder(tmp_path):
     run = [sys.executable, str(ROOT / "benchmarks" / "bench_regimes.py"), "--quick", "--seeds",
            "1", "--epochs", "1", "--settings", "built-in (demo data)", "--out", str(tmp_path)]  # fmt: skip
