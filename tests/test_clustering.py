@@ -10,6 +10,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
+from faconv.errors import ConfigError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
     AutoregressiveHMMClusterer,
@@ -17,6 +18,8 @@ from faconv.pipeline.clustering import (
     TiedGaussianClusterer,
     _forward_backward,
     _forward_backward_pairs,
+    embedding_output,
+    persistence_warning,
 )
 from faconv.pipeline.training.checkpoint import CheckpointError
 
@@ -254,3 +257,28 @@ def test_autoregressive_hmm_on_white_noise_is_the_hmm():
     assert abs(float(model.rho)) < 0.08
     hmm = HiddenMarkovClusterer(4, 0, ensemble=8).fit_predict(z)
     assert adjusted_rand_score(hmm, model.predict(z)) > 0.98
+
+
+def test_the_clusterers_that_model_time_read_the_head_embedding():
+    for name, cls in CLUSTERERS.items():
+        assert embedding_output(name) == ("head" if cls.sequential else "refined"), name
+        assert embedding_output(name, "refined") == "refined"
+        assert embedding_output(name, "head") == "head"
+    assert CLUSTERERS["arhmm"].sequential and not CLUSTERERS["kmeans"].sequential
+    with pytest.raises(ConfigError, match=r"one of \['head', 'refined'\]"):
+        embedding_output("arhmm", "both")
+
+
+def test_persistence_models_warn_on_steps_months_apart():
+    import cftime
+    import pandas as pd
+
+    days = pd.date_range("2021-01-01", periods=40, freq="D").values
+    winters = pd.date_range("1950-01-15", periods=40, freq="365D").values
+    assert persistence_warning("arhmm", days) is None
+    assert persistence_warning("kmeans", winters) is None  # no persistence assumed
+    note = persistence_warning("hmm", winters)
+    assert "365 days apart" in note and "'gmm' or 'kmeans'" in note
+    noleap = [cftime.DatetimeNoLeap(1950 + i, 1, 15) for i in range(5)]
+    assert "365 days apart" in persistence_warning("arhmm", np.array(noleap))
+    assert persistence_warning("arhmm", days[:1]) is None

@@ -162,6 +162,7 @@ def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted,
     # files saved before cluster.method held KMeans centres and no method
     params = json.loads(ckpt["estimator"])
     del params["method"]
+    del params["embedding"]  # nor cluster.embedding
     old = {k: v for k, v in ckpt.items() if not k.startswith("cluster.")}
     centres = torch.from_numpy(fitted.cluster_centers_)
     save_checkpoint(
@@ -169,6 +170,13 @@ def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted,
     )
     back = faconv.RegimeEstimator.load(tmp_path / "old.pt")
     assert back.method == "kmeans"
+    # and clustered the refined embedding: files saved before cluster.embedding keep it
+    assert fitted.embedding == "auto" and back.embedding == "refined"
+    assert "(head)" in fitted.transform(ds).attrs["long_name"]
+    np.testing.assert_allclose(
+        faconv.RegimeEstimator.load(tmp_path / "est.pt").transform(ds).values,
+        fitted.transform(ds).values,
+    )
     emb = back.transform(ds).values
     nearest = ((emb[:, None] - fitted.cluster_centers_[None]) ** 2).sum(-1).argmin(1)
     np.testing.assert_array_equal(back.predict(ds).values, nearest)

@@ -9,7 +9,14 @@ import xarray as xr
 from sklearn.metrics import adjusted_rand_score
 
 from faconv.pipeline.clustering import CLUSTERERS
-from faconv.pipeline.evaluation import ARI, EXPLAINED_VARIANCE, baselines, cluster_and_score, embed
+from faconv.pipeline.evaluation import (
+    ARI,
+    EXPLAINED_VARIANCE,
+    baselines,
+    cluster_and_score,
+    embed,
+    embed_outputs,
+)
 from faconv.pipeline.regimes import composites, provenance, regime_statistics
 from faconv.pipeline.results import RunResult, format_table, summarize, verdict
 from faconv.pipeline.training import DataConfig, RunConfig, TrainConfig, prepare_data, train_model
@@ -76,11 +83,12 @@ def test_learned_embeddings_beat_eof_kmeans_on_a_small_planted_set(planted, tmp_
     _, learned = cluster_and_score(emb, 4, 0, 10, planted.labels)
     eof = baselines(planted, 4)["EOF (10) + KMeans"][1]
     assert learned[ARI] > eof[ARI] + 0.02, (learned[ARI], eof[ARI])
-    # the default clusterer (the hidden Markov model): well above the EOF features given the
-    # same clusterer (0.50 / 0.38 when written; EOF + KMeans 0.51: on this small, short set
-    # the mixture and the HMM are below KMeans, as the README states)
-    default = RunConfig.from_dict({}).cluster.method
-    _, learned = cluster_and_score(emb, 4, 0, 10, planted.labels, method=default)
+    # the default clusterer (the AR-HMM, on the head's per-step embedding): well above the EOF
+    # features given the same clusterer (0.87 / 0.50 when written; EOF + KMeans 0.51)
+    default = RunConfig.from_dict({}).cluster
+    head = embed(trained["model"], planted, 8, output=default.embedding_output())
+    default = default.method
+    _, learned = cluster_and_score(head, 4, 0, 10, planted.labels, method=default)
     same = baselines(planted, 4, method=default)
     eof_same = same[f"EOF (10) + {CLUSTERERS[default].label}"][1]
     assert learned[ARI] > eof_same[ARI] + 0.05, (learned[ARI], eof_same[ARI])
@@ -179,6 +187,16 @@ def test_embed_averages_every_window_that_contains_a_step(planted):
         ((x, _, _, doy),) = list(window_batches(part, [[0]], w))
         first = model(x, part.domain, doy)["embedding"][0].double().numpy()
     np.testing.assert_allclose(disjoint[:w], first, rtol=1e-5, atol=1e-6)
+    # the head's embedding, in the same pass: the model's head_embedding output, averaged alike
+    both = embed_outputs(model, part, w, stride=2)
+    np.testing.assert_array_equal(both["embedding"], embed(model, part, w, stride=2))
+    head = embed(model, part, w, output="head_embedding")
+    with torch.no_grad():
+        z0 = model(x, part.domain, doy)["head_embedding"][0].double().numpy()
+    np.testing.assert_allclose(head[:w], z0, rtol=1e-5, atol=1e-6)
+    assert np.abs(head - disjoint).max() > 1e-3
+    with pytest.raises(ConfigError, match="invalid output='hidden'"):
+        embed(model, part, w, output="hidden")
     with pytest.raises(ConfigError, match="stride 5 is longer than the window"):
         embed(model, part, w, stride=5)
     with pytest.raises(ConfigError, match="embed_stride 9 is longer than train.window"):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from faconv.cells.base import CELLS
-from faconv.checks import check_positive_int
+from faconv.checks import check_number, check_positive_int
 from faconv.component import Component
 from faconv.decoders.base import DECODERS
 from faconv.domains.base import Domain
@@ -42,8 +42,10 @@ class RepresentationModel(Model):
         \\hat x_t = \\mathrm{decoder}(z'_t\\,[, H_t^{(L)}])
 
     The encoder stacks any registered cells (FAConvLSTM, ConvLSTM, graph compositions); each
-    layer's ``in_channels`` is wired from the previous one. The embedding that is clustered is
-    ``z'_t``.
+    layer's ``in_channels`` is wired from the previous one. Both embeddings are returned: the
+    refined ``z'_t`` (what KMeans and the mixture cluster, the paper's) and the head's per-step
+    ``z_t`` (what the clusterers that model persistence read; with
+    ``head_reconstruction_weight > 0`` it is trained to reconstruct the field on its own too).
 
     **Defaults for weather regimes.** The ``regional`` head pools the hidden state onto coarse
     regions, so the embedding keeps where highs and lows are; the ``basis`` decoder rebuilds
@@ -69,11 +71,18 @@ class RepresentationModel(Model):
         checkpoint_steps (int, optional): activation checkpointing of the encoder over chunks
             of this many steps when training: peak memory for long windows (a 365-day year)
             drops, at about one extra encoder forward. Default: ``None`` (off).
+        head_reconstruction_weight (float): weight of a second reconstruction loss, from the
+            head's per-step embedding ``z_t`` through the same decoder (``head_reconstruction``
+            in the output). It makes ``z_t`` itself describe the day's field, not only the
+            refined ``z'_t`` that the attention mixes across the window: ``z_t`` is what the
+            clusterers that model persistence read (``cluster.embedding: auto``). ``0`` turns
+            it off (the paper-literal composition). Default: ``1.0``.
 
     Shapes:
         - x: ``(B, T, *P, C_in)``; day_of_year: ``(B, T)``.
         - output: dict with ``reconstruction (B, T, *P, C_out)``, ``embedding (B, T, D)``
-          (refined), ``head_embedding (B, T, D)``, ``hidden (B, T, *P, C_hid)``.
+          (refined), ``head_embedding (B, T, D)``, ``hidden (B, T, *P, C_hid)``, and with
+          ``head_reconstruction_weight > 0`` ``head_reconstruction (B, T, *P, C_out)``.
 
     Config:
         ``{"type": "representation", "in_channels": 8, "encoder": [{"type": "fa_convlstm",
@@ -89,6 +98,7 @@ class RepresentationModel(Model):
         temporal: Any = "seasonal_attention",
         decoder: Any = "basis",
         checkpoint_steps: int | None = None,
+        head_reconstruction_weight: float = 1.0,
     ) -> None:
         super().__init__()
         owner = self.owner
@@ -109,6 +119,9 @@ class RepresentationModel(Model):
             decoder, in_channels=width, embedding_dim=dim, out_channels=self.out_channels
         )
         self.checkpoint_steps = check_checkpoint_steps(checkpoint_steps, owner)
+        self.head_reconstruction_weight = check_number(
+            head_reconstruction_weight, "head_reconstruction_weight", owner, minimum=0.0
+        )
 
     @property
     def embedding_dim(self) -> int:
@@ -127,5 +140,12 @@ class RepresentationModel(Model):
             h = torch.stack(outputs, 1)
         z0 = self.head(h, domain)
         z = z0 if self.temporal is None else self.temporal(z0, day_of_year)
-        recon = self.decoder(z, h, domain)
-        return {"reconstruction": recon, "embedding": z, "head_embedding": z0, "hidden": h}
+        out = {
+            "reconstruction": self.decoder(z, h, domain),
+            "embedding": z,
+            "head_embedding": z0,
+            "hidden": h,
+        }
+        if self.head_reconstruction_weight > 0 and z is not z0:
+            out["head_reconstruction"] = self.decoder(z0, h, domain)
+        return out

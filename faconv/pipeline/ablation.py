@@ -36,11 +36,12 @@ __all__ = ["PAPER_LITERAL", "ablation_variants", "run_ablation"]
 BASE = "FAConvLSTM (base)"
 
 #: The paper-literal composition: global mean/std subspace head, pointwise decoder reading the
-#: hidden state, the seasonal encoding added to the values too.
+#: hidden state, the seasonal encoding added to the values too, one reconstruction loss.
 PAPER_LITERAL = {
     "head": {"type": "subspace"},
     "decoder": {"type": "pointwise"},
     "temporal": {"type": "seasonal_attention", "encoding": "qkv"},
+    "head_reconstruction_weight": 0.0,
 }
 
 
@@ -139,7 +140,11 @@ def run_ablation(
     summary = summarize(runs)
     for name, value in macs.items():
         summary[name]["macs_per_window"] = {"mean": value, "std": 0.0}
-    lines = verdict({LEARNED: summary[BASE], **summary}, method=cfg.cluster.method)
+    lines = verdict(
+        {LEARNED: summary[BASE], **summary},
+        method=cfg.cluster.method,
+        embedding=cfg.cluster.embedding,
+    )
     result = {
         "seeds": seeds,
         "data": data.source,

@@ -114,7 +114,13 @@ def _cluster(args: argparse.Namespace) -> int:
 
     maps = _run_config(args) if args.maps else None
     r = run_cluster(
-        args.embeddings, args.k, args.out, seed=args.seed, maps_from=maps, method=args.method
+        args.embeddings,
+        args.k,
+        args.out,
+        seed=args.seed,
+        maps_from=maps,
+        method=args.method,
+        embedding=args.embedding,
     )
     for key, value in r["scores"].items():
         print(f"{key:<36}{value:>10.4f}")
@@ -294,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "cluster",
         "regimes of an embeddings file",
-        "Cluster the embeddings (a tied-covariance Gaussian mixture, or KMeans); scores "
+        "Cluster the embeddings (default: persistent regimes under red noise, an AR-HMM, on "
+        "the head's per-step embedding; see --method and --embedding); scores "
         "(ARI against planted regimes where known, Silhouette, Davies-Bouldin, "
         "Calinski-Harabasz), the regime timeline and clusters.nc. "
         "With --maps also the regime composites, frequencies, persistence and transitions "
@@ -313,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
         "model whose regimes share one Gaussian covariance; hmm: the same with white noise (a "
         "hidden Markov model); gmm: regimes without persistence (a tied-covariance mixture); "
         "kmeans: the paper's KMeans",
+    )
+    clu.add_argument(
+        "--embedding",
+        choices=("auto", "refined", "head"),
+        default="auto",
+        help="which embedding of the file to cluster: refined (after the temporal attention), "
+        "head (the head's, per step) or auto: head for arhmm and hmm, which model the regimes' "
+        "persistence themselves, refined for kmeans and gmm",
     )
     clu.add_argument("--out", default="faconv-out/cluster", help="output directory")
     clu.add_argument(

@@ -11,18 +11,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from faconv.errors import DataError
+from faconv.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # torch and scikit-learn load when used: the CLI lists the names cheaply
     import torch
 
 __all__ = [
     "CLUSTERERS",
+    "EMBEDDINGS",
     "AutoregressiveHMMClusterer",
     "Clusterer",
     "HiddenMarkovClusterer",
     "KMeansClusterer",
     "TiedGaussianClusterer",
+    "embedding_output",
+    "persistence_warning",
 ]
 
 
@@ -35,7 +38,8 @@ class Clusterer:
     name: str = ""
     label: str = ""  #: how tables and file attributes name the method
     state_keys: tuple[str, ...] = ()
-    #: whether rows are read as one time series in order (else each row is assigned alone)
+    #: whether rows are read as one time series in order (else each row is assigned alone);
+    #: such a clusterer models time itself and reads the per-step ("head") embedding
     sequential: bool = False
 
     def __init__(self, k: int, seed: int = 0, n_init: int = 10) -> None:
@@ -460,3 +464,59 @@ CLUSTERERS: dict[str, type[Clusterer]] = {
         AutoregressiveHMMClusterer,
     )
 }
+
+
+#: ``cluster.embedding`` -> the model output that is clustered: ``"refined"`` (after the
+#: seasonal temporal attention, the paper's), ``"head"`` (the head's per-step embedding, before
+#: it); ``"auto"`` picks by the clusterer, see :func:`embedding_output`.
+EMBEDDINGS: dict[str, str] = {"refined": "embedding", "head": "head_embedding"}
+
+
+def embedding_output(method: str, choice: str = "auto") -> str:
+    """Which embedding ``method`` clusters: ``"refined"`` or ``"head"``.
+
+    ``"auto"``: ``"head"`` for a clusterer that models the regimes' persistence
+    (:attr:`Clusterer.sequential`: ``hmm``, ``arhmm``), ``"refined"`` otherwise. The temporal
+    attention mixes the days of a window, across regime transitions; a clusterer with its
+    own time model would count that context twice and read the smeared transitions as
+    noise, while KMeans and the mixture, which see each day alone, gain from it. Measured on
+    the README's planted settings (FA + AR-HMM 0.86 → 0.90 on the built-in data, 0.60 → 0.70
+    at noise 1.2; KMeans 0.78 → 0.71 on the head's embedding).
+    """
+    if choice == "auto":
+        return "head" if CLUSTERERS[method].sequential else "refined"
+    if choice not in EMBEDDINGS:
+        raise ConfigError(
+            f"embedding must be 'auto' or one of {sorted(EMBEDDINGS)}, got {choice!r}"
+        )
+    return choice
+
+
+#: steps further apart than this (days) are not the days of persistent regimes
+PERSISTENT_STEP_DAYS = 31.0
+
+
+def persistence_warning(method: str, time) -> str | None:
+    """A note when ``method`` models day-to-day persistence but ``time``'s steps are more than
+    a month apart (seasonal or annual means), else ``None``.
+
+    Successive winter means are not persistent regimes: a persistence model then segments
+    the record in time (measured on the real seasonal means of the README: the AR-HMM's
+    composites align worse with the leading EOF than the mixture's or KMeans's).
+    """
+    if not CLUSTERERS[method].sequential or time is None or len(time) < 2:
+        return None
+    t = np.asarray(time)
+    if not np.issubdtype(t.dtype, np.datetime64):
+        try:  # cftime calendars
+            t = np.array([np.datetime64(v.isoformat()) for v in t])
+        except (AttributeError, ValueError):
+            return None
+    step = float(np.median(np.diff(t).astype("timedelta64[s]").astype(np.float64))) / 86400.0
+    if step <= PERSISTENT_STEP_DAYS:
+        return None
+    return (
+        f"cluster.method {method!r} models regimes that persist from one step to the next, "
+        f"but these steps are {step:.0f} days apart (seasonal or annual means?); "
+        "'gmm' or 'kmeans' treat the steps as independent"
+    )

@@ -7,6 +7,7 @@ import copy
 import json
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -18,11 +19,16 @@ import xarray as xr
 from faconv._io import atomic_write
 from faconv.checks import check_choice, check_int
 from faconv.errors import ConfigError, DataError
-from faconv.pipeline.clustering import CLUSTERERS
+from faconv.pipeline.clustering import (
+    CLUSTERERS,
+    EMBEDDINGS,
+    embedding_output,
+    persistence_warning,
+)
 from faconv.pipeline.evaluation import (
     baselines,
     cluster_and_score,
-    embed,
+    embed_outputs,
     write_embeddings,
 )
 from faconv.pipeline.results import RunResult, format_table, summarize, verdict
@@ -104,16 +110,29 @@ def run_embed(checkpoint: str | Path, cfg: RunConfig, out: str | Path) -> Path:
     """``faconv embed``: :meth:`RegimeEstimator.embed <faconv.RegimeEstimator.embed>` of the
     configured data with a trained checkpoint (its normaliser and climatology are re-applied);
     writes ``embeddings.nc`` (time coordinate, provenance, and the planted regimes for
-    generated data)."""
+    generated data), with both embeddings: ``embedding`` (refined) and ``head_embedding``."""
     from faconv.pipeline.estimator import RegimeEstimator
     from faconv.provenance import provenance
 
     out = output_dir(out)
     est = RegimeEstimator.from_checkpoint(checkpoint, cfg, work_dir=str(out))
-    emb, data = est.embed()
+    emb, data = est.embed_all()
     config = {**cfg.to_dict(), "model": est.model_config_, "train": asdict(est.train_config_)}
     attrs = provenance(config, data.source, checkpoint=str(checkpoint))
-    return write_embeddings(out / "embeddings.nc", emb, data.time, attrs=attrs, planted=data.labels)
+    return write_embeddings(
+        out / "embeddings.nc",
+        emb["refined"],
+        data.time,
+        attrs=attrs,
+        planted=data.labels,
+        head=emb["head"],
+    )
+
+
+def _warn_persistence(method: str, time) -> None:
+    note = persistence_warning(method, time)
+    if note is not None:
+        warnings.warn(note, UserWarning, stacklevel=3)
 
 
 def run_cluster(
@@ -124,9 +143,13 @@ def run_cluster(
     n_init: int = 10,
     maps_from: RunConfig | None = None,
     method: str = "arhmm",
+    embedding: str = "auto",
 ) -> dict:
     """Cluster an embeddings file (``method``: ``"arhmm"``, ``"hmm"``, ``"gmm"`` or ``"kmeans"``, see
-    :data:`~faconv.pipeline.clustering.CLUSTERERS`); writes metrics.json, clusters.nc, the regime timeline and
+    :data:`~faconv.pipeline.clustering.CLUSTERERS`; ``embedding``: ``"refined"``, ``"head"``
+    or ``"auto"``, see :func:`~faconv.pipeline.clustering.embedding_output`; a file written
+    before ``head_embedding`` existed is clustered on its refined embedding under
+    ``"auto"``); writes metrics.json, clusters.nc, the regime timeline and
     embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
     data) the regimes as NetCDF (composites, frequency, persistence, transitions) and their
     figures."""
@@ -138,6 +161,18 @@ def run_cluster(
         raise DataError(f"cannot read embeddings {embeddings}: {exc}") from exc
     if "embedding" not in ds:
         raise DataError(f"{embeddings} has no 'embedding' variable (written by `faconv embed`?)")
+    method = check_choice(method, CLUSTERERS, "method", "cluster")
+    _warn_persistence(method, ds["time"].values)
+    which = embedding_output(method, embedding)
+    if which == "head" and "head_embedding" not in ds:
+        if embedding == "head":
+            raise DataError(
+                f"{embeddings} has no 'head_embedding' (written before faconv embedded both); "
+                "re-run `faconv embed`, or cluster the refined embedding (--embedding refined)"
+            )
+        which = "refined"
+    key = EMBEDDINGS[which]
+    z = ds[key].values
     planted = ds["planted_regime"].values if "planted_regime" in ds else None
     data = None
     if maps_from is not None:  # the data, to score on the anomalies and draw the composites
@@ -148,29 +183,40 @@ def run_cluster(
             )
     weights = None if data is None else data.domain.point_weights().double().numpy()
     labels, scores = cluster_and_score(
-        ds["embedding"].values,
+        z,
         k,
         seed,
         n_init,
         planted,
         inputs=None if data is None else data.target.numpy(),
         weights=weights,
-        method=check_choice(method, CLUSTERERS, "method", "cluster"),
+        method=method,
     )
     from faconv.provenance import provenance
 
     attrs = {
         **ds.attrs,
         **provenance(),
-        "clustering": json.dumps({"k": k, "seed": seed, "n_init": n_init, "method": method}),
+        "clustering": json.dumps(
+            {"k": k, "seed": seed, "n_init": n_init, "method": method, "embedding": which}
+        ),
     }
     attrs["history"] = f"{ds.attrs.get('history', '')}\n{provenance()['history']}: cluster".strip()
     attrs["embeddings"] = str(embeddings)
+    head = ds["head_embedding"].values if "head_embedding" in ds else None
     write_embeddings(
-        out / "clusters.nc", ds["embedding"].values, ds["time"].values, labels, attrs, planted
+        out / "clusters.nc",
+        ds["embedding"].values,
+        ds["time"].values,
+        labels,
+        attrs,
+        planted,
+        head=head,
+        clustered=key,
     )
     result = {
         "k": k,
+        "embedding": which,
         "scores": scores,
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "embeddings": str(embeddings),
@@ -181,9 +227,7 @@ def run_cluster(
         "regime timeline": plots.plot_regime_timeline(
             ds["time"].values, labels, out / "timeline.png", planted
         ),
-        "embeddings (PCA)": plots.plot_embedding_projection(
-            ds["embedding"].values, labels, out / "projection.png"
-        ),
+        "embeddings (PCA)": plots.plot_embedding_projection(z, labels, out / "projection.png"),
     }
     if data is not None:
         how = f"FAConvLSTM embeddings + {CLUSTERERS[method].label}"
@@ -245,7 +289,9 @@ def train_and_score(
     the checkpoint and embeddings (and figures) to ``run_dir``."""
     tc = TrainConfig(**{**asdict(cfg.train), "seed": seed})
     res = train_model(section, data, tc, run_dir, progress=progress)
-    emb = embed(res["model"], data, tc.window, stride=cfg.cluster.embed_stride)
+    both = embed_outputs(res["model"], data, tc.window, stride=cfg.cluster.embed_stride)
+    clustered = cfg.cluster.embedding_output()
+    emb = both[clustered]
     weights = data.domain.point_weights().double().numpy()
     labels, scores = cluster_and_score(
         emb,
@@ -262,11 +308,13 @@ def train_and_score(
     config = {**cfg.to_dict(), "model": res["model_config"], "train": asdict(tc)}
     write_embeddings(
         run_dir / "embeddings.nc",
-        emb,
+        both["embedding"],
         data.time,
         labels,
         provenance(config, data.source, method=method),
         planted=data.labels,
+        head=both["head_embedding"],
+        clustered=clustered,
     )
     if figures:
         from faconv.pipeline import plots
@@ -331,6 +379,7 @@ def run_compare(
     if data is None:
         data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     check_clusters(cfg, data.num_steps)
+    _warn_persistence(cfg.cluster.method, data.time)
     seed_list = [cfg.train.seed + s for s in range(seeds)]
     grid_data = data
     if data.mesh_level is not None:  # ConvLSTM has no mesh form: it runs on the source grid
@@ -360,7 +409,7 @@ def run_compare(
         ]
     runs.update(classical_runs(data, cfg, seed_list))
     summary = summarize(runs)
-    lines = verdict(summary, method=cfg.cluster.method)
+    lines = verdict(summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding)
     result = {
         "seeds": seeds,
         "data": data.source,

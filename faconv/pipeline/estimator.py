@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,12 @@ from sklearn.base import BaseEstimator
 
 from faconv.checks import check_choice
 from faconv.errors import ConfigError, DataError
-from faconv.pipeline.clustering import CLUSTERERS
+from faconv.pipeline.clustering import (
+    CLUSTERERS,
+    EMBEDDINGS,
+    embedding_output,
+    persistence_warning,
+)
 from faconv.pipeline.training import (
     CheckpointError,
     RunConfig,
@@ -67,6 +73,11 @@ class RegimeEstimator(BaseEstimator):
             mean of its windows (:func:`~faconv.pipeline.evaluation.embed`); ``None``: the
             training window (disjoint windows); 1 embeds every step at every window
             position. Default: ``None``.
+        embedding: which of the model's embeddings is clustered (and returned by
+            :meth:`transform`): ``"refined"`` (after the seasonal temporal attention),
+            ``"head"`` (the head's, per step) or ``"auto"``: ``"head"`` for the methods that
+            model persistence (``arhmm``, ``hmm``), ``"refined"`` for ``kmeans`` and ``gmm``
+            (:func:`~faconv.pipeline.clustering.embedding_output`). Default: ``"auto"``.
 
     Example::
 
@@ -89,6 +100,7 @@ class RegimeEstimator(BaseEstimator):
         progress: bool = False,
         method: str = "arhmm",
         embed_stride: int | None = None,
+        embedding: str = "auto",
     ) -> None:
         self.k = k
         self.model = model
@@ -100,6 +112,7 @@ class RegimeEstimator(BaseEstimator):
         self.progress = progress
         self.method = method
         self.embed_stride = embed_stride
+        self.embedding = embedding
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -119,6 +132,7 @@ class RegimeEstimator(BaseEstimator):
             "n_init": config.cluster.n_init,
             "method": config.cluster.method,
             "embed_stride": config.cluster.embed_stride,
+            "embedding": config.cluster.embedding,
             "model": copy.deepcopy(config.model),
             "train": train,
             "data": data,
@@ -137,6 +151,7 @@ class RegimeEstimator(BaseEstimator):
                 "n_init": self.n_init,
                 "method": self.method,
                 "embed_stride": self.embed_stride,
+                "embedding": self.embedding,
             },
         }
         if self.model is not None:
@@ -150,6 +165,9 @@ class RegimeEstimator(BaseEstimator):
         the embeddings.
         ``ds=None`` reads the data section's ``path`` (or the built-in generated data)."""
         data = self._fit_model(ds, check_k=True)
+        note = persistence_warning(self.method, data.time)
+        if note is not None:
+            warnings.warn(note, UserWarning, stacklevel=2)
         emb = self._embed(data)
         self.clusterer_ = self._clusterer()(self.k, self.seed, self.n_init).fit(emb)
         self.cluster_centers_ = self.clusterer_.centers
@@ -183,10 +201,18 @@ class RegimeEstimator(BaseEstimator):
 
     def embed(self, ds: xr.Dataset | None = None):
         """Embeddings ``(T, D)`` (numpy) of ``ds`` (``None``: the data section's path or the
-        generated data) with the fitted normaliser, and the prepared data: what
-        ``faconv embed`` runs. :meth:`transform` gives the same as a DataArray."""
+        generated data) with the fitted normaliser, the ones that are clustered (see
+        ``embedding``), and the prepared data. :meth:`transform` gives the same as a
+        DataArray."""
         data = self._prepare(ds)
         return self._embed(data), data
+
+    def embed_all(self, ds: xr.Dataset | None = None):
+        """Both embeddings of ``ds``, ``{"refined": (T, D), "head": (T, D)}`` (numpy), in one
+        pass, and the prepared data: what ``faconv embed`` runs and writes."""
+        data = self._prepare(ds)
+        out = self._embed(data, outputs=tuple(EMBEDDINGS.values()))
+        return {name: out[key] for name, key in EMBEDDINGS.items()}, data
 
     def transform(self, ds: xr.Dataset) -> xr.DataArray:
         """Per-step embeddings ``(time, dim)`` of ``ds`` (the fitted climatology and
@@ -244,6 +270,7 @@ class RegimeEstimator(BaseEstimator):
             if "cluster_centers" in ckpt:  # saved before cluster.method: KMeans centres
                 params.setdefault("method", "kmeans")
                 ckpt["cluster.cluster_centers"] = ckpt["cluster_centers"]
+            params.setdefault("embedding", "refined")  # saved before cluster.embedding
             est = cls(**params)
             clusterer = est._clusterer()
             model_cfg = json.loads(ckpt["model_config"])
@@ -300,14 +327,17 @@ class RegimeEstimator(BaseEstimator):
             )
         return data
 
-    def _embed(self, data) -> np.ndarray:
-        from faconv.pipeline.evaluation import embed
+    def _embed(self, data, outputs: tuple[str, ...] | None = None):
+        """The clustered embedding ``(T, D)``; with ``outputs`` a dict of those outputs."""
+        from faconv.pipeline.evaluation import embed_outputs
 
+        cluster = self.run_config().cluster  # validated
         window = min(self.train_config_.window, data.num_steps)
-        stride = self.run_config().cluster.embed_stride  # validated
-        stride = min(stride or window, window)
+        stride = min(cluster.embed_stride or window, window)
+        keys = outputs or (cluster.embedding_output(),)
         with torch.no_grad():
-            return embed(self.model_, data, window, stride=stride)
+            out = embed_outputs(self.model_, data, window, keys, stride=stride)
+        return out if outputs else out[keys[0]]
 
     def _check_clustered(self) -> None:
         self._check_fitted()
@@ -328,14 +358,14 @@ class RegimeEstimator(BaseEstimator):
     def _label(self) -> str:
         return self._clusterer().label
 
-    @staticmethod
-    def _embedding(emb: np.ndarray, time) -> xr.DataArray:
+    def _embedding(self, emb: np.ndarray, time) -> xr.DataArray:
+        which = embedding_output(self.method, self.embedding)
         return xr.DataArray(
             emb.astype(np.float32),
             dims=("time", "dim"),
             coords={"time": time, "dim": np.arange(emb.shape[1])},
             name="embedding",
-            attrs={"long_name": "FAConvLSTM embedding of each step", "units": "1"},
+            attrs={"long_name": f"FAConvLSTM embedding of each step ({which})", "units": "1"},
         )
 
     def _labels(self, labels: np.ndarray, time) -> xr.DataArray:

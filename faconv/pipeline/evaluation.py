@@ -3,6 +3,7 @@ number says what it was computed on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from sklearn.metrics import (
 )
 
 from faconv._io import atomic_write
-from faconv.checks import check_int
+from faconv.checks import check_choice, check_int
 from faconv.data.store import window_batches
 from faconv.data.windows import window_starts
 from faconv.errors import ConfigError, DataError
@@ -32,6 +33,7 @@ __all__ = [
     "baselines",
     "cluster_and_score",
     "embed",
+    "embed_outputs",
     "eof_features",
     "field_features",
     "oracle_labels",
@@ -51,9 +53,18 @@ SILHOUETTE_LAB = "silhouette[min-max inputs,cosine]"
 
 
 @torch.no_grad()
-def embed(model, data, window: int, batch_size: int = 8, stride: int | None = None) -> np.ndarray:
-    """One embedding per timestep (the model's refined per-step embedding): the mean over the
-    windows of ``window`` steps, started every ``stride`` steps, that contain the step.
+def embed_outputs(
+    model,
+    data,
+    window: int,
+    outputs: Sequence[str] = ("embedding", "head_embedding"),
+    batch_size: int = 8,
+    stride: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-step embeddings, one array per model output in ``outputs`` (``"embedding"``: the
+    refined embedding, after the temporal attention; ``"head_embedding"``: the head's, before
+    it), in one pass: each step's is the mean over the windows of ``window`` steps, started
+    every ``stride`` steps, that contain the step.
 
     ``stride=None`` (the default) is the window: disjoint windows, each step embedded once,
     as in training. A smaller stride embeds each step at several positions of the window and
@@ -64,7 +75,7 @@ def embed(model, data, window: int, batch_size: int = 8, stride: int | None = No
     "Measured, not adopted"), hence not the default.
 
     Shapes:
-        - output: ``(T, D)`` float64.
+        - output: ``{name: (T, D)}`` float64.
     """
     stride = window if stride is None else check_int(stride, "stride", "embed", minimum=1)
     if stride > window:
@@ -72,18 +83,42 @@ def embed(model, data, window: int, batch_size: int = 8, stride: int | None = No
             f"embed: stride {stride} is longer than the window ({window} steps): some steps "
             "would not be embedded; use a stride of at most the window"
         )
+    outputs = tuple(outputs)
+    for name in outputs:
+        check_choice(name, ("embedding", "head_embedding"), "output", "embed")
     model.eval()
     device = next(model.parameters()).device
     starts = window_starts(data.num_steps, window, stride)
-    total = np.zeros((data.num_steps, model.embedding_dim))
+    total = {name: np.zeros((data.num_steps, model.embedding_dim)) for name in outputs}
     count = np.zeros((data.num_steps, 1))
     groups = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
     for chunk, (x, _, _, doy) in zip(groups, window_batches(data, groups, window)):
-        z = model(x.to(device), data.domain, doy.to(device))["embedding"].double().cpu().numpy()
-        for j, s in enumerate(chunk):
-            total[s : s + window] += z[j]
+        result = model(x.to(device), data.domain, doy.to(device))
+        for name in outputs:
+            z = result[name].double().cpu().numpy()
+            for j, s in enumerate(chunk):
+                total[name][s : s + window] += z[j]
+        for s in chunk:
             count[s : s + window] += 1
-    return total / count
+    return {name: t / count for name, t in total.items()}
+
+
+def embed(
+    model,
+    data,
+    window: int,
+    batch_size: int = 8,
+    stride: int | None = None,
+    output: str = "embedding",
+) -> np.ndarray:
+    """One embedding per timestep: :func:`embed_outputs` of one model output (default the
+    refined per-step embedding; ``"head_embedding"``: the head's, what the clusterers that
+    model persistence read, see :func:`faconv.pipeline.clustering.embedding_output`).
+
+    Shapes:
+        - output: ``(T, D)`` float64.
+    """
+    return embed_outputs(model, data, window, (output,), batch_size, stride)[output]
 
 
 def field_features(fields, weights=None, mask=None) -> np.ndarray:
@@ -227,9 +262,13 @@ def write_embeddings(
     labels: np.ndarray | None = None,
     attrs: dict | None = None,
     planted: np.ndarray | None = None,
+    head: np.ndarray | None = None,
+    clustered: str | None = None,
 ) -> Path:
     """Embeddings (with cluster labels and planted regimes when given) as NetCDF with the time
-    coordinate, written atomically."""
+    coordinate, written atomically: ``embedding`` (the refined embedding), ``head_embedding``
+    (the head's, when given) and the attribute ``clustered_embedding`` naming the variable the
+    labels came from (when given)."""
     from faconv.provenance import provenance
 
     emb_attrs = {"long_name": "learned embedding of each step", "units": "1"}
@@ -238,6 +277,17 @@ def write_embeddings(
         coords={"time": time, "dim": np.arange(embeddings.shape[1])},
         attrs={**provenance(), **{k: v for k, v in (attrs or {}).items() if v is not None}},
     )
+    ds["embedding"].attrs["long_name"] = (
+        "learned embedding of each step (refined by the temporal attention)"
+    )
+    if head is not None:
+        ds["head_embedding"] = (
+            ("time", "dim"),
+            np.asarray(head, dtype=np.float32),
+            {"long_name": "learned embedding of each step (the head's, per step)", "units": "1"},
+        )
+    if clustered is not None:
+        ds.attrs["clustered_embedding"] = clustered
     ds["time"].attrs.update(standard_name="time", long_name="time")
     ds["dim"].attrs.update(long_name="embedding dimension", units="1")
     if labels is not None:

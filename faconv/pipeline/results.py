@@ -121,11 +121,13 @@ def verdict(
     margin: float = 0.05,
     oracle_share: float = 0.9,
     method: str | None = None,
+    embedding: str = "auto",
 ) -> list[str]:
     """One line per judgement: does the learned representation beat the classical method
     (ARI where planted regimes exist, else the anomaly variance its regimes explain), reach
     ``oracle_share`` of the oracle, and match ConvLSTM? With ``method`` (``cluster.method``)
-    a last line names how the learned embeddings were clustered."""
+    a last line names how the learned embeddings were clustered, and which of them
+    (``embedding``: ``cluster.embedding``)."""
     eof = next((m for m in summary if m.startswith("EOF")), None)
     lines = []
     key, what = (
@@ -169,10 +171,12 @@ def verdict(
             f"{learned} {'>=' if ours >= conv else '<'} ConvLSTM: {what} {ours:.3f} vs {conv:.3f}."
         )
     if method is not None:
-        from faconv.pipeline.clustering import CLUSTERERS
+        from faconv.pipeline.clustering import CLUSTERERS, embedding_output
 
+        which = {"head": "the head's per-step embeddings", "refined": "the refined embeddings"}
         lines.append(
-            f"The learned embeddings are clustered with {CLUSTERERS[method].label} "
-            f"(cluster.method {method!r}); the classical rows name their clusterer."
+            f"The learned models' {which[embedding_output(method, embedding)]} are clustered "
+            f"with {CLUSTERERS[method].label} (cluster.method {method!r}, cluster.embedding "
+            f"{embedding!r}); the classical rows name their clusterer."
         )
     return lines

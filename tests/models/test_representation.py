@@ -154,3 +154,43 @@ def test_default_model_reconstructs_through_the_embedding_only():
     )  # fmt: skip
     assert model.head.registry_name == "regional" and not model.decoder.reads_hidden
     assert model.temporal.encoding == "qk"
+
+
+def test_the_head_embedding_is_reconstructed_too_and_weighted_in_the_loss(tmp_path):
+    from faconv.pipeline.training import DataConfig, TrainConfig, prepare_data
+    from faconv.pipeline.training.trainer import _loss
+
+    torch.manual_seed(0)
+    kw = dict(
+        encoder=[{"type": "fa_convlstm", "hidden_channels": 8}],
+        head={"type": "regional", "regions": 4},
+        decoder={"type": "basis", "regions": 16},
+    )
+    model = faconv.RepresentationModel(3, head_reconstruction_weight=0.5, **kw).double()
+    dom, x = GridDomain(6, 8), randn(2, 4, 6, 8, 3, dtype=torch.float64)
+    doy = torch.arange(4).repeat(2, 1)
+    out = model(x, dom, doy)
+    # the same decoder, read from the head's per-step embedding instead of the refined one
+    expected = model.decoder(out["head_embedding"], out["hidden"], dom)
+    compare_tensors(out["head_reconstruction"], expected, atol=0, rtol=0)
+    assert (out["head_reconstruction"] - out["reconstruction"]).abs().max() > 1e-3
+    off = faconv.RepresentationModel(3, head_reconstruction_weight=0, **kw).double()
+    assert "head_reconstruction" not in off(x, dom, doy)
+    with pytest.raises(ConfigError, match="head_reconstruction_weight"):
+        faconv.RepresentationModel(3, head_reconstruction_weight=-1.0, **kw)
+    # the training loss is the refined reconstruction's plus the weighted head's
+    gen = {"days": 16, "height": 6, "width": 8, "regimes": 2}
+    data = prepare_data(DataConfig(generated=gen, variables=["msl", "u10", "t2m"]), tmp_path)
+    model = faconv.RepresentationModel(data.in_channels, head_reconstruction_weight=0.5, **kw)
+    xb, yb, mb, db = (t[:2] for t in next(iter(_batches(data))))
+    out = model(xb, data.domain, db)
+    want = reconstruction_loss(out["reconstruction"], yb, data.domain, mb)
+    want = want + 0.5 * reconstruction_loss(out["head_reconstruction"], yb, data.domain, mb)
+    got = _loss(model, (xb, yb, mb, db), data, TrainConfig(), torch.device("cpu"))
+    compare_tensors(got, want, atol=1e-6, rtol=1e-6)
+
+
+def _batches(data, window=4):
+    from faconv.data.store import window_batches
+
+    return window_batches(data, [[0, 4]], window)

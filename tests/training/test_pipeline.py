@@ -142,6 +142,15 @@ def test_run_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="cannot parse"):
         load_run_config(y)
     assert RunConfig.from_dict({}).train.epochs == 40
+    with pytest.raises(ConfigError, match=r"embedding='attention'; valid values: 'auto'"):
+        RunConfig.from_dict({"cluster": {"embedding": "attention"}})
+    # which embedding each method clusters under the default "auto", and when chosen
+    pick = {m: RunConfig.from_dict({"cluster": {"method": m}}).cluster.embedding_output()
+            for m in ("arhmm", "hmm", "gmm", "kmeans")}  # fmt: skip
+    assert pick == {"arhmm": "head_embedding", "hmm": "head_embedding", "gmm": "embedding",
+                    "kmeans": "embedding"}  # fmt: skip
+    forced = RunConfig.from_dict({"cluster": {"method": "kmeans", "embedding": "head"}})
+    assert forced.cluster.embedding_output() == "head_embedding"
 
 
 def test_cli_train_embed_cluster_compare(tmp_path, capsys):
@@ -172,6 +181,26 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
                  "--out", str(tmp_path / "g")]) == 0  # fmt: skip
     with xr.open_dataset(tmp_path / "g" / "clusters.nc") as ds:
         assert json.loads(ds.attrs["clustering"])["method"] == "gmm"
+        assert ds.attrs["clustered_embedding"] == "embedding"  # auto: refined for the mixture
+    # both embeddings are written; the AR-HMM (the default) reads the head's per-step one
+    assert metrics["embedding"] == "head"
+    with xr.open_dataset(tmp_path / "c" / "clusters.nc") as ds:
+        assert ds.attrs["clustered_embedding"] == "head_embedding"
+        assert ds["head_embedding"].shape == ds["embedding"].shape == (36, 16)
+        assert not np.allclose(ds["head_embedding"].values, ds["embedding"].values)
+    # a file from before the head's embedding was written: auto falls back to the refined one,
+    # asking for the head's is a clear error
+    old = tmp_path / "old.nc"
+    with xr.open_dataset(emb_file) as ds:
+        ds.drop_vars("head_embedding").load().to_netcdf(old)
+    assert (
+        main(["cluster", "--embeddings", str(old), "--k", "3", "--out", str(tmp_path / "o")]) == 0
+    )
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["embedding"] == "refined"
+    capsys.readouterr()
+    assert main(["cluster", "--embeddings", str(old), "--k", "3", "--embedding", "head",
+                 "--out", str(tmp_path / "o2")]) == 2  # fmt: skip
+    assert "no 'head_embedding'" in capsys.readouterr().err
     assert (
         main(["compare", *run, "--seeds", "2", "--out", str(tmp_path / "cmp"), "--no-progress"])
         == 0

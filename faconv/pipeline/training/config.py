@@ -211,7 +211,11 @@ class ClusterConfig(_Section):
     :mod:`faconv.pipeline.clustering`. ``embed_stride``: windows are embedded every that many
     steps and each step takes the mean over the windows that contain it (``None``, the
     default: ``train.window``, disjoint windows; 1: every position of the window; at most
-    ``train.window``; see :func:`faconv.pipeline.evaluation.embed`)."""
+    ``train.window``; see :func:`faconv.pipeline.evaluation.embed`). ``embedding``: which
+    of the model's embeddings is clustered, ``"refined"`` (after the seasonal temporal
+    attention), ``"head"`` (before it) or ``"auto"`` (the default: ``"head"`` for the
+    clusterers that model persistence, ``hmm`` and ``arhmm``, ``"refined"`` for ``kmeans``
+    and ``gmm``; see :func:`faconv.pipeline.clustering.embedding_output`)."""
 
     section = "cluster"
 
@@ -222,6 +226,16 @@ class ClusterConfig(_Section):
     embed_stride: int | None = field(
         default=None, metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=1))}
     )
+    embedding: str = field(
+        default="auto",
+        metadata=_spec(lambda v, n, o: check_choice(v, ("auto", "refined", "head"), n, o)),
+    )
+
+    def embedding_output(self) -> str:
+        """The model output clustered: ``"embedding"`` (refined) or ``"head_embedding"``."""
+        from faconv.pipeline.clustering import EMBEDDINGS, embedding_output
+
+        return EMBEDDINGS[embedding_output(self.method, self.embedding)]
 
 
 def _default_model() -> dict:

@@ -96,9 +96,15 @@ def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) ->
     x, y, m, doy = batch
     amp = cfg.amp and device.type == "cuda"
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        recon = model(x, data.domain, doy)["reconstruction"].float()
+        out = model(x, data.domain, doy)
+    recon = out["reconstruction"].float()
+    # the model's second reconstruction, from the head's per-step embedding (weighted)
+    head = out.get("head_reconstruction")
+    head_weight = getattr(getattr(model, "module", model), "head_reconstruction_weight", 0.0)
     if world is None:
         loss = reconstruction_loss(recon, y, data.domain, m)
+        if head is not None:
+            loss = loss + head_weight * reconstruction_loss(head.float(), y, data.domain, m)
         if cfg.laplacian_weight:
             loss = loss + cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
         return loss
@@ -106,6 +112,8 @@ def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) ->
     w = data.domain.point_weights(recon.device, recon.dtype)
     w = w.view(*([1] * (recon.dim() - w.dim() - 1)), *w.shape, 1) * m
     loss = size * (w * (recon - y) ** 2).sum() / weight
+    if head is not None:
+        loss = loss + size * head_weight * (w * (head.float() - y) ** 2).sum() / weight
     if cfg.laplacian_weight:
         share = recon.shape[0] / count
         loss = loss + size * share * cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
