@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faconv.pipeline.clustering import CLUSTERERS
+from faconv.pipeline.clustering import CLUSTERERS, EMBEDDINGS, embedding_output
 from faconv.pipeline.commands import run_compare
 from faconv.pipeline.evaluation import ARI, embed, field_features
 from faconv.pipeline.training import RunConfig, prepare_data, train_model
@@ -102,7 +102,7 @@ def real_check(name, var, seeds, epochs, work, method="arhmm"):
     for seed in range(seeds):
         cfg = TrainConfig(epochs=epochs, seed=seed)
         model = train_model({}, data, cfg, Path(work) / f"{var}-{seed}", progress=False)["model"]
-        emb = embed(model, data, cfg.window)
+        emb = embed(model, data, cfg.window, output=EMBEDDINGS[embedding_output(method)])
         rs.append(corr(CLUSTERERS[method](2, seed, 10).fit_predict(emb)))
     return data, rs, raw
 

@@ -14,6 +14,9 @@ data), with the planted regimes known:
   maximum likelihood picks), beside how often the true start is the likelier;
 * ``default``: ARI of the default clusterer (``cluster.method``).
 
+The learned features are the embedding each run clustered (``clustered_embedding`` of its
+``embeddings.nc``: the head's per-step embedding under the default ``arhmm``).
+
 Equal probes and separability but different ``default`` ARIs mean the search, not the
 features, makes the difference. No training: about a minute per setting on 2 CPU cores.
 
@@ -99,7 +102,9 @@ def main() -> None:
         for name in ("FAConvLSTM", "ConvLSTM"):
             for seed, path in enumerate(sorted(folder.glob(f"{name}-seed*/embeddings.nc"))):
                 with xr.open_dataset(path) as ds:
-                    z, planted = ds["embedding"].values, ds["planted_regime"].values
+                    # the embedding the run clustered (the head's for the HMMs since it exists)
+                    z = ds[ds.attrs.get("clustered_embedding", "embedding")].values
+                    planted = ds["planted_regime"].values
                 rows.setdefault(name, []).append(diagnose(z, planted, method, args.starts, seed))
         data = prepare_data(cfg.data, folder, val_fraction=cfg.train.val_fraction)
         w = data.domain.point_weights(dtype=torch.float64).numpy()

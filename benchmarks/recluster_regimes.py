@@ -4,7 +4,9 @@ For every setting folder in DIR: the ARI against the planted regimes of the stor
 and ConvLSTM embeddings clustered with each of ``CLUSTERERS`` (KMeans, the tied-covariance
 Gaussian mixture, the hidden Markov model, the AR(1)-noise model; ``--methods`` picks some),
 beside the classical EOF features clustered the same ways, one row per setting (mean over
-the seeds found). No training: 3-5 minutes per setting on 2 CPU cores with every clusterer.
+the seeds found). Each clusterer reads the embedding ``cluster.embedding: auto`` gives it (the
+head's per-step embedding for the HMMs, the refined one for KMeans and the mixture; the
+refined one for runs stored before the head's was written); ``--embedding`` forces one. No training: 3-5 minutes per setting on 2 CPU cores with every clusterer.
 
     python benchmarks/bench_regimes.py --seeds 3 --out runs/regimes
     python benchmarks/recluster_regimes.py runs/regimes
@@ -20,16 +22,18 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from faconv.pipeline.clustering import CLUSTERERS
+from faconv.pipeline.clustering import CLUSTERERS, EMBEDDINGS, embedding_output
 from faconv.pipeline.evaluation import ARI, baselines, cluster_and_score
 from faconv.pipeline.training import RunConfig, prepare_data
 
 
-def learned(folder: Path, method: str, k: int, how: str) -> float:
+def learned(folder: Path, method: str, k: int, how: str, embedding: str = "auto") -> float:
     aris = []
+    key = EMBEDDINGS[embedding_output(how, embedding)]
     for seed, path in enumerate(sorted(folder.glob(f"{method}-seed*/embeddings.nc"))):
         with xr.open_dataset(path) as ds:
-            z, planted = ds["embedding"].values, ds["planted_regime"].values
+            z = ds[key if key in ds else "embedding"].values
+            planted = ds["planted_regime"].values
         aris.append(cluster_and_score(z, k, seed, planted=planted, method=how)[1][ARI])
     return float(np.mean(aris)) if aris else float("nan")
 
@@ -53,6 +57,12 @@ def main() -> None:
         default=",".join(CLUSTERERS),
         help=f"clusterers to run, comma-separated (default: all, {','.join(CLUSTERERS)})",
     )
+    p.add_argument(
+        "--embedding",
+        choices=("auto", *EMBEDDINGS),
+        default="auto",
+        help="which learned embedding each clusterer reads (default: auto, as cluster.embedding)",
+    )
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     eofs = [int(n) for n in args.eofs.split(",")]
@@ -68,7 +78,11 @@ def main() -> None:
         result = json.loads((folder / "compare.json").read_text())
         cfg = RunConfig.from_dict(result["config"])
         k, seeds = cfg.cluster.k, result["seeds"]
-        row = [learned(folder, m, k, how) for m in ("FAConvLSTM", "ConvLSTM") for how in methods]
+        row = [
+            learned(folder, m, k, how, args.embedding)
+            for m in ("FAConvLSTM", "ConvLSTM")
+            for how in methods
+        ]
         data = prepare_data(cfg.data, folder, val_fraction=cfg.train.val_fraction)
         found = {}
         for n in eofs:
