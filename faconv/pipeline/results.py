@@ -173,9 +173,9 @@ def verdict(
     if method is not None:
         from faconv.pipeline.clustering import CLUSTERERS, embedding_output
 
-        which = {"head": "the head's per-step embeddings", "refined": "the refined embeddings"}
+        which = {"head": "the head's, per step", "refined": "refined by the temporal attention"}
         lines.append(
-            f"The learned models' {which[embedding_output(method, embedding)]} are clustered "
+            f"The learned embeddings ({which[embedding_output(method, embedding)]}) are clustered "
             f"with {CLUSTERERS[method].label} (cluster.method {method!r}, cluster.embedding "
             f"{embedding!r}); the classical rows name their clusterer."
         )
