@@ -13,6 +13,7 @@ from sklearn.mixture import GaussianMixture
 from faconv.errors import ConfigError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
+    METHODS,
     AutoregressiveHMMClusterer,
     HiddenMarkovClusterer,
     TiedGaussianClusterer,
@@ -20,6 +21,8 @@ from faconv.pipeline.clustering import (
     _forward_backward_pairs,
     embedding_output,
     persistence_warning,
+    resolve_method,
+    step_days,
 )
 from faconv.pipeline.training.checkpoint import CheckpointError
 
@@ -282,3 +285,28 @@ def test_persistence_models_warn_on_steps_months_apart():
     noleap = [cftime.DatetimeNoLeap(1950 + i, 1, 15) for i in range(5)]
     assert "365 days apart" in persistence_warning("arhmm", np.array(noleap))
     assert persistence_warning("arhmm", days[:1]) is None
+    assert persistence_warning("auto", winters) is None  # auto picks KMeans there
+
+
+def test_auto_picks_the_clusterer_from_the_time_step():
+    import cftime
+    import pandas as pd
+
+    days = pd.date_range("2021-01-01", periods=40, freq="D").values
+    pentads = pd.date_range("2021-01-01", periods=40, freq="5D").values
+    monthly = pd.date_range("2021-01-01", periods=40, freq="MS").values
+    winters = pd.date_range("1950-01-15", periods=40, freq="365D").values
+    noleap = np.array([cftime.DatetimeNoLeap(1950 + i, 1, 15) for i in range(5)])
+    assert step_days(days) == 1.0 and step_days(noleap) == 365.0
+    assert step_days(days[:1]) is None and step_days(np.arange(5)) is None
+    for time, expected in [(days, "arhmm"), (pentads, "arhmm"), (monthly, "arhmm"),
+                           (winters, "kmeans"), (noleap, "kmeans"), (None, "arhmm")]:  # fmt: skip
+        assert resolve_method("auto", time) == expected
+    for name in CLUSTERERS:  # an explicit choice is kept whatever the step
+        assert resolve_method(name, winters) == name
+    # the embedding follows the resolved clusterer
+    assert embedding_output("auto", "auto", days) == "head"
+    assert embedding_output("auto", "auto", winters) == "refined"
+    assert METHODS[0] == "auto" and set(METHODS[1:]) == set(CLUSTERERS)
+    with pytest.raises(ConfigError, match="valid values: 'auto', 'kmeans'"):
+        resolve_method("dbscan", days)

@@ -153,7 +153,8 @@ def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted,
 
     from faconv.pipeline.training import load_checkpoint, save_checkpoint
 
-    assert fitted.method == "arhmm" and fitted.clusterer_.name == "arhmm"  # the default
+    # the default: "auto", which picks the AR-HMM for daily steps
+    assert fitted.method == "auto" and fitted.method_ == fitted.clusterer_.name == "arhmm"
     assert fitted.labels_.attrs["long_name"].endswith("FAConvLSTM embeddings + AR-HMM)")
     ckpt = load_checkpoint(fitted.save(tmp_path / "est.pt"))
     assert {"cluster.means", "cluster.precision", "cluster.log_transition", "cluster.rho"} <= set(
@@ -163,13 +164,14 @@ def test_the_clusterer_is_saved_and_an_older_kmeans_file_still_loads(ds, fitted,
     params = json.loads(ckpt["estimator"])
     del params["method"]
     del params["embedding"]  # nor cluster.embedding
-    old = {k: v for k, v in ckpt.items() if not k.startswith("cluster.")}
+    old = {k: v for k, v in ckpt.items() if not k.startswith("cluster")}
     centres = torch.from_numpy(fitted.cluster_centers_)
     save_checkpoint(
         tmp_path / "old.pt", {**old, "estimator": json.dumps(params), "cluster_centers": centres}
     )
     back = faconv.RegimeEstimator.load(tmp_path / "old.pt")
-    assert back.method == "kmeans"
+    assert back.method == back.method_ == "kmeans"
+    assert faconv.RegimeEstimator.load(tmp_path / "est.pt").method_ == "arhmm"  # as fitted
     # and clustered the refined embedding: files saved before cluster.embedding keep it
     assert fitted.embedding == "auto" and back.embedding == "refined"
     assert "(head)" in fitted.transform(ds).attrs["long_name"]

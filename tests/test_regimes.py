@@ -85,7 +85,8 @@ def test_learned_embeddings_beat_eof_kmeans_on_a_small_planted_set(planted, tmp_
     assert learned[ARI] > eof[ARI] + 0.02, (learned[ARI], eof[ARI])
     # the default clusterer (the AR-HMM, on the head's per-step embedding): well above the EOF
     # features given the same clusterer (0.87 / 0.50 when written; EOF + KMeans 0.51)
-    default = RunConfig.from_dict({}).cluster
+    default = RunConfig.from_dict({}).cluster.resolved(planted.time)  # auto: daily -> arhmm
+    assert default.method == "arhmm"
     head = embed(trained["model"], planted, 8, output=default.embedding_output())
     default = default.method
     _, learned = cluster_and_score(head, 4, 0, 10, planted.labels, method=default)
@@ -149,7 +150,7 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
     from faconv.errors import ConfigError
     from faconv.pipeline.training import RunConfig
 
-    with pytest.raises(ConfigError, match="valid values: 'kmeans', 'gmm', 'hmm', 'arhmm'"):
+    with pytest.raises(ConfigError, match="valid values: 'auto', 'kmeans', 'gmm', 'hmm', 'arhmm'"):
         RunConfig.from_dict({"cluster": {"method": "dbscan"}})
     assert RunConfig.from_dict({"cluster": {"method": "gmm"}}).cluster.method == "gmm"
     found = baselines(planted, k=3, n_eofs=4, method="gmm")
@@ -158,7 +159,12 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
     from faconv.pipeline.estimator import RegimeEstimator
 
     assert RegimeEstimator.from_config({"cluster": {"method": "kmeans"}}).method == "kmeans"
-    assert RunConfig.from_dict({}).cluster.method == "arhmm"  # the default
+    assert RunConfig.from_dict({}).cluster.method == "auto"  # the default
+    assert set(baselines(planted, k=3, n_eofs=4, method="auto")) == set(found) - {
+        "EOF (4) + GMM"
+    } | {"EOF (4) + AR-HMM"}  # auto: daily steps, the AR-HMM
+    with pytest.raises(ConfigError, match="cluster_and_score: invalid method='auto'"):
+        cluster_and_score(np.zeros((9, 2)), 2, method="auto")  # callers resolve auto
 
 
 def test_embed_averages_every_window_that_contains_a_step(planted):

@@ -24,6 +24,7 @@ from faconv.pipeline.commands import (
     classical_runs,
     convlstm_baseline,
     output_dir,
+    resolve_cluster,
     train_and_score,
     write_json,
 )
@@ -112,6 +113,8 @@ def run_ablation(
     out = output_dir(out)
     data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     check_clusters(cfg, data.num_steps)
+    requested = cfg.cluster.method
+    cfg = resolve_cluster(cfg, data.time)
     seed_list = [cfg.train.seed + s for s in range(seeds)]
     unique: dict[str, str] = {}  # resolved model config -> first name trained with it
     runs: dict[str, list[RunResult]] = {}
@@ -144,6 +147,7 @@ def run_ablation(
         {LEARNED: summary[BASE], **summary},
         method=cfg.cluster.method,
         embedding=cfg.cluster.embedding,
+        requested=requested,
     )
     result = {
         "seeds": seeds,

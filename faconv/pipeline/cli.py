@@ -125,7 +125,8 @@ def _cluster(args: argparse.Namespace) -> int:
     for key, value in r["scores"].items():
         print(f"{key:<36}{value:>10.4f}")
     print(
-        f"cluster sizes {r['cluster_sizes']}; metrics written to {Path(args.out) / 'metrics.json'}"
+        f"{r['method']} on the {r['embedding']} embedding; cluster sizes {r['cluster_sizes']}; "
+        f"metrics written to {Path(args.out) / 'metrics.json'}"
     )
     return 0
 
@@ -230,7 +231,7 @@ def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from faconv.pipeline.clustering import CLUSTERERS
+    from faconv.pipeline.clustering import METHODS
     from faconv.pipeline.demo import DemoConfig
 
     parser = argparse.ArgumentParser(
@@ -301,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
         "cluster",
         "regimes of an embeddings file",
         "Cluster the embeddings (default: persistent regimes under red noise, an AR-HMM, on "
-        "the head's per-step embedding; see --method and --embedding); scores "
+        "the head's per-step embedding, or KMeans on the refined embedding when the steps "
+        "are more than a month apart; see --method and --embedding); scores "
         "(ARI against planted regimes where known, Silhouette, Davies-Bouldin, "
         "Calinski-Harabasz), the regime timeline and clusters.nc. "
         "With --maps also the regime composites, frequencies, persistence and transitions "
@@ -314,9 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     clu.add_argument("--seed", type=int, default=0, help="clustering seed")
     clu.add_argument(
         "--method",
-        choices=tuple(CLUSTERERS),
-        default="arhmm",
-        help="arhmm: persistent regimes under red (AR(1)) weather noise, a Markov-switching "
+        choices=METHODS,
+        default="auto",
+        help="auto (default): arhmm when the steps are at most a month apart, kmeans for "
+        "seasonal or annual means; arhmm: persistent regimes under red (AR(1)) weather noise, a Markov-switching "
         "model whose regimes share one Gaussian covariance; hmm: the same with white noise (a "
         "hidden Markov model); gmm: regimes without persistence (a tied-covariance mixture); "
         "kmeans: the paper's KMeans",

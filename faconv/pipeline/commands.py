@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ from faconv.errors import ConfigError, DataError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
     EMBEDDINGS,
+    METHODS,
     embedding_output,
     persistence_warning,
+    resolve_method,
 )
 from faconv.pipeline.evaluation import (
     baselines,
@@ -135,6 +137,14 @@ def _warn_persistence(method: str, time) -> None:
         warnings.warn(note, UserWarning, stacklevel=3)
 
 
+def resolve_cluster(cfg: RunConfig, time) -> RunConfig:
+    """``cfg`` with ``cluster.method`` resolved for data with steps ``time`` (``"auto"``
+    becomes ``"arhmm"`` or ``"kmeans"``, :func:`~faconv.pipeline.clustering.resolve_method`);
+    warns when an explicit persistence model meets steps more than a month apart."""
+    _warn_persistence(cfg.cluster.method, time)
+    return replace(cfg, cluster=cfg.cluster.resolved(time))
+
+
 def run_cluster(
     embeddings: str | Path,
     k: int,
@@ -142,10 +152,11 @@ def run_cluster(
     seed: int = 0,
     n_init: int = 10,
     maps_from: RunConfig | None = None,
-    method: str = "arhmm",
+    method: str = "auto",
     embedding: str = "auto",
 ) -> dict:
-    """Cluster an embeddings file (``method``: ``"arhmm"``, ``"hmm"``, ``"gmm"`` or ``"kmeans"``, see
+    """Cluster an embeddings file (``method``: ``"auto"``, ``"arhmm"``, ``"hmm"``, ``"gmm"`` or
+    ``"kmeans"``, see :func:`~faconv.pipeline.clustering.resolve_method` and
     :data:`~faconv.pipeline.clustering.CLUSTERERS`; ``embedding``: ``"refined"``, ``"head"``
     or ``"auto"``, see :func:`~faconv.pipeline.clustering.embedding_output`; a file written
     before ``head_embedding`` existed is clustered on its refined embedding under
@@ -161,8 +172,9 @@ def run_cluster(
         raise DataError(f"cannot read embeddings {embeddings}: {exc}") from exc
     if "embedding" not in ds:
         raise DataError(f"{embeddings} has no 'embedding' variable (written by `faconv embed`?)")
-    method = check_choice(method, CLUSTERERS, "method", "cluster")
-    _warn_persistence(method, ds["time"].values)
+    requested = check_choice(method, METHODS, "method", "cluster")
+    _warn_persistence(requested, ds["time"].values)
+    method = resolve_method(requested, ds["time"].values)
     which = embedding_output(method, embedding)
     if which == "head" and "head_embedding" not in ds:
         if embedding == "head":
@@ -198,7 +210,14 @@ def run_cluster(
         **ds.attrs,
         **provenance(),
         "clustering": json.dumps(
-            {"k": k, "seed": seed, "n_init": n_init, "method": method, "embedding": which}
+            {
+                "k": k,
+                "seed": seed,
+                "n_init": n_init,
+                "method": method,
+                "requested_method": requested,
+                "embedding": which,
+            }
         ),
     }
     attrs["history"] = f"{ds.attrs.get('history', '')}\n{provenance()['history']}: cluster".strip()
@@ -216,6 +235,7 @@ def run_cluster(
     )
     result = {
         "k": k,
+        "method": method,
         "embedding": which,
         "scores": scores,
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
@@ -288,6 +308,7 @@ def train_and_score(
     """Train one model on ``data`` with ``seed``, embed every step, cluster and score; writes
     the checkpoint and embeddings (and figures) to ``run_dir``."""
     tc = TrainConfig(**{**asdict(cfg.train), "seed": seed})
+    cfg = replace(cfg, cluster=cfg.cluster.resolved(data.time))
     res = train_model(section, data, tc, run_dir, progress=progress)
     both = embed_outputs(res["model"], data, tc.window, stride=cfg.cluster.embed_stride)
     clustered = cfg.cluster.embedding_output()
@@ -347,8 +368,8 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     """EOF + KMeans, raw-field KMeans and (with planted regimes) the oracle, one run per seed
     of KMeans, on the same normalised anomalies the models see."""
     runs: dict[str, list[RunResult]] = {}
+    c = cfg.cluster.resolved(data.time)
     for seed in seeds:
-        c = cfg.cluster
         found = baselines(data, c.k, seed, c.n_init, c.n_eofs, c.method)
         for name, (labels, scores) in found.items():
             runs.setdefault(name, []).append(RunResult(name, seed, labels, scores))
@@ -379,7 +400,8 @@ def run_compare(
     if data is None:
         data = prepare_data(cfg.data, out, val_fraction=cfg.train.val_fraction)
     check_clusters(cfg, data.num_steps)
-    _warn_persistence(cfg.cluster.method, data.time)
+    requested = cfg.cluster.method
+    cfg = resolve_cluster(cfg, data.time)
     seed_list = [cfg.train.seed + s for s in range(seeds)]
     grid_data = data
     if data.mesh_level is not None:  # ConvLSTM has no mesh form: it runs on the source grid
@@ -409,7 +431,9 @@ def run_compare(
         ]
     runs.update(classical_runs(data, cfg, seed_list))
     summary = summarize(runs)
-    lines = verdict(summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding)
+    lines = verdict(
+        summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding, requested=requested
+    )
     result = {
         "seeds": seeds,
         "data": data.source,

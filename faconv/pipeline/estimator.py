@@ -20,8 +20,10 @@ from faconv.errors import ConfigError, DataError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
     EMBEDDINGS,
+    METHODS,
     embedding_output,
     persistence_warning,
+    resolve_method,
 )
 from faconv.pipeline.training import (
     CheckpointError,
@@ -64,11 +66,14 @@ class RegimeEstimator(BaseEstimator):
         seed: seeds training and clustering. Default: 0.
         work_dir: where training writes its checkpoint (default: a temporary directory).
         progress: show training progress. Default: ``False``.
-        method: how embeddings become regimes, a key of
+        method: how embeddings become regimes: ``"auto"`` (``"arhmm"`` when the steps are
+            at most a month apart, ``"kmeans"`` for seasonal or annual means;
+            :func:`~faconv.pipeline.clustering.resolve_method`) or a key of
             :data:`~faconv.pipeline.clustering.CLUSTERERS`: ``"arhmm"`` (persistent regimes
             under red, AR(1), weather noise sharing one Gaussian covariance; labels a series
             by Viterbi decoding), ``"hmm"`` (the same with white noise), ``"gmm"`` (regimes
-            without persistence) or ``"kmeans"`` (the paper's). Default: ``"arhmm"``.
+            without persistence) or ``"kmeans"`` (the paper's). Default: ``"auto"``; the
+            clusterer used is ``method_`` once fitted.
         embed_stride: windows are embedded every that many steps and each step takes the
             mean of its windows (:func:`~faconv.pipeline.evaluation.embed`); ``None``: the
             training window (disjoint windows); 1 embeds every step at every window
@@ -98,7 +103,7 @@ class RegimeEstimator(BaseEstimator):
         seed: int = 0,
         work_dir: str | None = None,
         progress: bool = False,
-        method: str = "arhmm",
+        method: str = "auto",
         embed_stride: int | None = None,
         embedding: str = "auto",
     ) -> None:
@@ -168,6 +173,7 @@ class RegimeEstimator(BaseEstimator):
         note = persistence_warning(self.method, data.time)
         if note is not None:
             warnings.warn(note, UserWarning, stacklevel=2)
+        self.method_ = resolve_method(self.method, data.time)
         emb = self._embed(data)
         self.clusterer_ = self._clusterer()(self.k, self.seed, self.n_init).fit(emb)
         self.cluster_centers_ = self.clusterer_.centers
@@ -255,6 +261,7 @@ class RegimeEstimator(BaseEstimator):
                 **normalizer_payload(self.normalizer_),
                 "train_config": json.dumps(asdict(self.train_config_)),
                 "estimator": json.dumps(self.get_params()),
+                "cluster_method": self.method_,
                 **{f"cluster.{k}": v for k, v in self.clusterer_.state_dict().items()},
             },
         )
@@ -272,6 +279,7 @@ class RegimeEstimator(BaseEstimator):
                 ckpt["cluster.cluster_centers"] = ckpt["cluster_centers"]
             params.setdefault("embedding", "refined")  # saved before cluster.embedding
             est = cls(**params)
+            est.method_ = resolve_method(ckpt.get("cluster_method", est.method))
             clusterer = est._clusterer()
             model_cfg = json.loads(ckpt["model_config"])
             model = build(model_cfg, kind="model")
@@ -334,7 +342,7 @@ class RegimeEstimator(BaseEstimator):
         cluster = self.run_config().cluster  # validated
         window = min(self.train_config_.window, data.num_steps)
         stride = min(cluster.embed_stride or window, window)
-        keys = outputs or (cluster.embedding_output(),)
+        keys = outputs or (EMBEDDINGS[self._which(data.time)],)
         with torch.no_grad():
             out = embed_outputs(self.model_, data, window, keys, stride=stride)
         return out if outputs else out[keys[0]]
@@ -351,15 +359,25 @@ class RegimeEstimator(BaseEstimator):
         self._check_clustered()
         return self.clusterer_.predict(emb)
 
+    def _method(self, time=None) -> str:
+        """The clusterer's name: the fitted one, else ``method`` resolved for ``time``."""
+        if hasattr(self, "method_"):
+            return self.method_
+        return resolve_method(check_choice(self.method, METHODS, "method", "RegimeEstimator"), time)
+
+    def _which(self, time=None) -> str:
+        """The embedding clustered and returned: ``"refined"`` or ``"head"``."""
+        return embedding_output(self._method(time), self.embedding)
+
     def _clusterer(self):
-        return CLUSTERERS[check_choice(self.method, CLUSTERERS, "method", "RegimeEstimator")]
+        return CLUSTERERS[self._method()]
 
     @property
     def _label(self) -> str:
         return self._clusterer().label
 
     def _embedding(self, emb: np.ndarray, time) -> xr.DataArray:
-        which = embedding_output(self.method, self.embedding)
+        which = self._which(time)
         return xr.DataArray(
             emb.astype(np.float32),
             dims=("time", "dim"),
@@ -382,4 +400,6 @@ class RegimeEstimator(BaseEstimator):
         )
 
     def _provenance_config(self) -> dict:
-        return {**self.run_config().to_dict(), "model": self.model_config_}
+        cfg = {**self.run_config().to_dict(), "model": self.model_config_}
+        cfg["cluster"]["method"] = self._method()
+        return cfg

@@ -21,7 +21,7 @@ from faconv.checks import check_choice, check_int
 from faconv.data.store import window_batches
 from faconv.data.windows import window_starts
 from faconv.errors import ConfigError, DataError
-from faconv.pipeline.clustering import CLUSTERERS
+from faconv.pipeline.clustering import CLUSTERERS, resolve_method
 
 __all__ = [
     "ARI",
@@ -160,7 +160,9 @@ def cluster_and_score(
     method: str = "kmeans",
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Cluster ``features`` (``(T, F)``) with ``method`` (a key of
-    :data:`~faconv.pipeline.clustering.CLUSTERERS`), then the scores.
+    :data:`~faconv.pipeline.clustering.CLUSTERERS`; ``"auto"`` is resolved by the caller,
+    who knows the time step: :func:`~faconv.pipeline.clustering.resolve_method`), then the
+    scores.
 
     Features are clustered as they are: the default ``basis`` decoder makes distances between
     embeddings area-weighted distances between the fields they decode to, the geometry EOF +
@@ -179,6 +181,7 @@ def cluster_and_score(
         raise DataError(f"k={k} clusters need 2 <= k < number of samples ({x.shape[0]})")
     z = _standardize(x) if standardize else x
     if labels is None:
+        check_choice(method, CLUSTERERS, "method", "cluster_and_score")
         labels = CLUSTERERS[method](k, seed, n_init).fit_predict(z)
     labels = np.asarray(labels)
     several = len(set(labels.tolist())) > 1
@@ -229,7 +232,9 @@ def baselines(
     KMeans"`` (KMeans on the area-weighted fields) and, with planted regimes and patterns, the
     ``"oracle"`` (:func:`oracle_labels`). With another clustering ``method`` the EOF baseline
     is also clustered that way (``"EOF (n) + AR-HMM"``), so the learned features and the classical
-    ones are compared under the same clusterer. Returns ``{name: (labels, scores)}``."""
+    ones are compared under the same clusterer (``"auto"`` is resolved with the data's time
+    step). Returns ``{name: (labels, scores)}``."""
+    method = resolve_method(method, data.time)
     w = data.domain.point_weights(dtype=torch.float64).numpy()
     fields, mask = data.target.numpy(), data.mask.numpy()
     common = {

@@ -122,12 +122,14 @@ def verdict(
     oracle_share: float = 0.9,
     method: str | None = None,
     embedding: str = "auto",
+    requested: str | None = None,
 ) -> list[str]:
     """One line per judgement: does the learned representation beat the classical method
     (ARI where planted regimes exist, else the anomaly variance its regimes explain), reach
     ``oracle_share`` of the oracle, and match ConvLSTM? With ``method`` (``cluster.method``)
     a last line names how the learned embeddings were clustered, and which of them
-    (``embedding``: ``cluster.embedding``)."""
+    (``embedding``: ``cluster.embedding``); ``requested="auto"`` says that the time step
+    chose ``method``."""
     eof = next((m for m in summary if m.startswith("EOF")), None)
     lines = []
     key, what = (
@@ -174,9 +176,10 @@ def verdict(
         from faconv.pipeline.clustering import CLUSTERERS, embedding_output
 
         which = {"head": "the head's, per step", "refined": "refined by the temporal attention"}
+        chosen = ", chosen by 'auto' from the time step" if requested == "auto" else ""
         lines.append(
             f"The learned embeddings ({which[embedding_output(method, embedding)]}) are clustered "
-            f"with {CLUSTERERS[method].label} (cluster.method {method!r}, cluster.embedding "
-            f"{embedding!r}); the classical rows name their clusterer."
+            f"with {CLUSTERERS[method].label} (cluster.method {method!r}{chosen}, "
+            f"cluster.embedding {embedding!r}); the classical rows name their clusterer."
         )
     return lines

@@ -3,8 +3,10 @@
 import json
 import os
 import pickle
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import xarray as xr
@@ -201,14 +203,33 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
     assert main(["cluster", "--embeddings", str(old), "--k", "3", "--embedding", "head",
                  "--out", str(tmp_path / "o2")]) == 2  # fmt: skip
     assert "no 'head_embedding'" in capsys.readouterr().err
+    # steps a year apart (seasonal means): auto clusters the refined embedding with KMeans
+    # and does not warn; an explicit AR-HMM warns
+    yearly = tmp_path / "yearly.nc"
+    with xr.open_dataset(emb_file) as ds:
+        years = pd.date_range("1950-01-15", periods=ds.sizes["time"], freq="365D")
+        ds.load().assign_coords(time=years).to_netcdf(yearly)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["cluster", "--embeddings", str(yearly), "--k", "3",
+                     "--out", str(tmp_path / "y")]) == 0  # fmt: skip
+    picked = json.loads((tmp_path / "y" / "metrics.json").read_text())
+    assert (picked["method"], picked["embedding"]) == ("kmeans", "refined")
+    assert "kmeans on the refined embedding" in capsys.readouterr().out
+    with pytest.warns(UserWarning, match="365 days apart"):
+        main(["cluster", "--embeddings", str(yearly), "--k", "3", "--method", "arhmm",
+              "--out", str(tmp_path / "y2")])  # fmt: skip
     assert (
         main(["compare", *run, "--seeds", "2", "--out", str(tmp_path / "cmp"), "--no-progress"])
         == 0
     )
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert "FAConvLSTM" in table and "ConvLSTM" in table and "±" in table
-    summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())["summary"]
-    assert summary["FAConvLSTM"]["parameters"]["std"] == 0.0
+    compared = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert compared["summary"]["FAConvLSTM"]["parameters"]["std"] == 0.0
+    # daily steps: auto ran the AR-HMM, and the config and the verdict say so
+    assert compared["config"]["cluster"]["method"] == "arhmm"
+    assert "AR-HMM (cluster.method 'arhmm', chosen by 'auto'" in compared["verdict"][-1]
     capsys.readouterr()
     # errors: one line, exit code 2, no traceback and no partial output
     assert main(["embed", "--checkpoint", str(tmp_path / "t" / "checkpoint.pt"), *run,

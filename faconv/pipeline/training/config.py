@@ -8,7 +8,7 @@ flags override it), before any data is touched: a wrong type or an out-of-range 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -194,17 +194,20 @@ RESUME_FREE = ("checkpoint_every", "device", "num_workers")
 
 
 def _cluster_method(value, name, owner):
-    from faconv.pipeline.clustering import CLUSTERERS
+    from faconv.pipeline.clustering import METHODS
 
-    return check_choice(value, CLUSTERERS, name, owner)
+    return check_choice(value, METHODS, name, owner)
 
 
 @dataclass
 class ClusterConfig(_Section):
     """How embeddings are clustered, and the number of EOFs of the classical baseline.
 
-    ``method``: ``"arhmm"`` (default: persistent regimes, each a mean under the same red,
-    AR(1), Gaussian weather noise; a Markov-switching model), ``"hmm"`` (the same with white
+    ``method``: ``"auto"`` (the default: ``"arhmm"`` when the steps are at most a month
+    apart, ``"kmeans"`` for seasonal or annual means; see
+    :func:`faconv.pipeline.clustering.resolve_method`), ``"arhmm"`` (persistent regimes,
+    each a mean under the same red, AR(1), Gaussian weather noise; a Markov-switching
+    model), ``"hmm"`` (the same with white
     noise: a Gaussian hidden Markov model), ``"gmm"`` (regimes without persistence, a
     tied-covariance Gaussian mixture) or ``"kmeans"`` (the paper's KMeans). With any but
     ``kmeans`` the EOF baseline is clustered both with KMeans and with the same method. See
@@ -222,7 +225,7 @@ class ClusterConfig(_Section):
     k: int = field(default=7, metadata=_spec(check_int, minimum=2))
     n_init: int = field(default=10, metadata=_spec(check_int, minimum=1))
     n_eofs: int = field(default=10, metadata=_spec(check_int, minimum=1))
-    method: str = field(default="arhmm", metadata={"check": _cluster_method})
+    method: str = field(default="auto", metadata={"check": _cluster_method})
     embed_stride: int | None = field(
         default=None, metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=1))}
     )
@@ -231,11 +234,19 @@ class ClusterConfig(_Section):
         metadata=_spec(lambda v, n, o: check_choice(v, ("auto", "refined", "head"), n, o)),
     )
 
-    def embedding_output(self) -> str:
-        """The model output clustered: ``"embedding"`` (refined) or ``"head_embedding"``."""
+    def embedding_output(self, time=None) -> str:
+        """The model output clustered: ``"embedding"`` (refined) or ``"head_embedding"``
+        (``time``: the steps, for ``method="auto"``)."""
         from faconv.pipeline.clustering import EMBEDDINGS, embedding_output
 
-        return EMBEDDINGS[embedding_output(self.method, self.embedding)]
+        return EMBEDDINGS[embedding_output(self.method, self.embedding, time)]
+
+    def resolved(self, time=None) -> ClusterConfig:
+        """This section with ``method`` resolved for data with steps ``time``
+        (:func:`~faconv.pipeline.clustering.resolve_method`: ``"auto"`` becomes a clusterer)."""
+        from faconv.pipeline.clustering import resolve_method
+
+        return replace(self, method=resolve_method(self.method, time))
 
 
 def _default_model() -> dict:
