@@ -14,6 +14,10 @@ against the fastest dense model of each grid.
 Settings of issue 6: 7 inputs, filters 64, C_b 16, kernel 3, dilations 1,2,4, B=4, T=8,
 float32. MACs are counted by torch's FlopCounterMode on one forward pass (FLOPs / 2;
 convolutions, matmuls and attention). Times are medians of ``--repeats`` runs after a warm-up.
+The backward is driven by a fixed random upstream gradient of the output's shape
+(``y.backward(g)``: the layer's own forward + backward, as a layer inside a model sees it);
+``--backward mse`` puts a mean-square loss on the whole output sequence instead (earlier
+rounds' tables), which adds the same absolute cost to every model.
 
 By default the script re-runs itself with glibc's malloc thresholds fixed (see
 ``benchmarks/_common.py``); ``--malloc default`` measures glibc's defaults instead.
@@ -95,6 +99,14 @@ def main() -> None:
     p.add_argument("--autocast", choices=["none", "bf16"], default="none")
     p.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
     p.add_argument("--bandwidth-mib", type=int, default=512, help="buffer of the copy test")
+    p.add_argument(
+        "--backward",
+        choices=["grad", "mse"],
+        default="grad",
+        help="grad: y.backward(g) with a fixed random upstream gradient (the layer's own "
+        "backward); mse: a mean-square loss on the whole output sequence, whose own cost "
+        "(a pass over B*T*H*W*filters values and its backward) is counted too",
+    )
     args = p.parse_args()
     reexec_with_allocator(args.malloc)
     torch.set_num_threads(args.threads)
@@ -108,7 +120,8 @@ def main() -> None:
 
     print(header(f"device {dev}, B={args.batch}, T={args.steps}, C_in={args.in_channels}, "
                  f"filters={args.filters}, C_b={args.bottleneck}, attention={args.attention} "
-                 f"every {args.attn_every}; {'float32' if args.autocast == 'none' else 'bf16 autocast'}"))  # fmt: skip
+                 f"every {args.attn_every}; {'float32' if args.autocast == 'none' else 'bf16 autocast'}; "
+                 f"backward: {args.backward}"))  # fmt: skip
     cols = f"{'grid':>8} {'model':<14}{'params':>9}{'GMACs':>8}{'fwd ms':>10}{'fwd+bwd ms':>12}"
     print(cols)
     print("-" * len(cols))
@@ -131,11 +144,17 @@ def main() -> None:
                 with torch.no_grad(), autocast():
                     model(x)
 
-            def fwd_bwd(model=model, x=xi):
+            with torch.no_grad(), autocast():
+                g = torch.randn_like(model(xi))  # the upstream gradient, output's layout
+
+            def fwd_bwd(model=model, x=xi, g=g):
                 model.zero_grad(set_to_none=True)
                 with autocast():
-                    loss = model(x).float().square().mean()
-                loss.backward()
+                    y = model(x)
+                if args.backward == "grad":
+                    y.backward(g)
+                else:
+                    y.float().square().mean().backward()
 
             fns[(name, "fwd")], fns[(name, "fwd_bwd")] = fwd, fwd_bwd
         times = interleaved_medians(fns, repeats)

@@ -45,6 +45,22 @@ def test_fused_equals_reference_values_and_gradients(lead, cb, hid, bias, peep, 
         compare_tensors(a, b)
 
 
+@given(frozen=st.lists(st.booleans(), min_size=5, max_size=5), seed=st.integers(0, 99))
+def test_fused_gradients_with_frozen_inputs(frozen, seed):
+    # only what requires grad is differentiated (e.g. a frozen bias, or weights alone): each
+    # returned gradient still equals the reference
+    args = _inputs((2, 6), 3, 4, True, True, seed)
+    args = [a.detach().requires_grad_(not f) for a, f in zip(args, frozen)]
+    leaves = [a for a in args if a.requires_grad]
+    if not leaves:
+        return
+    gh = torch.randn(2, 6, 4, dtype=torch.float64)
+    got = torch.autograd.grad((fused_gate_lstm(*args, tile_rows=5)[0] * gh).sum(), leaves)
+    want = torch.autograd.grad((_reference(*args)[0] * gh).sum(), leaves)
+    for a, b in zip(got, want):
+        compare_tensors(a, b)
+
+
 @pytest.mark.parametrize("tile", [None, 4])
 def test_fused_passes_gradcheck(tile):
     args = _inputs((3, 5), 3, 4, True, True, seed=0)
