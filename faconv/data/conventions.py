@@ -91,7 +91,8 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
 
     Raises:
         DataError: no time dimension, missing latitude/longitude, an ensemble dimension with
-            several members, non-monotonic or duplicated times.
+            several members, non-monotonic or duplicated times, duplicated
+            latitudes or longitudes (modulo 360), latitudes outside [-90, 90].
     """
     ds = ds.rename({k: v for k, v in _DIM_NAMES.items() if k in ds.dims or k in ds.coords})
     ds = ds.rename({k: v for k, v in ERA5_NAMES.items() if k in ds.data_vars})
@@ -138,6 +139,21 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
         raise DataError(f"{source} has NaN latitude or longitude coordinates")
     ds = ds.assign_coords(longitude=((lon + 180.0) % 360.0) - 180.0).sortby("longitude")
     ds = ds.sortby("latitude", ascending=False)
+    lat = ds["latitude"].values
+    if (np.abs(lat) > 90).any():
+        raise DataError(
+            f"{source} has latitudes outside [-90, 90] (from {lat.min():g} to {lat.max():g})"
+        )
+    if np.diff(lat).max(initial=-1) == 0:
+        raise DataError(
+            f"{source} has duplicated latitudes (first: {lat[1:][np.diff(lat) == 0][0]:g})"
+        )
+    lon = ds["longitude"].values
+    if np.diff(lon).min(initial=1) == 0:  # e.g. a cyclic column: both 0 and 360 present
+        raise DataError(
+            f"{source} has duplicated longitudes modulo 360 (first: {lon[1:][np.diff(lon) == 0][0]:g}); "
+            "a repeated cyclic column? drop it first, e.g. ds.isel(longitude=slice(None, -1))"
+        )
     keep = [v for v in ds.data_vars if {"time", "latitude", "longitude"} <= set(ds[v].dims)]
     single = [d for v in keep for d in ds[v].dims if d not in _GRID_DIMS and ds.sizes[d] == 1]
     if single:  # one pressure level, one ensemble member: a label, not a dimension

@@ -39,6 +39,13 @@ def split_windows(
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n_val = round(num_steps * val_fraction)
     n_train = num_steps - n_val
+    for period, n in (("training", n_train), ("validation", n_val)):
+        if 0 < n < length or (period == "training" and n < length):
+            raise ConfigError(
+                f"the {period} period has {n} of the {num_steps} steps (val_fraction "
+                f"{val_fraction:g}), fewer than a window of {length}: use more data, a shorter "
+                "train.window or another train.val_fraction"
+            )
     train = window_starts(n_train, length, stride)
     val = window_starts(n_val, length, stride, start=n_train) if n_val else []
     return train, val

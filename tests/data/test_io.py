@@ -88,6 +88,16 @@ def test_clear_errors(tmp_path):
     ds.isel(time=[0, 1, 1, 2]).to_netcdf(tmp_path / "dup.nc")
     with pytest.raises(DataError, match="duplicated times"):
         open_era5(tmp_path / "dup.nc")
+    lon = ds.longitude.values
+    cyclic = ds.isel(longitude=np.r_[np.arange(lon.size), 0])
+    cyclic = cyclic.assign_coords(longitude=np.r_[lon, lon[0] + 360.0])  # a cyclic column
+    with pytest.raises(DataError, match=r"duplicated longitudes modulo 360.*isel\(longitude"):
+        standardize(cyclic)
+    lat = ds.latitude.values
+    with pytest.raises(DataError, match="duplicated latitudes"):
+        standardize(ds.assign_coords(latitude=np.r_[lat[:-1], lat[-2]]))
+    with pytest.raises(DataError, match=r"latitudes outside \[-90, 90\]"):
+        standardize(ds.assign_coords(latitude=lat + 100.0))
     other = era5_like(days=6, height=9, width=10, regimes=3, seed=1, start="2021-01-07")
     other.drop_vars(["regime", "regime_pattern", "lsm"]).to_netcdf(tmp_path / "other.nc")
     with pytest.raises(DataError, match="latitude grids .* disagree"):

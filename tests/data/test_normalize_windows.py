@@ -99,6 +99,14 @@ def test_split_never_leaks_across_train_and_validation(n, length, stride, frac):
         assert seen == set(range(n))
 
 
+def test_split_names_the_period_too_short_for_a_window():
+    with pytest.raises(ConfigError, match="the validation period has 1 of the 5 steps"):
+        split_windows(5, 4, 4, 0.2)
+    with pytest.raises(ConfigError, match="the training period has 3 of the 12 steps"):
+        split_windows(12, 4, 4, 0.75)
+    assert split_windows(5, 4, 4, 0.0) == ([0, 1], [])
+
+
 def test_dataset_batches_on_grid_and_mesh(ds):
     norm = Normalizer().fit(ds, ["t2m", "msl", "sst"])
     values, mask = norm.transform(ds)
