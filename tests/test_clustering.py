@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
-from faconv.errors import ConfigError
+from faconv.errors import ConfigError, DataError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
     METHODS,
@@ -239,6 +239,72 @@ def test_autoregressive_hmm_likelihood_and_viterbi_match_enumerating_every_seque
     model.means, model.precision, model.rho = means, np.linalg.inv(cov), np.asarray(rho)
     model.log_start, model.log_transition = np.log(start), np.log(trans)
     np.testing.assert_array_equal(model.predict(y), paths[logp.argmax()])
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6])
+def test_a_gap_in_time_restarts_the_chain_and_the_noise(rho):
+    # by hand: after a gap the regime is drawn from the start probabilities and the noise
+    # starts afresh (no AR term), as at the first step
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(2)
+    n, k, d = 6, 3, 2
+    breaks = np.array([False, False, True, False, False])  # step 3 does not follow step 2
+    y, means = rng.normal(size=(n, d)), rng.normal(size=(k, d))
+    a = rng.normal(size=(d, d))
+    cov = a @ a.T + np.eye(d)
+    start, trans = rng.dirichlet(np.ones(k)), rng.dirichlet(np.ones(k), size=k)
+    paths = np.array(list(itertools.product(range(k), repeat=n)))
+    logp = np.empty(len(paths))
+    for row, s in enumerate(paths):
+        e = y - means[s]
+        logp[row] = np.log(start[s[0]]) + multivariate_normal.logpdf(e[0], cov=cov)
+        for t in range(1, n):
+            if breaks[t - 1]:
+                logp[row] += np.log(start[s[t]]) + multivariate_normal.logpdf(e[t], cov=cov)
+            else:
+                logp[row] += np.log(trans[s[t - 1], s[t]])
+                logp[row] += multivariate_normal.logpdf(e[t] - rho * e[t - 1], cov=cov)
+    log_first, log_pair = AutoregressiveHMMClusterer._log_emissions(
+        y, means, np.linalg.inv(cov), rho, breaks
+    )
+    gamma, _, loglik = _forward_backward_pairs(log_first, log_pair, start, trans, breaks)
+    constant = -0.5 * n * (d * np.log(2 * np.pi) + np.linalg.slogdet(cov)[1])
+    total = logp.max() + np.log(np.exp(logp - logp.max()).sum())
+    np.testing.assert_allclose(loglik + constant, total, rtol=1e-10)
+    p = np.exp(logp - total)
+    want = np.stack([np.bincount(paths[:, t], weights=p, minlength=k) for t in range(n)])
+    np.testing.assert_allclose(gamma, want, atol=1e-10)
+    # the two runs are independent given the parameters: the likelihood is their sum
+    lf2, lp2 = AutoregressiveHMMClusterer._log_emissions(y[3:], means, np.linalg.inv(cov), rho)
+    parts = _forward_backward_pairs(log_first, log_pair[:2], start, trans)[2]
+    np.testing.assert_allclose(loglik, parts + _forward_backward_pairs(lf2, lp2, start, trans)[2])
+    model = AutoregressiveHMMClusterer(k)
+    model.mean, model.basis = np.zeros(d), np.eye(d)
+    model.means, model.precision, model.rho = means, np.linalg.inv(cov), np.asarray(rho)
+    model.log_start, model.log_transition = np.log(start), np.log(trans)
+    np.testing.assert_array_equal(model.predict(y, breaks), paths[logp.argmax()])
+    with pytest.raises(DataError, match=r"breaks must have shape \(5,\)"):
+        model.predict(y, breaks[:3])
+
+
+@pytest.mark.parametrize("method", ["hmm", "arhmm"])
+def test_fits_with_gaps(method):
+    z, truth = _red_regimes(0)
+    fit = {"ensemble": 8, **({"starts": 2} if method == "arhmm" else {})}
+    plain = CLUSTERERS[method](4, 0, **fit).fit(z)
+    none = CLUSTERERS[method](4, 0, **fit).fit(z, np.zeros(len(z) - 1, dtype=bool))
+    for key in plain.state_keys:  # no gap is the same as no breaks
+        np.testing.assert_array_equal(getattr(plain, key), getattr(none, key))
+    # many gaps (runs of 25 steps, as if a season a year): the regimes are found as well as
+    # without them, and EM with the gaps never lowers the likelihood it starts from
+    breaks = (np.arange(1, len(z)) % 25) == 0
+    model = CLUSTERERS[method](4, 0, **fit).fit(z, breaks)
+    found = adjusted_rand_score(truth, model.predict(z, breaks))
+    assert found > adjusted_rand_score(truth, plain.predict(z)) - 0.1
+    y = model._prepare(z)
+    mixture = model._search(y)[0]
+    assert model._em_from(y, mixture, breaks)[0] >= model._baum_welch(y, mixture, breaks)[0] - 1e-6
 
 
 def test_autoregressive_hmm_finds_red_noise_regimes_and_its_memory():

@@ -167,6 +167,35 @@ def test_cluster_method_is_validated_and_adds_the_same_clusterer_baseline(plante
         cluster_and_score(np.zeros((9, 2)), 2, method="auto")  # callers resolve auto
 
 
+def test_embedding_windows_stay_within_runs_of_consecutive_days(planted):
+    # two gaps in time (after steps 49 and 51): the windows stop at them, and the two-day
+    # run between them is embedded as one window of two days
+    from dataclasses import replace
+
+    from faconv.data.store import window_batches
+    from faconv.registry import build
+
+    torch.manual_seed(0)
+    model = build(
+        {"type": "representation", "in_channels": planted.in_channels, **SMALL_MODEL}, kind="model"
+    ).eval()
+    time = planted.time.copy()
+    time[50:] += np.timedelta64(30, "D")
+    time[52:] += np.timedelta64(30, "D")
+    gappy = replace(planted, time=time)
+    got = embed(model, gappy, 4)
+
+    def window(start, n):
+        with torch.no_grad():
+            ((x, _, _, doy),) = list(window_batches(planted, [[start]], n))
+            return model(x, planted.domain, doy)["embedding"][0].double().numpy()
+
+    np.testing.assert_allclose(got[48:50], window(46, 4)[2:], rtol=1e-5, atol=1e-6)  # ends at 50
+    np.testing.assert_allclose(got[50:52], window(50, 2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[52:56], window(52, 4), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[:44], embed(model, planted, 4)[:44])  # before: unchanged
+
+
 def test_embed_averages_every_window_that_contains_a_step(planted):
     from faconv.data.store import window_batches
     from faconv.errors import ConfigError

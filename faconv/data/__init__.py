@@ -17,7 +17,14 @@ from faconv.data.synthetic import (
     write_convention,
     write_era5_like,
 )
-from faconv.data.windows import WindowDataset, split_windows, window_starts
+from faconv.data.windows import (
+    WindowDataset,
+    segment_window_starts,
+    split_windows,
+    time_breaks,
+    time_segments,
+    window_starts,
+)
 
 __all__ = [
     "CONVENTIONS",
@@ -35,9 +42,12 @@ __all__ = [
     "ground_truth",
     "make_regimes",
     "open_era5",
+    "segment_window_starts",
     "select_era5",
     "split_windows",
     "standardize",
+    "time_breaks",
+    "time_segments",
     "window_starts",
     "write_convention",
     "write_era5_like",

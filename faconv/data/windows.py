@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -12,7 +13,66 @@ from faconv.checks import check_int
 from faconv.errors import ConfigError
 from faconv.regrid.base import Regridder, masked_apply
 
-__all__ = ["WindowDataset", "split_windows", "window_starts"]
+__all__ = [
+    "WindowDataset",
+    "segment_window_starts",
+    "split_windows",
+    "time_breaks",
+    "time_segments",
+    "window_starts",
+]
+
+
+#: a step more than this many times the median step after the one before starts a new run
+GAP_FACTOR = 1.5
+
+
+def step_seconds(time) -> np.ndarray | None:
+    """Spacing of ``time`` (numpy datetimes or cftime dates) in seconds, ``(T - 1,)``; ``None``
+    when the values are not dates."""
+    if time is None:
+        return None
+    t = np.asarray(time)
+    if not np.issubdtype(t.dtype, np.datetime64):
+        try:  # cftime calendars
+            t = np.array([np.datetime64(v.isoformat()) for v in t])
+        except (AttributeError, ValueError, TypeError):
+            return None
+    return np.diff(t).astype("timedelta64[s]").astype(np.float64)
+
+
+def time_breaks(time) -> np.ndarray | None:
+    """``(T - 1,)`` bool, ``True`` where step ``i + 1`` does not follow step ``i``: more than
+    :data:`GAP_FACTOR` times the median step after it (winter-only daily data: one break per
+    summer). ``None`` when the record has no gap or the spacing cannot be told."""
+    step = step_seconds(time)
+    if step is None or step.size == 0:
+        return None
+    breaks = step > GAP_FACTOR * float(np.median(step))
+    return breaks if breaks.any() else None
+
+
+def time_segments(num_steps: int, breaks: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """The runs ``[start, stop)`` of consecutive steps that ``breaks`` (see
+    :func:`time_breaks`) cut ``num_steps`` steps into."""
+    if breaks is None:
+        return [(0, num_steps)]
+    cuts = (np.flatnonzero(np.asarray(breaks, dtype=bool)) + 1).tolist()
+    edges = [0, *cuts, num_steps]
+    return list(itertools.pairwise(edges))
+
+
+def segment_window_starts(
+    segments: list[tuple[int, int]], length: int, stride: int, lo: int = 0, hi: int | None = None
+) -> list[int]:
+    """:func:`window_starts` within every run of ``segments`` clipped to ``[lo, hi)``: no window
+    spans a gap in time; a run shorter than ``length`` gets none."""
+    out: list[int] = []
+    for a, b in segments:
+        a, b = max(a, lo), b if hi is None else min(b, hi)
+        if b - a >= length:
+            out += window_starts(b - a, length, stride, start=a)
+    return out
 
 
 def window_starts(num_steps: int, length: int, stride: int, start: int = 0) -> list[int]:
@@ -31,24 +91,40 @@ def window_starts(num_steps: int, length: int, stride: int, start: int = 0) -> l
 
 
 def split_windows(
-    num_steps: int, length: int, stride: int, val_fraction: float = 0.2
+    num_steps: int,
+    length: int,
+    stride: int,
+    val_fraction: float = 0.2,
+    breaks: np.ndarray | None = None,
 ) -> tuple[list[int], list[int]]:
     """Train and validation window starts: the validation period is the last ``val_fraction``
-    of the steps; each window lies entirely in one period, so nothing leaks across the split."""
+    of the steps; each window lies entirely in one period, so nothing leaks across the split.
+    With ``breaks`` (gaps in time, :func:`time_breaks`) no window spans a gap either, and runs
+    of consecutive steps shorter than a window are left out."""
     if not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    for name, v in (("length", length), ("stride", stride)):
+        check_int(v, name, "window", minimum=1)
     n_val = round(num_steps * val_fraction)
     n_train = num_steps - n_val
-    for period, n in (("training", n_train), ("validation", n_val)):
-        if 0 < n < length or (period == "training" and n < length):
-            raise ConfigError(
-                f"the {period} period has {n} of the {num_steps} steps (val_fraction "
-                f"{val_fraction:g}), fewer than a window of {length}: use more data, a shorter "
-                "train.window or another train.val_fraction"
+    segments = time_segments(num_steps, breaks)
+    periods = (("training", 0, n_train), ("validation", n_train, num_steps))
+    out = []
+    for period, lo, hi in periods:
+        starts = segment_window_starts(segments, length, stride, lo, hi)
+        if not starts and (hi > lo or period == "training"):
+            runs = (
+                ""
+                if breaks is None
+                else " in one run of consecutive steps (gaps in time break runs)"
             )
-    train = window_starts(n_train, length, stride)
-    val = window_starts(n_val, length, stride, start=n_train) if n_val else []
-    return train, val
+            raise ConfigError(
+                f"the {period} period has {hi - lo} of the {num_steps} steps (val_fraction "
+                f"{val_fraction:g}), fewer than a window of {length}{runs}: use more data, a "
+                "shorter train.window or another train.val_fraction"
+            )
+        out.append(starts)
+    return out[0], out[1]
 
 
 class WindowDataset(Dataset):

@@ -56,6 +56,8 @@ def _run_config(args: argparse.Namespace):
         cfg.data.variables = args.variables
     if getattr(args, "mesh_level", None) is not None:
         cfg.data.mesh_level = args.mesh_level
+    if getattr(args, "months", None):
+        cfg.data.months = args.months
     for name in ("epochs", "seed", "batch_size", "window", "lr"):
         if getattr(args, name, None) is not None:
             setattr(cfg.train, name, getattr(args, name))
@@ -214,6 +216,13 @@ def _add_run_flags(p: argparse.ArgumentParser, training: bool = True) -> None:
         help="ERA5 NetCDF files, globs or a Zarr store (default: the built-in generated data)",
     )
     p.add_argument("--variables", nargs="+", metavar="NAME", help="variables to use (default: all)")
+    p.add_argument(
+        "--months",
+        nargs="+",
+        type=int,
+        metavar="M",
+        help="keep only these months, e.g. 12 1 2 for winter regimes (default: all)",
+    )
     p.add_argument(
         "--mesh-level",
         type=int,

@@ -48,14 +48,18 @@ class Clusterer:
     def __init__(self, k: int, seed: int = 0, n_init: int = 10) -> None:
         self.k, self.seed, self.n_init = int(k), int(seed), int(n_init)
 
-    def fit(self, z: np.ndarray) -> Clusterer:
+    def fit(self, z: np.ndarray, breaks: np.ndarray | None = None) -> Clusterer:
+        """Fit on ``z`` ``(T, D)``; ``breaks`` ``(T - 1,)`` marks gaps in time (row ``i + 1``
+        does not follow row ``i``, :func:`faconv.data.time_breaks`), read by the
+        :attr:`sequential` clusterers (each run of consecutive rows is then a series of its
+        own) and ignored by the others."""
         raise NotImplementedError
 
-    def predict(self, z: np.ndarray) -> np.ndarray:
+    def predict(self, z: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def fit_predict(self, z: np.ndarray) -> np.ndarray:
-        return self.fit(z).predict(z)
+    def fit_predict(self, z: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
+        return self.fit(z, breaks).predict(z, breaks)
 
     @property
     def centers(self) -> np.ndarray:
@@ -79,6 +83,16 @@ class Clusterer:
             setattr(out, key, state[key].double().numpy())
         return out
 
+    @staticmethod
+    def _breaks(breaks: np.ndarray | None, n: int) -> np.ndarray:
+        """``(n - 1,)`` bool gaps in time (all ``False`` without ``breaks``)."""
+        if breaks is None:
+            return np.zeros(max(n - 1, 0), dtype=bool)
+        b = np.asarray(breaks, dtype=bool)
+        if b.shape != (max(n - 1, 0),):
+            raise DataError(f"breaks must have shape ({n - 1},) for {n} rows, got {b.shape}")
+        return b
+
     def _features(self, z: np.ndarray, dim: int | None = None) -> np.ndarray:
         x = np.asarray(z, dtype=np.float64)
         if x.ndim != 2 or not np.isfinite(x).all():
@@ -97,14 +111,14 @@ class KMeansClusterer(Clusterer):
     label = "KMeans"
     state_keys = ("cluster_centers",)
 
-    def fit(self, z: np.ndarray) -> KMeansClusterer:
+    def fit(self, z: np.ndarray, breaks: np.ndarray | None = None) -> KMeansClusterer:
         from sklearn.cluster import KMeans
 
         km = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(self._features(z))
         self.cluster_centers = km.cluster_centers_
         return self
 
-    def predict(self, z: np.ndarray) -> np.ndarray:
+    def predict(self, z: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
         x = self._features(z, self.cluster_centers.shape[1])
         d = ((x[:, None, :] - self.cluster_centers[None]) ** 2).sum(-1)
         return d.argmin(1).astype(np.int64)
@@ -141,7 +155,7 @@ class TiedGaussianClusterer(Clusterer):
         super().__init__(k, seed, n_init)
         self.ensemble = int(ensemble)
 
-    def fit(self, z: np.ndarray) -> TiedGaussianClusterer:
+    def fit(self, z: np.ndarray, breaks: np.ndarray | None = None) -> TiedGaussianClusterer:
         y = self._prepare(z)
         return self._set(self._search(y)[0])
 
@@ -208,7 +222,7 @@ class TiedGaussianClusterer(Clusterer):
         self.log_weights = np.log(np.maximum(gmm.weights_, 1e-300))
         return self
 
-    def predict(self, z: np.ndarray) -> np.ndarray:
+    def predict(self, z: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
         y = (self._features(z, self.mean.shape[0]) - self.mean) @ self.basis
         pm = self.means @ self.precision  # (k, d)
         # the quadratic term y' P y is common to every regime and drops out
@@ -231,7 +245,8 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
     model of highest likelihood (measured on the README's planted settings: better on some,
     worse on others, so one start by default). Assigned by Viterbi decoding: the single
     likeliest regime sequence. The rows given to :meth:`fit` and :meth:`predict` are one time
-    series in order.
+    series in order; with ``breaks`` (gaps in time), each run of consecutive rows starts
+    afresh from the start probabilities, and no transition is counted across a gap.
     """
 
     name = "hmm"
@@ -247,15 +262,16 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
         super().__init__(k, seed, n_init, ensemble)
         self.starts = int(starts)
 
-    def fit(self, z: np.ndarray) -> HiddenMarkovClusterer:
+    def fit(self, z: np.ndarray, breaks: np.ndarray | None = None) -> HiddenMarkovClusterer:
         y = self._prepare(z)
-        fits = [self._em_from(y, g) for g in self._search(y)[: max(1, self.starts)]]
+        b = self._breaks(breaks, len(y))
+        fits = [self._em_from(y, g, b) for g in self._search(y)[: max(1, self.starts)]]
         self._set_model(*max(fits, key=lambda f: f[0])[1])
         return self
 
-    def _em_from(self, y: np.ndarray, mixture) -> tuple[float, tuple]:
+    def _em_from(self, y: np.ndarray, mixture, breaks=None) -> tuple[float, tuple]:
         """The model fitted from one mixture of the search: ``(log-likelihood, parameters)``."""
-        return self._baum_welch(y, mixture)
+        return self._baum_welch(y, mixture, breaks)
 
     def _set_model(self, means, cov, weight, start, trans) -> None:
         self.means, self.precision = means, np.linalg.inv(cov)
@@ -263,26 +279,28 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
         self.log_start = np.log(np.maximum(start, 1e-300))
         self.log_transition = np.log(np.maximum(trans, 1e-300))
 
-    def _baum_welch(self, y: np.ndarray, mixture) -> tuple[float, tuple]:
+    def _baum_welch(self, y: np.ndarray, mixture, breaks=None) -> tuple[float, tuple]:
         """EM from a fitted mixture: ``(log-likelihood, (means, cov, weights, start, trans))``."""
+        breaks = self._breaks(breaks, len(y))
         means, cov = mixture.means_, mixture.covariances_
         labels = mixture.predict(y)
+        firsts = _run_starts(breaks)
         counts = np.ones((self.k, self.k))  # transitions of the mixture's labels, smoothed
-        np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
+        np.add.at(counts, (labels[:-1][~breaks], labels[1:][~breaks]), 1.0)
         trans = counts / counts.sum(1, keepdims=True)
         start = weight = mixture.weights_
         reg = 1e-6 * max(float(y.var(0).mean()), 1e-300) * np.eye(y.shape[1])
         previous = -np.inf
         for _ in range(self.max_iter):
             log_b = self._log_emission(y, means, np.linalg.inv(cov))
-            gamma, pair, loglik = _forward_backward(log_b, start, trans)
+            gamma, pair, loglik = _forward_backward(log_b, start, trans, breaks)
             # the Gaussian normaliser the emissions leave out (its 2 pi part is constant)
             loglik -= 0.5 * len(y) * np.linalg.slogdet(cov)[1]
             if loglik - previous < self.tol * abs(loglik):
                 break
             previous = loglik
             weight = gamma.sum(0)
-            start = gamma[0]
+            start = gamma[firsts].mean(0)
             trans = pair / np.maximum(pair.sum(1, keepdims=True), 1e-300)
             means = (gamma.T @ y) / np.maximum(weight, 1e-300)[:, None]
             cov = (y.T @ y - (means.T * weight) @ means) / y.shape[0] + reg
@@ -293,10 +311,11 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
         d = y[:, None, :] - means[None]  # (T, k, d); the normalising constant is shared
         return -0.5 * np.einsum("tkd,de,tke->tk", d, precision, d)
 
-    def predict(self, z: np.ndarray) -> np.ndarray:
+    def predict(self, z: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
         y = (self._features(z, self.mean.shape[0]) - self.mean) @ self.basis
         log_b = self._log_emission(y, self.means, self.precision)
-        return _viterbi(log_b[0], log_b[1:, None, :], self.log_start, self.log_transition)
+        b = self._breaks(breaks, len(y))
+        return _viterbi(log_b[0], log_b[1:, None, :], self.log_start, self.log_transition, b)
 
 
 class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
@@ -312,7 +331,8 @@ class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
 
     with the regime ``s_t`` a Markov chain: a step's likelihood depends on the regimes of
     ``t - 1`` and ``t``, and forward-backward runs on those pairs (``k^2`` terms a step). The
-    first step is taken as ``N(mu[s_0], Sigma)``. ``rho`` (one scalar for every feature, so
+    first step (and the first after each gap in time, ``breaks``) is taken as
+    ``N(mu[s_0], Sigma)``. ``rho`` (one scalar for every feature, so
     the model stays affine-equivariant and has one parameter more than the HMM) is estimated
     with the means, covariance and transitions by EM (exact conditional maximisations, so the
     likelihood never decreases) and kept within ``[-0.95, 0.95]``; with ``rho = 0`` the model
@@ -333,29 +353,34 @@ class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
     ) -> None:
         super().__init__(k, seed, n_init, ensemble, starts)
 
-    def _em_from(self, y: np.ndarray, mixture) -> tuple[float, tuple]:
+    def _em_from(self, y: np.ndarray, mixture, breaks=None) -> tuple[float, tuple]:
         """EM of the model started from the HMM fitted from ``mixture`` (``rho = 0``):
         ``(log-likelihood, (means, cov, weights, start, trans, rho))``."""
-        means, cov, _, start, trans = self._baum_welch(y, mixture)[1]
+        breaks = self._breaks(breaks, len(y))
+        means, cov, _, start, trans = self._baum_welch(y, mixture, breaks)[1]
+        firsts, keep = _run_starts(breaks), (~breaks).astype(np.float64)[:, None, None]
+        y0 = y[firsts]  # the first step of every run: no AR term
         k, (n, d) = self.k, y.shape
         reg = 1e-6 * max(float(y.var(0).mean()), 1e-300) * np.eye(d)
         rho, previous = 0.0, -np.inf
         for _ in range(self.max_iter):
             precision = np.linalg.inv(cov)
-            log_first, log_pair = self._log_emissions(y, means, precision, rho)
-            gamma, xi, loglik = _forward_backward_pairs(log_first, log_pair, start, trans)
+            log_first, log_pair = self._log_emissions(y, means, precision, rho, breaks)
+            gamma, xi, loglik = _forward_backward_pairs(log_first, log_pair, start, trans, breaks)
             loglik -= 0.5 * n * np.linalg.slogdet(cov)[1]
             if loglik - previous < self.tol * abs(loglik):
                 break
             previous = loglik
-            start, pair = gamma[0], xi.sum(0)
+            xi = xi * keep  # a step after a gap has no predecessor
+            g0 = gamma[firsts]
+            start, pair = g0.mean(0), xi.sum(0)
             trans = pair / np.maximum(pair.sum(1, keepdims=True), 1e-300)
             into, out_of = xi.sum(1), xi.sum(2)  # (T - 1, k): the regime at t, at t - 1
             # means given rho: least squares of y_t - rho y_(t-1) on mu_j - rho mu_i (the
-            # coefficients are scalars, so the shared covariance drops out), plus step 0
-            gram = np.diag(into.sum(0) + gamma[0]) + rho**2 * np.diag(out_of.sum(0))
+            # coefficients are scalars, so the shared covariance drops out), plus first steps
+            gram = np.diag(into.sum(0) + g0.sum(0)) + rho**2 * np.diag(out_of.sum(0))
             gram -= rho * (pair + pair.T)
-            rhs = (into - rho * out_of).T @ (y[1:] - rho * y[:-1]) + gamma[0][:, None] * y[0]
+            rhs = (into - rho * out_of).T @ (y[1:] - rho * y[:-1]) + g0.T @ y0
             means = np.linalg.solve(gram + 1e-12 * np.trace(gram) * np.eye(k), rhs)
             # rho given the means, in the noise's own metric
             now, before = y[1:, None, :] - means, y[:-1, None, :] - means  # (T - 1, k, d)
@@ -370,8 +395,8 @@ class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
             cross = flat_now.T @ np.matmul(xi.transpose(0, 2, 1), before).reshape(-1, d)
             cov = (flat_now * into.reshape(-1, 1)).T @ flat_now - rho * (cross + cross.T)
             cov += rho**2 * (flat_before * out_of.reshape(-1, 1)).T @ flat_before
-            first = y[0] - means
-            cov = (cov + (gamma[0][:, None] * first).T @ first) / n + reg
+            first = y0[:, None, :] - means  # (runs, k, d)
+            cov = (cov + np.einsum("rk,rkd,rke->de", g0, first, first)) / n + reg
         return loglik, (means, cov, gamma.sum(0), start, trans, rho)
 
     def _set_model(self, means, cov, weight, start, trans, rho) -> None:
@@ -380,46 +405,66 @@ class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
 
     @staticmethod
     def _log_emissions(
-        y: np.ndarray, means: np.ndarray, precision: np.ndarray, rho: float
+        y: np.ndarray,
+        means: np.ndarray,
+        precision: np.ndarray,
+        rho: float,
+        breaks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The first step's log-likelihoods ``(k,)`` and step ``t``'s given regimes ``i`` at
-        ``t - 1`` and ``j`` at ``t``, ``(T - 1, k, k)`` (normalising constants left out)."""
+        ``t - 1`` and ``j`` at ``t``, ``(T - 1, k, k)`` (normalising constants left out); a
+        step after a gap (``breaks``) is a first step again, the same for every ``i``."""
         root = np.linalg.cholesky(precision)  # whitened: precision = root root'
         w, m = y @ root, means @ root
         now, before = w[1:, None, :] - m, w[:-1, None, :] - m  # (T - 1, k, d)
         sq_now, sq_before = (now * now).sum(-1), (before * before).sum(-1)
         cross = np.matmul(before, now.transpose(0, 2, 1))  # (T - 1, i, j)
         log_pair = -0.5 * (sq_now[:, None, :] - 2 * rho * cross + rho**2 * sq_before[:, :, None])
+        if breaks is not None and breaks.any():
+            log_pair[breaks] = -0.5 * sq_now[breaks][:, None, :]
         return -0.5 * ((w[0] - m) ** 2).sum(-1), log_pair
 
-    def predict(self, z: np.ndarray) -> np.ndarray:
+    def predict(self, z: np.ndarray, breaks: np.ndarray | None = None) -> np.ndarray:
         y = (self._features(z, self.mean.shape[0]) - self.mean) @ self.basis
-        log_first, log_pair = self._log_emissions(y, self.means, self.precision, float(self.rho))
-        return _viterbi(log_first, log_pair, self.log_start, self.log_transition)
+        b = self._breaks(breaks, len(y))
+        log_first, log_pair = self._log_emissions(y, self.means, self.precision, float(self.rho), b)
+        return _viterbi(log_first, log_pair, self.log_start, self.log_transition, b)
+
+
+def _run_starts(breaks: np.ndarray) -> np.ndarray:
+    """Indices of the first step of every run of consecutive steps: 0 and each after a gap."""
+    return np.r_[0, np.flatnonzero(breaks) + 1]
 
 
 def _forward_backward(
-    log_b: np.ndarray, start: np.ndarray, trans: np.ndarray
+    log_b: np.ndarray, start: np.ndarray, trans: np.ndarray, breaks: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Scaled forward-backward: state posteriors ``(T, k)``, summed pair posteriors ``(k, k)``
-    and the log-likelihood, from log emissions ``(T, k)``."""
-    gamma, xi, loglik = _forward_backward_pairs(
-        log_b[0], np.broadcast_to(log_b[1:, None, :], (len(log_b) - 1, *trans.shape)), start, trans
-    )
-    return gamma, xi.sum(0), loglik
+    """Scaled forward-backward: state posteriors ``(T, k)``, pair posteriors summed over the
+    steps that follow their predecessor ``(k, k)`` and the log-likelihood, from log emissions
+    ``(T, k)``."""
+    pairs = np.broadcast_to(log_b[1:, None, :], (len(log_b) - 1, *trans.shape))
+    gamma, xi, loglik = _forward_backward_pairs(log_b[0], pairs, start, trans, breaks)
+    return gamma, (xi if breaks is None else xi[~breaks]).sum(0), loglik
 
 
 def _forward_backward_pairs(
-    log_first: np.ndarray, log_pair: np.ndarray, start: np.ndarray, trans: np.ndarray
+    log_first: np.ndarray,
+    log_pair: np.ndarray,
+    start: np.ndarray,
+    trans: np.ndarray,
+    breaks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Scaled forward-backward with emissions on the transitions: ``log_first`` ``(k,)`` is
     the first step's, ``log_pair[t - 1, i, j]`` step ``t``'s given regimes ``i`` then ``j``,
-    ``(T - 1, k, k)``. Returns the state posteriors ``(T, k)``, the pair posteriors
-    ``(T - 1, k, k)`` and the log-likelihood."""
+    ``(T - 1, k, k)``; at a gap (``breaks[t - 1]``) the regime of step ``t`` is drawn from
+    ``start`` instead of the transitions. Returns the state posteriors ``(T, k)``, the pair
+    posteriors ``(T - 1, k, k)`` and the log-likelihood."""
     n, k = len(log_pair) + 1, len(start)
     first_shift = log_first.max()
     shift = log_pair.reshape(n - 1, -1).max(1) if n > 1 else np.zeros(0)
     step = trans[None] * np.exp(log_pair - shift[:, None, None])  # (T - 1, from, to)
+    if breaks is not None and breaks.any():
+        step[breaks] = start * np.exp(log_pair[breaks] - shift[breaks, None, None])
     alpha, scale = np.empty((n, k)), np.empty(n)
     a = start * np.exp(log_first - first_shift)
     for t in range(n):
@@ -437,15 +482,21 @@ def _forward_backward_pairs(
 
 
 def _viterbi(
-    log_first: np.ndarray, log_pair: np.ndarray, log_start: np.ndarray, log_trans: np.ndarray
+    log_first: np.ndarray,
+    log_pair: np.ndarray,
+    log_start: np.ndarray,
+    log_trans: np.ndarray,
+    breaks: np.ndarray | None = None,
 ) -> np.ndarray:
     """The likeliest regime sequence ``(T,)`` given emissions as in
-    :func:`_forward_backward_pairs` (``log_pair`` may broadcast)."""
+    :func:`_forward_backward_pairs` (``log_pair`` may broadcast); after a gap (``breaks``)
+    the regime is drawn from the start probabilities."""
     n = len(log_pair) + 1
     score = log_start + log_first
     back = np.empty((n, len(log_start)), dtype=np.int64)
     for t in range(1, n):
-        step = score[:, None] + log_trans + log_pair[t - 1]  # (from, to)
+        move = log_start[None, :] if breaks is not None and breaks[t - 1] else log_trans
+        step = score[:, None] + move + log_pair[t - 1]  # (from, to)
         back[t] = step.argmax(0)
         score = step.max(0)
     path = np.empty(n, dtype=np.int64)
@@ -510,15 +561,12 @@ METHODS: tuple[str, ...] = ("auto", *CLUSTERERS)
 def step_days(time) -> float | None:
     """The median spacing of ``time`` in days (numpy datetimes or cftime dates), or ``None``
     when it cannot be told (fewer than two steps, or no dates)."""
-    if time is None or len(time) < 2:
+    from faconv.data.windows import step_seconds
+
+    step = None if time is None else step_seconds(time)
+    if step is None or step.size == 0:
         return None
-    t = np.asarray(time)
-    if not np.issubdtype(t.dtype, np.datetime64):
-        try:  # cftime calendars
-            t = np.array([np.datetime64(v.isoformat()) for v in t])
-        except (AttributeError, ValueError):
-            return None
-    return float(np.median(np.diff(t).astype("timedelta64[s]").astype(np.float64))) / 86400.0
+    return float(np.median(step)) / 86400.0
 
 
 def resolve_method(method: str, time=None) -> str:

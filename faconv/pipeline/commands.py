@@ -18,6 +18,7 @@ import xarray as xr
 
 from faconv._io import atomic_write
 from faconv.checks import check_choice, check_int
+from faconv.data.windows import time_breaks
 from faconv.errors import ConfigError, DataError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
@@ -203,6 +204,7 @@ def run_cluster(
         inputs=None if data is None else data.target.numpy(),
         weights=weights,
         method=method,
+        breaks=time_breaks(ds["time"].values),
     )
     from faconv.provenance import provenance
 
@@ -323,6 +325,7 @@ def train_and_score(
         data.target.numpy(),
         weights,
         method=cfg.cluster.method,
+        breaks=time_breaks(data.time),
     )
     from faconv.provenance import provenance
 

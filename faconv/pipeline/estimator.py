@@ -16,6 +16,7 @@ import xarray as xr
 from sklearn.base import BaseEstimator
 
 from faconv.checks import check_choice
+from faconv.data.windows import time_breaks
 from faconv.errors import ConfigError, DataError
 from faconv.pipeline.clustering import (
     CLUSTERERS,
@@ -175,9 +176,10 @@ class RegimeEstimator(BaseEstimator):
             warnings.warn(note, UserWarning, stacklevel=2)
         self.method_ = resolve_method(self.method, data.time)
         emb = self._embed(data)
-        self.clusterer_ = self._clusterer()(self.k, self.seed, self.n_init).fit(emb)
+        breaks = time_breaks(data.time)  # gaps in time (winters only, say)
+        self.clusterer_ = self._clusterer()(self.k, self.seed, self.n_init).fit(emb, breaks)
         self.cluster_centers_ = self.clusterer_.centers
-        self.labels_ = self._labels(self.clusterer_.predict(emb), data.time)
+        self.labels_ = self._labels(self.clusterer_.predict(emb, breaks), data.time)
         self.embedding_ = self._embedding(emb, data.time)
         return self
 
@@ -230,7 +232,7 @@ class RegimeEstimator(BaseEstimator):
         """The regime of every step of ``ds``, assigned by the fitted clusterer (the mixture's
         linear discriminant, or the nearest KMeans centre)."""
         data = self._prepare(ds)
-        return self._labels(self._assign(self._embed(data)), data.time)
+        return self._labels(self._assign(self._embed(data), data.time), data.time)
 
     def fit_predict(self, ds: xr.Dataset, y: Any = None) -> xr.DataArray:
         return self.fit(ds).labels_
@@ -244,7 +246,7 @@ class RegimeEstimator(BaseEstimator):
         from faconv.pipeline.regimes import provenance, regime_dataset
 
         data = self._prepare(ds)
-        labels = self._assign(self._embed(data))
+        labels = self._assign(self._embed(data), data.time)
         out = regime_dataset(data, labels, self.k, f"FAConvLSTM embeddings + {self._label}")
         out.attrs.update(provenance(self._provenance_config(), data.source))
         return out
@@ -355,9 +357,9 @@ class RegimeEstimator(BaseEstimator):
                 "fit(ds) to cluster"
             )
 
-    def _assign(self, emb: np.ndarray) -> np.ndarray:
+    def _assign(self, emb: np.ndarray, time=None) -> np.ndarray:
         self._check_clustered()
-        return self.clusterer_.predict(emb)
+        return self.clusterer_.predict(emb, time_breaks(time))
 
     def _method(self, time=None) -> str:
         """The clusterer's name: the fitted one, else ``method`` resolved for ``time``."""

@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from faconv._io import atomic_write
 from faconv.checks import check_choice, check_int
 from faconv.data.store import window_batches
-from faconv.data.windows import window_starts
+from faconv.data.windows import time_breaks, time_segments, window_starts
 from faconv.errors import ConfigError, DataError
 from faconv.pipeline.clustering import CLUSTERERS, resolve_method
 
@@ -88,18 +88,24 @@ def embed_outputs(
         check_choice(name, ("embedding", "head_embedding"), "output", "embed")
     model.eval()
     device = next(model.parameters()).device
-    starts = window_starts(data.num_steps, window, stride)
+    # windows stay within runs of consecutive steps; a run shorter than the window (a gap in
+    # time soon after it began) is embedded as one shorter window
+    by_length: dict[int, list[int]] = {}
+    for a, b in time_segments(data.num_steps, time_breaks(data.time)):
+        n = min(window, b - a)
+        by_length.setdefault(n, []).extend(window_starts(b - a, n, min(stride, n), start=a))
     total = {name: np.zeros((data.num_steps, model.embedding_dim)) for name in outputs}
     count = np.zeros((data.num_steps, 1))
-    groups = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
-    for chunk, (x, _, _, doy) in zip(groups, window_batches(data, groups, window)):
-        result = model(x.to(device), data.domain, doy.to(device))
-        for name in outputs:
-            z = result[name].double().cpu().numpy()
-            for j, s in enumerate(chunk):
-                total[name][s : s + window] += z[j]
-        for s in chunk:
-            count[s : s + window] += 1
+    for n, starts in by_length.items():
+        groups = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
+        for chunk, (x, _, _, doy) in zip(groups, window_batches(data, groups, n)):
+            result = model(x.to(device), data.domain, doy.to(device))
+            for name in outputs:
+                z = result[name].double().cpu().numpy()
+                for j, s in enumerate(chunk):
+                    total[name][s : s + n] += z[j]
+            for s in chunk:
+                count[s : s + n] += 1
     return {name: t / count for name, t in total.items()}
 
 
@@ -158,11 +164,13 @@ def cluster_and_score(
     standardize: bool = False,
     labels: np.ndarray | None = None,
     method: str = "kmeans",
+    breaks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Cluster ``features`` (``(T, F)``) with ``method`` (a key of
     :data:`~faconv.pipeline.clustering.CLUSTERERS`; ``"auto"`` is resolved by the caller,
     who knows the time step: :func:`~faconv.pipeline.clustering.resolve_method`), then the
-    scores.
+    scores. ``breaks`` ``(T - 1,)`` marks gaps in time (:func:`faconv.data.time_breaks`) for
+    the clusterers that model persistence.
 
     Features are clustered as they are: the default ``basis`` decoder makes distances between
     embeddings area-weighted distances between the fields they decode to, the geometry EOF +
@@ -182,7 +190,7 @@ def cluster_and_score(
     z = _standardize(x) if standardize else x
     if labels is None:
         check_choice(method, CLUSTERERS, "method", "cluster_and_score")
-        labels = CLUSTERERS[method](k, seed, n_init).fit_predict(z)
+        labels = CLUSTERERS[method](k, seed, n_init).fit_predict(z, breaks)
     labels = np.asarray(labels)
     several = len(set(labels.tolist())) > 1
     scores = {
@@ -244,6 +252,7 @@ def baselines(
         "planted": data.labels,
         "inputs": fields,
         "weights": w,
+        "breaks": time_breaks(data.time),
     }
     raw = field_features(fields, w, mask)
     pcs = eof_features(fields, n_eofs, w, mask)

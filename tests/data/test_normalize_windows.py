@@ -99,6 +99,28 @@ def test_split_never_leaks_across_train_and_validation(n, length, stride, frac):
         assert seen == set(range(n))
 
 
+def test_gaps_in_time_break_runs_and_no_window_spans_one():
+    import pandas as pd
+
+    from faconv.data import segment_window_starts, time_breaks, time_segments
+
+    days = pd.date_range("2000-01-01", "2003-12-31")
+    winters = days[days.month.isin([12, 1, 2])].values  # DJF only: a gap every spring
+    breaks = time_breaks(winters)
+    assert breaks.sum() == 4 and breaks.shape == (len(winters) - 1,)
+    runs = time_segments(len(winters), breaks)
+    assert [b - a for a, b in runs] == [60, 90, 90, 90, 31]  # JF 2000, 3 winters, D 2003
+    assert time_breaks(days.values) is None and time_breaks(days.values[::30]) is None
+    assert time_segments(10, None) == [(0, 10)]
+    assert segment_window_starts([(0, 5), (5, 7), (7, 20)], 4, 4) == [0, 1, 7, 11, 15, 16]
+    train, val = split_windows(len(winters), 8, 8, 0.2, breaks)
+    for s0 in train + val:
+        assert not breaks[s0 : s0 + 7].any()  # no window spans a gap
+    assert max(train) + 8 <= len(winters) - round(0.2 * len(winters)) <= min(val)
+    with pytest.raises(ConfigError, match="in one run of consecutive steps"):
+        split_windows(12, 4, 4, 0.0, np.arange(11) % 3 == 2)  # runs of 3 steps
+
+
 def test_split_names_the_period_too_short_for_a_window():
     with pytest.raises(ConfigError, match="the validation period has 1 of the 5 steps"):
         split_windows(5, 4, 4, 0.2)

@@ -25,7 +25,7 @@ from faconv.pipeline.training import (
     save_checkpoint,
     train_model,
 )
-from tests.runs import small_run
+from tests.runs import SMALL_DATA, small_run
 
 RUN = small_run(36, {"epochs": 1, "batch_size": 4}, seed=0)
 GEN, MODEL = RUN["data"]["generated"], RUN["model"]
@@ -250,3 +250,39 @@ def test_divergence_is_a_clear_error(data, tmp_path, monkeypatch):
     with pytest.raises(NumericalError, match="non-finite training loss at step 0"):
         train_model(MODEL, data, TrainConfig(epochs=1, batch_size=4, window=4, stride=4), tmp_path,
                     progress=False)  # fmt: skip
+
+
+def test_winter_months_only_with_gaps_in_time(tmp_path, monkeypatch):
+    # DJF of two winters: the climatology is fitted on every day up to the last training step,
+    # the planted labels follow the kept days, and the estimator runs across the gaps
+    from faconv.data import Normalizer, time_breaks
+    from faconv.pipeline.estimator import RegimeEstimator
+
+    gen = {**SMALL_DATA, "days": 485, "start": "2020-11-01"}  # to 28 Feb 2022
+    cfg = DataConfig(generated=gen, months=[12, 1, 2])
+    periods, fit = [], Normalizer.fit
+
+    def recording_fit(self, ds, *args, time=None, **kwargs):
+        periods.append(time)
+        return fit(self, ds, *args, time=time, **kwargs)
+
+    monkeypatch.setattr(Normalizer, "fit", recording_fit)
+    data = prepare_data(cfg, tmp_path)
+    months = pd.DatetimeIndex(data.time).month
+    assert set(months) == {12, 1, 2} and data.num_steps == 2 * (31 + 31 + 28)
+    assert time_breaks(data.time).sum() == 1  # the gap from March to November
+    full = prepare_data(DataConfig(generated=gen), tmp_path)
+    keep = np.isin(pd.DatetimeIndex(full.time).month, [12, 1, 2])
+    np.testing.assert_array_equal(data.labels, full.labels[keep])
+    last_train = data.time[data.num_steps - round(data.num_steps * 0.2) - 1]
+    assert periods[0] == slice(None, last_train)  # every day up to it, the summer included
+    est = RegimeEstimator(
+        k=3, model=MODEL, train={"epochs": 1, "window": 4, "stride": 4}, data={"generated": gen,
+        "months": [12, 1, 2]}, progress=False, work_dir=str(tmp_path / "est"),
+    )  # fmt: skip
+    labels = est.fit_predict(None)
+    assert labels.sizes["time"] == data.num_steps and est.method_ == "arhmm"
+    with pytest.raises(ConfigError, match=r"months must be distinct month numbers 1..12"):
+        DataConfig(months=[1, 13]).validate()
+    with pytest.raises(DataError, match=r"no step in the months \[7\]"):
+        prepare_data(DataConfig(generated={**gen, "days": 60}, months=[7]), tmp_path)

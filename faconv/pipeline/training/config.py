@@ -16,6 +16,7 @@ from faconv.checks import (
     check_bool,
     check_choice,
     check_int,
+    check_int_list,
     check_number,
     check_str_list,
 )
@@ -62,6 +63,16 @@ def _box(value, name, owner):
             f"{owner}: {name} needs -90 <= south <= north <= 90 (degrees), got {value!r}"
         )
     return list(value)
+
+
+def _months(value, name, owner):
+    months = check_int_list(value, name, owner, minimum=1)
+    if max(months) > 12 or len(set(months)) != len(months):
+        raise ConfigError(
+            f"{owner}: {name} must be distinct month numbers 1..12 (e.g. [12, 1, 2] for "
+            f"winter), got {value!r}"
+        )
+    return list(months)
 
 
 def _harmonics(value, name, owner):
@@ -131,6 +142,10 @@ class DataConfig(_Section):
     missing chunks are meant as missing data (written with ``write_empty_chunks=False``).
     ``in_memory: false`` reads each window from the store when it is needed (data larger than
     memory; the statistics are then dask reductions over the training period).
+    ``months`` keeps only the steps of those months (``[12, 1, 2]``: winter regimes, the
+    classical North-Atlantic setting), after the climatology and normalisation are fitted on
+    the whole year; the record then has a gap every year, and no training or embedding
+    window, nor the persistence of the clusterers, runs across a gap.
     """
 
     section = "data"
@@ -138,6 +153,7 @@ class DataConfig(_Section):
     path: str | list[str] | None = field(default=None, metadata={"check": _optional(_paths)})
     variables: list[str] | None = field(default=None, metadata={"check": _optional(check_str_list)})
     box: list[float] | None = field(default=None, metadata={"check": _optional(_box)})
+    months: list[int] | None = field(default=None, metadata={"check": _optional(_months)})
     coarsen: int = field(default=1, metadata=_spec(check_int, minimum=1, maximum=100))
     daily: bool = field(default=True, metadata={"check": check_bool})
     normalization: str = field(

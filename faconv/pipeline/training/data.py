@@ -216,14 +216,25 @@ def prepare_data(
             chunks="auto" if cfg.in_memory else "store",
             allow_missing_chunks=cfg.allow_missing_chunks,
         )
+    kept = np.arange(ds.sizes["time"])  # the steps of data.months (all without it)
+    if cfg.months is not None:
+        kept = np.flatnonzero(ds["time"].dt.month.isin(cfg.months).values)
+        if kept.size == 0:
+            raise DataError(f"{source} has no step in the months {cfg.months}")
     if normalizer is None:  # statistics (and the climatology) from the training period only
-        n_train = ds.sizes["time"] - round(ds.sizes["time"] * val_fraction)
+        # (with data.months: every day up to the last training step, the whole year round)
+        n_train = kept.size - round(kept.size * val_fraction)
+        if n_train < 1:
+            raise DataError(
+                f"{source}: no step is left for training ({kept.size} steps, val_fraction "
+                f"{val_fraction:g})"
+            )
         clim = None
         if cfg.climatology_harmonics is not None:
             clim = Climatology(cfg.climatology_harmonics)
         try:
             normalizer = Normalizer(cfg.normalization, climatology=clim).fit(
-                ds, time=slice(None, ds["time"].values[n_train - 1])
+                ds, time=slice(None, ds["time"].values[kept[n_train - 1]])
             )
         except MemoryError as exc:
             hint = (
@@ -238,6 +249,8 @@ def prepare_data(
             ) from exc
     else:  # a saved normaliser: the data must hold its variables (transform names what lacks)
         ds = ds[[v for v in normalizer.variables if v in ds.data_vars]]
+    if cfg.months is not None:  # after the climatology: it is fitted on the whole year
+        ds = ds.isel(time=kept)
     normalizer._check(ds)  # names the variables the data lacks
     ds = ds[list(normalizer.variables)]
     labels = patterns = None

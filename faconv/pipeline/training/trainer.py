@@ -15,7 +15,7 @@ import torch
 
 from faconv._io import atomic_write_text
 from faconv.data.store import window_batches
-from faconv.data.windows import split_windows
+from faconv.data.windows import split_windows, time_breaks
 from faconv.errors import DataError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
 from faconv.pipeline.training.checkpoint import (
@@ -255,8 +255,8 @@ class _Run:
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
-        self.train_w, self.val_w = split_windows(
-            data.num_steps, cfg.window, cfg.stride, cfg.val_fraction
+        self.train_w, self.val_w = split_windows(  # no window spans a gap in time
+            data.num_steps, cfg.window, cfg.stride, cfg.val_fraction, time_breaks(data.time)
         )
         if not self.train_w:
             raise DataError("no training window fits; use a shorter window or more data")
