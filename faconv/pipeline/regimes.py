@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from faconv._io import atomic_write
+from faconv.data.windows import time_breaks
 from faconv.provenance import provenance
 
 __all__ = [
@@ -64,7 +65,8 @@ def regime_statistics(labels: np.ndarray, time: np.ndarray, k: int) -> dict[str,
     n = len(labels)
     step = np.diff(t.values).astype("timedelta64[s]").astype(np.float64) / 86400.0
     step_days = float(np.median(step)) if n > 1 else 1.0
-    breaks = np.r_[step > 1.5 * step_days, False] if n > 1 else np.zeros(1, bool)
+    gaps = time_breaks(t.values) if n > 1 else None  # the rule the windows and clusterers use
+    breaks = np.r_[np.zeros(max(n - 1, 0), bool) if gaps is None else gaps, False]
     freq = np.bincount(labels, minlength=k)[:k] / max(n, 1)
     by_month = np.full((k, 12), np.nan)
     for m in range(12):
