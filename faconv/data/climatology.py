@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from faconv._io import atomic_write
+from faconv.data.calendar import elapsed_seconds, time_fields, year_days
 from faconv.errors import DataError
 
 __all__ = ["Climatology", "harmonic_design"]
@@ -39,15 +39,18 @@ def _block_product(design: np.ndarray, coef: np.ndarray) -> np.ndarray:
     return np.tensordot(design, coef, axes=(-1, 0))
 
 
-def harmonic_design(time, harmonics: int, period: float = 365.25) -> np.ndarray:
-    """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``.
+def harmonic_design(time, harmonics: int, period: float | None = None) -> np.ndarray:
+    """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``,
+    the day of year in ``time``'s own calendar (numpy datetimes or cftime dates) and ``P`` its
+    year (``period``; default: :func:`~faconv.data.calendar.year_days`, 365.25 in the standard
+    calendar, 360 in a 360-day one).
 
     Shapes:
         - time: ``(T,)`` datetimes; output: ``(T, 2n + 1)`` float64.
     """
-    t = pd.DatetimeIndex(np.asarray(time))
-    day = (t.day_of_year - 1).to_numpy(np.float64) + (t.hour.to_numpy(np.float64) / 24.0)
-    phi = 2.0 * math.pi * day / period
+    fields = time_fields(time)
+    day = (fields["day_of_year"] - 1).astype(np.float64) + fields["hour"] / 24.0
+    phi = 2.0 * math.pi * day / (year_days(time) if period is None else period)
     cols = [np.ones_like(phi)]
     for k in range(1, harmonics + 1):
         cols += [np.cos(k * phi), np.sin(k * phi)]
@@ -70,7 +73,8 @@ class Climatology:
             harmonic per year of the fitting period, between 1 and 3: with a single year the
             semi-annual and higher harmonics cannot be told from a month dominated by one
             weather regime, and fitting them removes real regime signal. Default: ``"auto"``.
-        period (float): days per year. Default: ``365.25``.
+        period (float, optional): days per year. Default: the calendar's of the fitting
+            period (365.25 for the standard calendar, 365 ``noleap``, 360 ``360_day``).
 
     Example:
         >>> import numpy as np, pandas as pd, xarray as xr
@@ -83,7 +87,7 @@ class Climatology:
         True
     """
 
-    def __init__(self, harmonics: int | str = "auto", period: float = 365.25) -> None:
+    def __init__(self, harmonics: int | str = "auto", period: float | None = None) -> None:
         ok = harmonics == "auto" or (
             isinstance(harmonics, int) and not isinstance(harmonics, bool) and 0 <= harmonics <= 12
         )
@@ -91,9 +95,12 @@ class Climatology:
             raise DataError(
                 f"Climatology: harmonics must be 'auto' or an integer in [0, 12], got {harmonics!r}"
             )
-        if not isinstance(period, (int, float)) or isinstance(period, bool) or not period > 0:
+        if period is not None and (
+            not isinstance(period, (int, float)) or isinstance(period, bool) or not period > 0
+        ):
             raise DataError(f"Climatology: period must be a positive number, got {period!r}")
-        self.harmonics, self.period = harmonics, float(period)
+        self.harmonics = harmonics
+        self.period = None if period is None else float(period)
         self.coef: xr.Dataset | None = None  # per variable: (term, *spatial dims)
 
     @property
@@ -115,9 +122,10 @@ class Climatology:
         n = sub.sizes.get("time", 0)
         if n == 0:
             raise DataError(f"the climatology period {time!r} selects no time step")
+        if self.period is None:  # the calendar's year
+            self.period = year_days(sub["time"].values)
         if self.harmonics == "auto":
-            t = sub["time"].values
-            years = (t[-1] - t[0]) / np.timedelta64(1, "D") / self.period
+            years = elapsed_seconds(sub["time"].values)[-1] / 86400.0 / self.period
             self.harmonics = int(min(3, max(1, np.floor(years + 1e-9))))
         design = xr.DataArray(
             harmonic_design(sub["time"].values, self.harmonics, self.period), dims=("time", "term")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from faconv.data.calendar import calendar_name, elapsed_seconds
 from faconv.errors import DataError
 
 __all__ = ["ERA5_NAMES", "LONG_NAMES", "UNITS", "standardize"]
@@ -115,23 +116,22 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     ds = _merge_expver(ds)
 
     times = ds["time"].values
-    if not np.issubdtype(times.dtype, np.datetime64):
-        raise DataError(
-            f"{source}: the time coordinate holds {times.dtype} values, not dates (its units "
-            "attribute may be missing or unreadable)"
-        )
-    bad = np.isnat(times)
-    if bad.any():
+    try:
+        calendar = calendar_name(times)  # numpy datetimes, or cftime dates of one calendar
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    bad = np.isnat(times) if calendar == "standard" and times.dtype != object else None
+    if bad is not None and bad.any():
         raise DataError(
             f"{source}: the time coordinate has {int(bad.sum())} missing value(s) (NaT), first at "
             f"position {int(np.argmax(bad))}; a damaged or incomplete time axis"
         )
     if times.size > 1:
-        diffs = np.diff(times)
-        if (diffs == np.timedelta64(0)).any():
-            dup = times[1:][diffs == np.timedelta64(0)][0]
+        diffs = np.diff(elapsed_seconds(times))
+        if (diffs == 0).any():
+            dup = times[1:][diffs == 0][0]
             raise DataError(f"{source} has duplicated times (first: {dup})")
-        if (diffs < np.timedelta64(0)).any():
+        if (diffs < 0).any():
             raise DataError(f"{source} has times that are not increasing; sort them first")
 
     lon = ds["longitude"].values

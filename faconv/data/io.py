@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from faconv.data.calendar import elapsed_seconds
 from faconv.data.conventions import standardize
 from faconv.data.region import coarsen as _coarsen
 from faconv.data.region import crop_box
@@ -207,8 +208,7 @@ def select_era5(
     if box is not None:
         ds = crop_box(ds, box)
     ds = _coarsen(ds, coarsen)
-    if daily and ds.sizes["time"] > 1:
-        step = np.diff(ds["time"].values[:2])[0]
-        if step < np.timedelta64(1, "D"):
-            ds = ds.resample(time="1D").mean()
+    sub_daily = ds.sizes["time"] > 1 and elapsed_seconds(ds["time"].values[:2])[1] < 86400.0
+    if daily and sub_daily:
+        ds = ds.resample(time="1D").mean()
     return ds

@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import Dataset
 
 from faconv.checks import check_int
-from faconv.errors import ConfigError
+from faconv.data.calendar import elapsed_seconds
+from faconv.errors import ConfigError, DataError
 from faconv.regrid.base import Regridder, masked_apply
 
 __all__ = [
@@ -28,17 +29,14 @@ GAP_FACTOR = 1.5
 
 
 def step_seconds(time) -> np.ndarray | None:
-    """Spacing of ``time`` (numpy datetimes or cftime dates) in seconds, ``(T - 1,)``; ``None``
-    when the values are not dates."""
+    """Spacing of ``time`` (numpy datetimes or cftime dates, in their own calendar) in seconds,
+    ``(T - 1,)``; ``None`` when the values are not dates."""
     if time is None:
         return None
-    t = np.asarray(time)
-    if not np.issubdtype(t.dtype, np.datetime64):
-        try:  # cftime calendars
-            t = np.array([np.datetime64(v.isoformat()) for v in t])
-        except (AttributeError, ValueError, TypeError):
-            return None
-    return np.diff(t).astype("timedelta64[s]").astype(np.float64)
+    try:
+        return np.diff(elapsed_seconds(time))
+    except DataError:
+        return None
 
 
 def time_breaks(time) -> np.ndarray | None:

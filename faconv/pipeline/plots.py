@@ -12,6 +12,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from faconv.data.calendar import decimal_year, is_cftime
+
 __all__ = [
     "plot_composites",
     "plot_embedding_projection",
@@ -46,6 +48,8 @@ def plot_regime_timeline(time, labels, path: str | Path, planted=None) -> Path:
     rows = 2 if planted is not None else 1
     fig, axes = plt.subplots(rows, 1, figsize=(9, 1.2 + 0.9 * rows), sharex=True, squeeze=False)
     t = np.asarray(time)
+    if is_cftime(t):  # matplotlib plots numpy datetimes only: a decimal year in the calendar
+        t = decimal_year(t)
     for ax, lab, name in zip(axes[:, 0], [labels, planted], ["clusters", "planted regimes"]):
         ax.scatter(t, lab, c=lab, cmap="tab10", s=8, marker="s")
         ax.set_ylabel(name)

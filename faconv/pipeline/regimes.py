@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from faconv._io import atomic_write
+from faconv.data.calendar import elapsed_seconds, time_fields
 from faconv.data.windows import time_breaks
 from faconv.provenance import provenance
 
@@ -61,19 +61,20 @@ def regime_statistics(labels: np.ndarray, time: np.ndarray, k: int) -> dict[str,
     the next step's regime), ``step_days`` (the typical step).
     """
     labels = np.asarray(labels, dtype=np.int64)
-    t = pd.DatetimeIndex(np.asarray(time))
+    time = np.asarray(time)
+    month = time_fields(time)["month"]
     n = len(labels)
-    step = np.diff(t.values).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    step = np.diff(elapsed_seconds(time)) / 86400.0
     step_days = float(np.median(step)) if n > 1 else 1.0
-    gaps = time_breaks(t.values) if n > 1 else None  # the rule the windows and clusterers use
+    gaps = time_breaks(time) if n > 1 else None  # the rule the windows and clusterers use
     breaks = np.r_[np.zeros(max(n - 1, 0), bool) if gaps is None else gaps, False]
     freq = np.bincount(labels, minlength=k)[:k] / max(n, 1)
     by_month = np.full((k, 12), np.nan)
     for m in range(12):
-        sel = t.month.values == m + 1
+        sel = month == m + 1
         if sel.any():
             by_month[:, m] = np.bincount(labels[sel], minlength=k)[:k] / sel.sum()
-    season = np.array([SEASONS[(mo % 12) // 3] for mo in t.month.values])
+    season = np.array([SEASONS[(mo % 12) // 3] for mo in month])
     by_season = np.full((k, 4), np.nan)
     for j, s in enumerate(SEASONS):
         sel = season == s

@@ -286,3 +286,37 @@ def test_winter_months_only_with_gaps_in_time(tmp_path, monkeypatch):
         DataConfig(months=[1, 13]).validate()
     with pytest.raises(DataError, match=r"no step in the months \[7\]"):
         prepare_data(DataConfig(generated={**gen, "days": 60}, months=[7]), tmp_path)
+
+
+@pytest.mark.parametrize("calendar", ["noleap", "360_day"])
+def test_cli_on_a_model_calendar(tmp_path, calendar):
+    # climate-model output (cftime dates): train, embed and cluster with maps; the outputs keep
+    # the calendar, and the seasonal day and months follow it
+    pytest.importorskip("cftime")
+    from faconv.data.calendar import time_fields
+    from faconv.data.synthetic import era5_like
+
+    ds = era5_like(days=60, **{k: v for k, v in SMALL_DATA.items() if k != "steps_per_day"})
+    ds = ds[["t2m", "msl", "u10"]]
+    time = xr.date_range("2001-12-01", periods=60, freq="D", calendar=calendar, use_cftime=True)
+    ds.assign_coords(time=time).to_netcdf(tmp_path / "model.nc")
+    run = ["--data", str(tmp_path / "model.nc"), "--epochs", "1", "--window", "4"]
+    assert main(["train", *run, "--out", str(tmp_path / "t"), "--no-progress"]) == 0
+    assert main(["embed", "--checkpoint", str(tmp_path / "t" / "checkpoint.pt"), *run[:2],
+                 "--out", str(tmp_path / "e")]) == 0  # fmt: skip
+    with xr.open_dataset(tmp_path / "e" / "embeddings.nc") as emb:
+        assert emb["time"].encoding["calendar"] == calendar and emb.sizes["time"] == 60
+    assert main(["cluster", "--embeddings", str(tmp_path / "e" / "embeddings.nc"), "--k", "3",
+                 "--out", str(tmp_path / "c"), "--maps", *run[:2]]) == 0  # fmt: skip
+    with xr.open_dataset(tmp_path / "c" / "regimes.nc") as reg:
+        assert reg["time"].encoding["calendar"] == calendar
+        months = time_fields(reg["time"].values)["month"]
+        share = reg["frequency_by_month"].values
+        assert np.isnan(share[:, [m - 1 for m in range(3, 12)]]).all()  # no step in Mar-Nov
+        np.testing.assert_allclose(share[:, np.unique(months) - 1].sum(0), 1.0)
+    data = prepare_data(DataConfig(path=str(tmp_path / "model.nc")), tmp_path)
+    # 1 and 31 December and 1 January of a noleap year: days 335, 365, 1; of a 360-day year
+    # (1 and 30 December are its days 331 and 360): the same fractions of a 365.25-day year
+    idx = {"noleap": [0, 30, 31], "360_day": [0, 29, 30]}[calendar]
+    expected = {"noleap": [335, 365, 1], "360_day": [336, 365, 1]}[calendar]
+    assert data.day_of_year[idx].tolist() == expected

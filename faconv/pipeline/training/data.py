@@ -22,6 +22,7 @@ from faconv.data import (
     standardize,
     write_convention,
 )
+from faconv.data.calendar import seasonal_day_of_year, time_fields
 from faconv.data.region import coarsen as coarsen_grid
 from faconv.data.store import (
     FieldSequence,
@@ -218,7 +219,7 @@ def prepare_data(
         )
     kept = np.arange(ds.sizes["time"])  # the steps of data.months (all without it)
     if cfg.months is not None:
-        kept = np.flatnonzero(ds["time"].dt.month.isin(cfg.months).values)
+        kept = np.flatnonzero(np.isin(time_fields(ds["time"].values)["month"], cfg.months))
         if kept.size == 0:
             raise DataError(f"{source} has no step in the months {cfg.months}")
     if normalizer is None:  # statistics (and the climatology) from the training period only
@@ -284,7 +285,7 @@ def prepare_data(
         )
     if patterns is not None:
         patterns = np.where(np.isfinite(patterns), patterns, 0.0).astype(np.float32)
-    day_of_year = torch.from_numpy(ds["time"].dt.dayofyear.values.astype(np.int64))
+    day_of_year = torch.from_numpy(seasonal_day_of_year(ds["time"].values))
     units = {v: str(ds[v].attrs.get("units", "")) for v in normalizer.variables}
     return Prepared(
         sequence,
