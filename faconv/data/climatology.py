@@ -43,7 +43,8 @@ def harmonic_design(time, harmonics: int, period: float | None = None) -> np.nda
     """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``,
     the day of year in ``time``'s own calendar (numpy datetimes or cftime dates) and ``P`` its
     year (``period``; default: :func:`~faconv.data.calendar.year_days`, 365.25 in the standard
-    calendar, 360 in a 360-day one).
+    calendar, 360 in a 360-day one, so a harmonic is the same fraction of the year in every
+    calendar).
 
     Shapes:
         - time: ``(T,)`` datetimes; output: ``(T, 2n + 1)`` float64.
@@ -73,8 +74,10 @@ class Climatology:
             harmonic per year of the fitting period, between 1 and 3: with a single year the
             semi-annual and higher harmonics cannot be told from a month dominated by one
             weather regime, and fitting them removes real regime signal. Default: ``"auto"``.
-        period (float, optional): days per year. Default: the calendar's of the fitting
-            period (365.25 for the standard calendar, 365 ``noleap``, 360 ``360_day``).
+        period (float, optional): days per year. Default: the year of the data's own calendar
+            (365.25 for the standard calendar, 365 ``noleap``, 360 ``360_day``), read when
+            fitting and again when applying, so a climatology fitted on reanalysis applies to
+            model output in another calendar at the same fraction of the year.
 
     Example:
         >>> import numpy as np, pandas as pd, xarray as xr
@@ -122,10 +125,9 @@ class Climatology:
         n = sub.sizes.get("time", 0)
         if n == 0:
             raise DataError(f"the climatology period {time!r} selects no time step")
-        if self.period is None:  # the calendar's year
-            self.period = year_days(sub["time"].values)
         if self.harmonics == "auto":
-            years = elapsed_seconds(sub["time"].values)[-1] / 86400.0 / self.period
+            year = self.period or year_days(sub["time"].values)
+            years = elapsed_seconds(sub["time"].values)[-1] / 86400.0 / year
             self.harmonics = int(min(3, max(1, np.floor(years + 1e-9))))
         design = xr.DataArray(
             harmonic_design(sub["time"].values, self.harmonics, self.period), dims=("time", "term")
@@ -230,7 +232,7 @@ class Climatology:
         out.attrs = {
             **provenance(),
             "harmonics": self.harmonics,
-            "period": self.period,
+            **({} if self.period is None else {"period": self.period}),
             "title": "faconv harmonic daily climatology coefficients",
             "comment": "term 0 is the mean; terms 2k-1, 2k are cos, sin of harmonic k",
         }
@@ -241,7 +243,8 @@ class Climatology:
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> Climatology:
         try:
-            clim = cls(int(ds.attrs["harmonics"]), float(ds.attrs["period"]))
+            period = ds.attrs.get("period")
+            clim = cls(int(ds.attrs["harmonics"]), None if period is None else float(period))
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a faconv climatology (attributes {sorted(ds.attrs)})") from exc
         if ds.sizes.get("term") != 2 * clim.harmonics + 1 or not ds.data_vars:
@@ -268,7 +271,8 @@ class Climatology:
     @classmethod
     def from_state(cls, meta: dict, coef) -> Climatology:
         try:
-            clim = cls(int(meta["harmonics"]), float(meta["period"]))
+            period = meta.get("period")
+            clim = cls(int(meta["harmonics"]), None if period is None else float(period))
             coef = np.asarray(coef, dtype=np.float64)
             dims = ["term", *meta["dims"]]
             if coef.shape[0] != len(meta["variables"]) or coef.ndim != len(dims) + 1:

@@ -320,3 +320,16 @@ def test_cli_on_a_model_calendar(tmp_path, calendar):
     idx = {"noleap": [0, 30, 31], "360_day": [0, 29, 30]}[calendar]
     expected = {"noleap": [335, 365, 1], "360_day": [336, 365, 1]}[calendar]
     assert data.day_of_year[idx].tolist() == expected
+
+
+def test_a_training_period_too_short_for_the_statistics_is_named(tmp_path):
+    # one step: every anomaly would be 0 and read as a constant variable; name the period
+    gen = {**SMALL_DATA, "days": 1}
+    with pytest.raises(DataError, match=r"training period has 1 step\(s\) \(1 in all, "
+                       r"val_fraction 0.2\), too few .* climatology of 3 terms"):  # fmt: skip
+        prepare_data(DataConfig(generated=gen), tmp_path)
+    cfg = DataConfig(generated={**gen, "days": 4}, climatology_harmonics=2)  # 5 terms
+    with pytest.raises(DataError, match="at least 6 training steps"):
+        prepare_data(cfg, tmp_path)
+    data = prepare_data(DataConfig(generated={**gen, "days": 6}), tmp_path)  # 5 training steps
+    assert data.num_steps == 6

@@ -233,6 +233,15 @@ def prepare_data(
         clim = None
         if cfg.climatology_harmonics is not None:
             clim = Climatology(cfg.climatology_harmonics)
+        h = cfg.climatology_harmonics
+        terms = 0 if h is None else 3 if h == "auto" else 2 * h + 1
+        if n_train < max(2, terms + 1):  # else every anomaly is ~0 and reads as a constant
+            raise DataError(
+                f"{source}: the training period has {n_train} step(s) ({kept.size} in all, "
+                f"val_fraction {val_fraction:g}), too few to fit the normalisation"
+                + (f" and a climatology of {terms} terms per point" if terms else "")
+                + f": give at least {max(2, terms + 1)} training steps (a window's worth to train)"
+            )
         try:
             normalizer = Normalizer(cfg.normalization, climatology=clim).fit(
                 ds, time=slice(None, ds["time"].values[kept[n_train - 1]])
