@@ -130,6 +130,43 @@ def test_regimes_netcdf_has_coordinates_and_cf_attributes(planted, tmp_path):
         assert back["persistence"].attrs["units"] == "days"
         assert back["regime_label"].dims == ("time",) and "faconv_version" in back.attrs
         assert back["frequency_by_month"].shape == (4, 12)
+        assert back["explained_variance"].dims == ("variable",)
+        assert list(back["variable"].values) == planted.variables
+
+
+def test_explained_variance_by_variable_and_the_note_on_a_dominant_variable():
+    from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50)
+    pattern = rng.standard_normal((4, 3, 5))
+    a = pattern[labels] + 0.5 * rng.standard_normal((200, 3, 5))  # organised by the regimes
+    b = rng.standard_normal((200, 3, 5))  # not
+    fields, w = np.stack([a, b], -1), rng.uniform(0.5, 1.5, (3, 5))
+    share = explained_variance_by_variable(fields, labels, w)
+    # by hand: between-regime over total area-weighted variance, per variable
+    for c in range(2):
+        x = fields[..., c] - fields[..., c].mean(0)
+        comp = np.stack([x[labels == r].mean(0) for r in range(4)])[labels]
+        np.testing.assert_allclose(share[c], (w * comp**2).sum() / (w * x**2).sum())
+    assert share[0] > 0.7 and share[1] < 0.05
+    # one regime explains nothing; one cluster per step explains everything
+    np.testing.assert_allclose(explained_variance_by_variable(fields, np.zeros(200), w), 0.0)
+    np.testing.assert_allclose(explained_variance_by_variable(fields, np.arange(200), w), 1.0)
+    # masked values are left out: the same share as the valid values alone
+    mask = np.ones_like(fields, dtype=bool)
+    mask[:, 0, 0, 1] = False
+    masked = np.where(mask, fields, 1e6)
+    sub_masked = explained_variance_by_variable(masked, labels, w, mask)[1]
+    full_rest = explained_variance_by_variable(
+        np.where(mask, fields, 0.0)[..., 1:], labels, w * mask[0, ..., 1]
+    )
+    np.testing.assert_allclose(sub_masked, full_rest[0])
+    # the note names a variable that dominates the clusters, and stays silent otherwise
+    notes = variable_notes(["msl", "sst", "t2m"], np.array([0.10, 0.55, 0.07]))
+    assert len(notes) == 1 and "organised mostly by sst (55%" in notes[0]
+    assert variable_notes(["msl", "sst", "t2m"], np.array([0.44, 0.22, 0.20])) == []
+    assert variable_notes(["msl"], np.array([0.3])) == []
 
 
 def test_tied_gmm_recovers_regimes_under_shared_anisotropic_noise_where_kmeans_does_not():

@@ -126,6 +126,8 @@ def _cluster(args: argparse.Namespace) -> int:
     )
     for key, value in r["scores"].items():
         print(f"{key:<36}{value:>10.4f}")
+    for note in r["notes"]:
+        print(f"note: {note}")
     print(
         f"{r['method']} on the {r['embedding']} embedding; cluster sizes {r['cluster_sizes']}; "
         f"metrics written to {Path(args.out) / 'metrics.json'}"

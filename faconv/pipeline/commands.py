@@ -206,6 +206,15 @@ def run_cluster(
         method=method,
         breaks=time_breaks(ds["time"].values),
     )
+    notes = []
+    if data is not None:  # which variables the regimes organise
+        from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
+
+        share = explained_variance_by_variable(
+            data.target.numpy(), labels, weights, data.mask.numpy()
+        )
+        scores.update({f"explained_variance[{v}]": float(x) for v, x in zip(data.variables, share)})
+        notes = variable_notes(data.variables, share)
     from faconv.provenance import provenance
 
     attrs = {
@@ -242,6 +251,7 @@ def run_cluster(
         "scores": scores,
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "embeddings": str(embeddings),
+        "notes": notes,
     }
     from faconv.pipeline import plots
 
@@ -256,7 +266,7 @@ def run_cluster(
         figures.update(_regime_outputs(data, labels, k, out, how))
         result["regimes"] = str(out / "regimes.nc")
     write_json(out / "metrics.json", result)
-    plots.write_report(out / "report.md", f"faconv clusters (K={k})", scores, figures)
+    plots.write_report(out / "report.md", f"faconv clusters (K={k})", scores, figures, notes)
     return result
 
 

@@ -175,13 +175,20 @@ def plot_regime_statistics(stats: dict, path: str | Path, title: str = "regimes"
     return _save(fig, path)
 
 
-def write_report(path: str | Path, title: str, metrics: dict, figures: dict[str, Path]) -> Path:
-    """A short Markdown report: the metrics table and the figures (relative links)."""
+def write_report(
+    path: str | Path,
+    title: str,
+    metrics: dict,
+    figures: dict[str, Path],
+    notes: list[str] | tuple = (),
+) -> Path:
+    """A short Markdown report: the metrics table, notes and the figures (relative links)."""
     path = Path(path)
     lines = [f"# {title}", "", "| metric | value |", "|---|---:|"]
     for k, v in metrics.items():
         lines.append(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
     lines.append("")
+    lines += [f"Note: {n}\n" for n in notes]
     for caption, fig in figures.items():
         lines += [f"## {caption}", "", f"![{caption}]({Path(fig).name})", ""]
     path.write_text("\n".join(lines))

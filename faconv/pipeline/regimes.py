@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
 from faconv._io import atomic_write
@@ -16,9 +17,11 @@ from faconv.provenance import provenance
 
 __all__ = [
     "composites",
+    "explained_variance_by_variable",
     "provenance",
     "regime_dataset",
     "regime_statistics",
+    "variable_notes",
     "write_netcdf",
 ]
 
@@ -35,6 +38,65 @@ def composites(fields: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
         if (labels == r).any():
             out[r] = f[labels == r].mean(0)
     return out
+
+
+def explained_variance_by_variable(
+    fields: np.ndarray, labels: np.ndarray, weights: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Share of each variable's anomaly variance that the regimes explain, ``(C,)``.
+
+    .. math::
+        \\eta^2_c = \frac{\\sum_{t,p} w_p m_{tpc} (\bar x_{l_t pc} - \bar x_{pc})^2}
+                         {\\sum_{t,p} w_p m_{tpc} (x_{tpc} - \bar x_{pc})^2}
+
+    with ``\bar x_{r pc}`` the composite of regime ``r`` and ``\bar x_{pc}`` the time mean,
+    both over valid values only (``mask``), ``w_p`` the area weights. A variable that the
+    regimes leave near 0 is not organised by them (a slow ocean drift, local noise): it adds
+    noise to whatever is clustered, and leaving it out (``--variables``) can sharpen the regimes.
+
+    Shapes:
+        - fields, mask: ``(T, *P, C)``; labels: ``(T,)``; weights: ``P``; output: ``(C,)``.
+    """
+    x = np.asarray(fields, dtype=np.float64)
+    labels = np.asarray(labels)
+    m = np.ones_like(x) if mask is None else np.asarray(mask, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(weights, dtype=np.float64)[..., None], x.shape[1:]) * m
+    x = np.where(m > 0, x, 0.0)
+    count = m.sum(0)
+    mean = x.sum(0) / np.maximum(count, 1)
+    total = (w * (x - mean) ** 2).sum(tuple(range(x.ndim - 1)))
+    between = np.zeros(x.shape[-1])
+    for r in np.unique(labels):
+        sel = labels == r
+        n = m[sel].sum(0)
+        comp = x[sel].sum(0) / np.maximum(n, 1)
+        between += (w[sel] * (comp - mean) ** 2).sum(tuple(range(x.ndim - 1)))
+    return between / np.maximum(total, 1e-300)
+
+
+#: a variable is named when the regimes explain more than this many times the median share
+#: of the others
+DOMINANT_RATIO = 3.0
+
+
+def variable_notes(variables: list[str], explained: np.ndarray) -> list[str]:
+    """A note when the clusters are organised mostly by one variable (its explained share over
+    :data:`DOMINANT_RATIO` times the median of the others'): that variable may carry weather
+    regimes, or a persistent variability of its own (a slow ocean anomaly, a drift) that the
+    clusters follow instead; the user should look."""
+    explained = np.asarray(explained, np.float64)
+    if len(variables) < 2:
+        return []
+    best = int(np.argmax(explained))
+    others = np.delete(explained, best)
+    if explained[best] <= DOMINANT_RATIO * float(np.median(others)):
+        return []
+    return [
+        f"the clusters are organised mostly by {variables[best]} ({explained[best]:.0%} of its "
+        f"anomaly variance explained; the other variables {others.min():.0%}-{others.max():.0%}): "
+        f"check that {variables[best]} carries the weather regimes and not a persistent "
+        "variability of its own, e.g. against a run on the circulation alone (--variables msl)"
+    ]
 
 
 def _runs(labels: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:
@@ -141,6 +203,7 @@ def regime_dataset(data, labels: np.ndarray, k: int, method: str = "") -> xr.Dat
             "next_regime": ("next_regime", np.arange(k), {"long_name": "regime of the next step"}),
             "month": ("month", np.arange(1, 13), {"long_name": "calendar month"}),
             "season": ("season", list(SEASONS), {"long_name": "meteorological season"}),
+            "variable": ("variable", list(data.variables), {"long_name": "data variable"}),
             **coords,
         }
     )
@@ -164,6 +227,20 @@ def regime_dataset(data, labels: np.ndarray, k: int, method: str = "") -> xr.Dat
                 "comment": "anomaly about the harmonic climatology when one was removed",
             },
         )
+    ds["explained_variance"] = (
+        "variable",
+        explained_variance_by_variable(
+            data.target.numpy(),
+            labels,
+            data.domain.point_weights(dtype=torch.float64).numpy(),
+            data.mask.numpy(),
+        ),
+        {
+            "long_name": "share of the variable's area-weighted anomaly variance that the "
+            "regime composites explain",
+            "units": "1",
+        },
+    )
     ds["frequency"] = ("regime", stats["frequency"], {"long_name": "share of steps", "units": "1"})
     ds["frequency_by_month"] = (
         ("regime", "month"),
