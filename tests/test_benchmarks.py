@@ -19,6 +19,8 @@ CASES = {
                          "--repeats", "1", "--backward"],
     "bench_regimes.py": ["--quick", "--seeds", "1", "--epochs", "1",
                          "--settings", "built-in (demo data),global mesh (level 3)"],
+    "bench_independent.py": ["--seeds", "1", "--epochs", "1", "--days", "120", "--variables",
+                             "msl", "sst"],
 }  # fmt: skip
 
 EXPECT = {
@@ -27,6 +29,7 @@ EXPECT = {
     "bench_memory.py": ["peak MiB", "ckpt 2 MiB"],
     "bench_scaling.py": ["exponent", "mesh"],
     "bench_regimes.py": ["FA-EOF (>=+0.05)", "| global mesh (level 3) |"],
+    "bench_independent.py": ["| EOF (10) + KMeans |", "EOF (20) + AR-HMM ARI", "/ oracle"],
 }
 
 
@@ -40,7 +43,10 @@ def test_benchmark_script_runs(script):
     assert out.returncode == 0, out.stderr[-2000:]
     for text in EXPECT[script]:
         assert text in out.stdout, out.stdout
-    if script != "bench_regimes.py":  # the speed benchmarks state their allocator settings
+    if script not in (
+        "bench_regimes.py",
+        "bench_independent.py",
+    ):  # the speed benchmarks state their allocator settings
         assert "glibc thresholds fixed" in out.stdout or "glibc default" in out.stdout
 
 

@@ -183,6 +183,23 @@ def test_hmm_with_several_starts_keeps_the_likeliest_model():
     np.testing.assert_allclose(single.means, fits[0][1][0])
 
 
+@pytest.mark.parametrize("cls", [HiddenMarkovClusterer, AutoregressiveHMMClusterer])
+def test_restarts_keep_the_likeliest_model_of_several_whole_searches(cls):
+    z, _ = _markov_regimes(1, n=300)
+    one = cls(4, 3, ensemble=6, starts=2).fit(z)
+    three = cls(4, 3, ensemble=6, starts=2, restarts=3).fit(z)
+    # the first search is the single one's, so the likelihood can only rise
+    assert three.log_likelihood >= one.log_likelihood - 1e-9
+    probe = cls(4, 3, ensemble=6, starts=2, restarts=3)
+    seeds = probe._restart_seeds()
+    assert seeds[0] == 3 and len(set(seeds)) == 3
+    y = probe._prepare(z)
+    fits = [probe._em_from(y, g) for s in seeds for g in probe._search(y, s)[:2]]
+    best = max(fits, key=lambda f: f[0])
+    np.testing.assert_allclose(three.log_likelihood, best[0])
+    np.testing.assert_allclose(three.means, best[1][0])
+
+
 def _red_regimes(
     seed: int, n: int = 900, rho: float = 0.8, stay: float = 0.95, spread: float = 0.35
 ):

@@ -169,27 +169,29 @@ class TiedGaussianClusterer(Clusterer):
         self.basis = np.linalg.svd(x - self.mean, full_matrices=False)[2][:dims].T
         return (x - self.mean) @ self.basis
 
-    def _search(self, y: np.ndarray) -> list:
+    def _search(self, y: np.ndarray, seed: int | None = None) -> list:
         """Fitted mixtures, the chosen one first: the consensus-started mixture, then the
-        ensemble's own fits from the likeliest down."""
+        ensemble's own fits from the likeliest down (``seed``: default the clusterer's)."""
         from sklearn.cluster import KMeans
 
+        seed = self.seed if seed is None else seed
         if self.ensemble <= 1:
-            start = KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit(y)
-            return [self._em(y, start.cluster_centers_)]
-        seeds = np.random.default_rng(self.seed).integers(2**31 - 1, size=self.ensemble)
+            start = KMeans(self.k, n_init=self.n_init, random_state=seed).fit(y)
+            return [self._em(y, start.cluster_centers_, seed)]
+        seeds = np.random.default_rng(seed).integers(2**31 - 1, size=self.ensemble)
         fits = [
-            self._em(y, KMeans(self.k, n_init=1, random_state=int(s)).fit(y).cluster_centers_)
+            self._em(y, KMeans(self.k, n_init=1, random_state=int(s)).fit(y).cluster_centers_, seed)
             for s in seeds
         ]
         fits.sort(key=lambda g: -g.score(y))
-        consensus = self._consensus(np.concatenate([g.predict_proba(y) for g in fits], 1))
+        q = np.concatenate([g.predict_proba(y) for g in fits], 1)
+        consensus = self._consensus(q, seed)
         if np.bincount(consensus, minlength=self.k).min() == 0:  # degenerate: keep the likeliest
             return fits
         starts = np.stack([y[consensus == c].mean(0) for c in range(self.k)])
-        return [self._em(y, starts), *fits]
+        return [self._em(y, starts, seed), *fits]
 
-    def _consensus(self, q: np.ndarray) -> np.ndarray:
+    def _consensus(self, q: np.ndarray, seed: int | None = None) -> np.ndarray:
         """Spectral clustering of the co-association ``q q'`` from ``q`` itself, ``(T, R k)``."""
         from sklearn.cluster import KMeans
 
@@ -200,9 +202,10 @@ class TiedGaussianClusterer(Clusterer):
         top = np.argsort(lam)[::-1][: self.k]
         u = m @ (v[:, top] / np.sqrt(np.maximum(lam[top], 1e-300)))
         u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-300)
-        return KMeans(self.k, n_init=self.n_init, random_state=self.seed).fit_predict(u)
+        seed = self.seed if seed is None else seed
+        return KMeans(self.k, n_init=self.n_init, random_state=seed).fit_predict(u)
 
-    def _em(self, y: np.ndarray, means: np.ndarray):
+    def _em(self, y: np.ndarray, means: np.ndarray, seed: int | None = None):
         from sklearn.mixture import GaussianMixture
 
         # regularise relative to the features' scale (sklearn's reg_covar is absolute)
@@ -213,7 +216,7 @@ class TiedGaussianClusterer(Clusterer):
             means_init=means,
             reg_covar=reg,
             max_iter=500,
-            random_state=self.seed,
+            random_state=self.seed if seed is None else seed,
         ).fit(y)
 
     def _set(self, gmm) -> TiedGaussianClusterer:
@@ -257,17 +260,33 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
     tol: float = 1e-7
 
     def __init__(
-        self, k: int, seed: int = 0, n_init: int = 10, ensemble: int = 30, starts: int = 1
+        self,
+        k: int,
+        seed: int = 0,
+        n_init: int = 10,
+        ensemble: int = 30,
+        starts: int = 1,
+        restarts: int = 1,
     ) -> None:
         super().__init__(k, seed, n_init, ensemble)
-        self.starts = int(starts)
+        self.starts, self.restarts = int(starts), int(restarts)
 
     def fit(self, z: np.ndarray, breaks: np.ndarray | None = None) -> HiddenMarkovClusterer:
         y = self._prepare(z)
         b = self._breaks(breaks, len(y))
-        fits = [self._em_from(y, g, b) for g in self._search(y)[: max(1, self.starts)]]
-        self._set_model(*max(fits, key=lambda f: f[0])[1])
+        fits = []
+        for seed in self._restart_seeds():
+            fits += [self._em_from(y, g, b) for g in self._search(y, seed)[: max(1, self.starts)]]
+        best = max(fits, key=lambda f: f[0])
+        self.log_likelihood = float(best[0])  # of the kept model (up to a constant)
+        self._set_model(*best[1])
         return self
+
+    def _restart_seeds(self) -> list[int]:
+        """The clusterer's seed, then one derived seed per further restart (a whole new search:
+        ensemble, consensus and starts)."""
+        more = np.random.default_rng([self.seed, 1]).integers(2**31 - 1, size=self.restarts - 1)
+        return [self.seed, *map(int, more)]
 
     def _em_from(self, y: np.ndarray, mixture, breaks=None) -> tuple[float, tuple]:
         """The model fitted from one mixture of the search: ``(log-likelihood, parameters)``."""
@@ -349,9 +368,15 @@ class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
     max_rho: float = 0.95
 
     def __init__(
-        self, k: int, seed: int = 0, n_init: int = 10, ensemble: int = 30, starts: int = 6
+        self,
+        k: int,
+        seed: int = 0,
+        n_init: int = 10,
+        ensemble: int = 30,
+        starts: int = 6,
+        restarts: int = 1,
     ) -> None:
-        super().__init__(k, seed, n_init, ensemble, starts)
+        super().__init__(k, seed, n_init, ensemble, starts, restarts)
 
     def _em_from(self, y: np.ndarray, mixture, breaks=None) -> tuple[float, tuple]:
         """EM of the model started from the HMM fitted from ``mixture`` (``rho = 0``):
