@@ -8,7 +8,13 @@
 * short ERA5 variable names (``t2m``, ``msl``, ``sp``, ``u10``, ``v10``, ``sst``, ...);
 * ``time`` strictly increasing without duplicates.
 
-Handled on the way in: a size-1 extra dimension (one pressure level) is dropped, the 2024+
+**Pressure levels.** A variable on pressure levels (dimension ``pressure_level``, ``level``,
+``isobaricInhPa`` or CMIP's ``plev`` in Pa) becomes one variable per level named the
+WeatherBench way, short name + level in hPa: ``z500``, ``t850``, ``u250`` (``u100hPa`` where
+the name is already taken, as ``u10`` / ``u100`` are by the 10 m / 100 m winds). A file with
+a single level keeps the bare name (``z``), and asking for ``z500`` finds it there too.
+
+Handled on the way in: a size-1 extra dimension (one ensemble member) is dropped, the 2024+
 CDS ``valid_time`` dimension, ``lat``/``lon`` names, ascending
 latitudes (ARCO-ERA5, WeatherBench2), 0..360 longitudes, ARCO/WB2 long variable names, a size-1
 ``number`` (ensemble member) leftover, and ``expver``: as a dimension (old CDS files mixing
@@ -40,6 +46,13 @@ ERA5_NAMES = {
     "2m_dewpoint_temperature": "d2m",
     "skin_temperature": "skt",
     "total_cloud_cover": "tcc",
+    "geopotential": "z",
+    "temperature": "t",
+    "u_component_of_wind": "u",
+    "v_component_of_wind": "v",
+    "specific_humidity": "q",
+    "vertical_velocity": "w",
+    "relative_humidity": "r",
 }
 
 #: Units and long names of the short ERA5 names (as the CDS writes them).
@@ -56,6 +69,13 @@ UNITS = {
     "d2m": "K",
     "skt": "K",
     "tcc": "(0 - 1)",
+    "z": "m**2 s**-2",
+    "t": "K",
+    "u": "m s**-1",
+    "v": "m s**-1",
+    "q": "kg kg**-1",
+    "w": "Pa s**-1",
+    "r": "%",
 }
 LONG_NAMES = {
     "t2m": "2 metre temperature",
@@ -70,11 +90,53 @@ LONG_NAMES = {
     "d2m": "2 metre dewpoint temperature",
     "skt": "Skin temperature",
     "tcc": "Total cloud cover",
+    "z": "Geopotential",
+    "t": "Temperature",
+    "u": "U component of wind",
+    "v": "V component of wind",
+    "q": "Specific humidity",
+    "w": "Vertical velocity",
+    "r": "Relative humidity",
 }
 
 _GRID_DIMS = ("time", "latitude", "longitude")
 
 _DIM_NAMES = {"valid_time": "time", "lat": "latitude", "lon": "longitude"}
+
+#: dimensions of pressure levels (CDS new / old and WeatherBench2, GRIB via cfgrib, CMIP in Pa)
+LEVEL_DIMS = ("pressure_level", "level", "isobaricInhPa", "plev")
+
+
+def level_hpa(ds: xr.Dataset, dim: str) -> np.ndarray:
+    """The pressure levels of ``dim`` in hPa (CMIP's ``plev`` and any ``units: Pa`` are in Pa)."""
+    values = np.asarray(ds[dim].values, dtype=np.float64)
+    in_pa = dim == "plev" or str(ds[dim].attrs.get("units", "")).strip() == "Pa"
+    return values / 100.0 if in_pa else values
+
+
+def level_name(name: str, hpa: float, taken=()) -> str:
+    """``name`` at ``hpa`` hPa, the WeatherBench way (``z500``; ``u100hPa`` when ``u100`` is
+    ``taken``, as by ERA5's 100 m wind)."""
+    label = f"{hpa:g}"
+    return f"{name}{label}" if f"{name}{label}" not in taken else f"{name}{label}hPa"
+
+
+def _split_levels(ds: xr.Dataset) -> xr.Dataset:
+    """One variable per pressure level for every variable on several levels."""
+    dims = [d for d in LEVEL_DIMS if d in ds.dims and ds.sizes[d] > 1]
+    if not dims:
+        return ds
+    taken = {v for v in ds.data_vars if not set(dims) & set(ds[v].dims)}
+    split = {}
+    for v in ds.data_vars:
+        dim = next((d for d in dims if d in ds[v].dims), None)
+        if dim is None:
+            continue
+        for i, hpa in enumerate(level_hpa(ds, dim)):
+            new = level_name(str(v), float(hpa), taken | set(split))
+            split[new] = ds[v].isel({dim: i}, drop=True).assign_attrs(level_hPa=float(hpa))
+    ds = ds.drop_vars([v for v in ds.data_vars if set(dims) & set(ds[v].dims)])
+    return ds.drop_dims(dims, errors="ignore").assign(split)
 
 
 def _merge_expver(ds: xr.Dataset) -> xr.Dataset:
@@ -114,6 +176,7 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
         ds = ds.isel(number=0, drop=True)
     ds = ds.drop_vars("number", errors="ignore")
     ds = _merge_expver(ds)
+    ds = _split_levels(ds)
 
     times = ds["time"].values
     try:
@@ -158,6 +221,11 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     single = [d for v in keep for d in ds[v].dims if d not in _GRID_DIMS and ds.sizes[d] == 1]
     if single:  # one pressure level, one ensemble member: a label, not a dimension
         ds = ds.isel({d: 0 for d in set(single)})
+        for d in set(single) & set(LEVEL_DIMS):  # remembered, so that `z500` finds `z`
+            hpa = float(level_hpa(ds, d))
+            for v in keep:
+                if d in ds[v].coords:
+                    ds[v].attrs["level_hPa"] = hpa
     extra = [v for v in keep if set(ds[v].dims) != {"time", "latitude", "longitude"}]
     if extra:
         raise DataError(

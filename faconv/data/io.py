@@ -178,6 +178,34 @@ def open_era5(
     return select_era5(ds, variables, box, coarsen, daily)
 
 
+def _levels_of(ds: xr.Dataset, name: str) -> list[str]:
+    """The variables that :func:`~faconv.data.conventions.standardize` split from ``name``'s
+    pressure levels (``z`` -> ``z500``, ``z850``, ...)."""
+    return [
+        str(v)
+        for v in ds.data_vars
+        if "level_hPa" in ds[v].attrs
+        and str(v)
+        in (f"{name}{ds[v].attrs['level_hPa']:g}", f"{name}{ds[v].attrs['level_hPa']:g}hPa")
+    ]
+
+
+def _single_level_aliases(ds: xr.Dataset, wanted: Sequence[str]) -> dict[str, str]:
+    """``{"z": "z500"}`` where ``z500`` is asked for and the data holds ``z`` on that single
+    pressure level (a file of one level keeps the bare name)."""
+    from faconv.data.conventions import level_name
+
+    aliases = {}
+    for v in ds.data_vars:
+        hpa = ds[v].attrs.get("level_hPa")
+        if hpa is None or v in wanted:
+            continue
+        for name in (level_name(str(v), float(hpa)), f"{v}{float(hpa):g}hPa"):
+            if name in wanted and name not in ds.data_vars:
+                aliases[v] = name
+    return aliases
+
+
 def select_era5(
     ds: xr.Dataset,
     variables: Sequence[str] | None = None,
@@ -197,10 +225,17 @@ def select_era5(
         from faconv.data.conventions import ERA5_NAMES
 
         wanted = [ERA5_NAMES.get(v, v) for v in variables]
+        ds = ds.rename(_single_level_aliases(ds, wanted))
         missing = [v for v in wanted if v not in ds.data_vars]
         if missing:
+            levels = [
+                f"{v} is on pressure levels: name one, e.g. {', '.join(_levels_of(ds, v)[:4])}"
+                for v in missing
+                if _levels_of(ds, v)
+            ]
             raise DataError(
                 f"variables {missing} are not in the data; it has {sorted(ds.data_vars)}"
+                + "".join(f"; {hint}" for hint in levels)
             )
         ds = ds[wanted]
     else:  # a store's listing order is not stable (Zarr): fix the channel order by name

@@ -110,3 +110,44 @@ def test_clear_errors(tmp_path):
     ens = xr.concat([ds, ds], "number")
     with pytest.raises(DataError, match="2 ensemble members"):
         standardize(ens)
+
+
+def _with_levels(ds, dim="pressure_level", levels=(500.0, 850.0, 10.0), scale=1.0):
+    """``ds`` plus geopotential and u on pressure levels, each level's values known."""
+    lev = xr.DataArray(np.asarray(levels) * scale, dims=dim)
+    base = xr.zeros_like(ds["msl"]) + np.arange(ds.sizes["time"])[:, None, None]
+    z = (base + lev * 10.0).transpose("time", dim, "latitude", "longitude")
+    return ds.assign(z=z, u=z + 1.0).assign_coords({dim: lev})
+
+
+def test_pressure_levels_become_one_variable_per_level(tmp_path, reference):
+    ds = standardize(_with_levels(reference))
+    assert {"z500", "z850", "z10", "u500", "u850"} <= set(ds.data_vars)
+    assert "u10hPa" in ds.data_vars  # u10 is the 10 m wind: the level takes the longer name
+    np.testing.assert_array_equal(ds["u10"].values, reference["u10"].values)
+    np.testing.assert_allclose(ds["z850"].values[:, 0, 0], 8500.0 + np.arange(6))
+    np.testing.assert_allclose(ds["u10hPa"].values[:, 0, 0], 101.0 + np.arange(6))
+    assert list(ds["z500"].dims) == ["time", "latitude", "longitude"]
+    # CMIP: `plev` in Pa, named by hPa
+    cmip = standardize(_with_levels(reference, "plev", (500.0, 850.0), scale=100.0))
+    np.testing.assert_allclose(cmip["z500"].values[:, 0, 0], 500000.0 + np.arange(6))
+    # WeatherBench2 Zarr: `level`, long names; selected by level name through open_era5
+    wb2 = _with_levels(reference, "level").rename(z="geopotential", u="u_component_of_wind")
+    wb2.to_zarr(tmp_path / "wb2.zarr")
+    opened = open_era5(tmp_path / "wb2.zarr", variables=["z500", "msl"])
+    assert list(opened.data_vars) == ["z500", "msl"]
+    np.testing.assert_allclose(opened["z500"].values[:, 3, 4], 5000.0 + np.arange(6))
+    with pytest.raises(DataError, match=r"\['z'\] are not in the data.*z is on pressure levels: "
+                       r"name one, e.g. z500, z850, z10"):  # fmt: skip
+        open_era5(tmp_path / "wb2.zarr", variables=["z"])
+
+
+def test_a_single_pressure_level_keeps_its_name_and_answers_to_the_level_name(reference):
+    one = standardize(_with_levels(reference, levels=(500.0,)))
+    assert "z" in one.data_vars and "z500" not in one.data_vars
+    from faconv.data.io import select_era5
+
+    assert list(select_era5(one, ["z500", "t2m"]).data_vars) == ["z500", "t2m"]
+    assert list(select_era5(one, ["z"]).data_vars) == ["z"]
+    with pytest.raises(DataError, match=r"\['z850'\] are not in the data"):
+        select_era5(one, ["z850"])
