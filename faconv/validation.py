@@ -6,7 +6,7 @@ import torch
 
 from faconv.errors import InputError
 
-__all__ = ["check_channels", "check_dtype", "check_finite", "check_floating"]
+__all__ = ["check_channels", "check_dtype", "check_finite", "check_floating", "check_magnitude"]
 
 
 def check_floating(x: torch.Tensor, name: str) -> None:
@@ -35,6 +35,30 @@ def check_finite(x: torch.Tensor, name: str) -> None:
             f"{name} contains {n_nan} NaN and {n_inf} Inf values (first at index {bad}). "
             "Fill missing values and pass them as a mask (faconv's data layer does this) "
             "instead of feeding NaN to a layer"
+        )
+
+
+def magnitude_limit(dtype: torch.dtype) -> float:
+    """The largest input magnitude a layer with normalisations accepts in ``dtype``: a
+    layer norm squares its inputs (after a projection that may sum several of them), so
+    ``sqrt(finfo.max) / 1e4`` (about 1.8e15 in float32; float16 and bfloat16 count as float32,
+    which autocast runs normalisations in)."""
+    wide = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    return float(torch.finfo(wide).max) ** 0.5 * 1e-4
+
+
+def check_magnitude(x: torch.Tensor, name: str, owner: str = "this layer") -> None:
+    """Raise InputError if finite values of ``x`` are so large that squaring them overflows
+    (a silent NaN inside a layer norm, attention's or the SE's, instead of an error)."""
+    if x.numel() == 0:
+        return
+    largest = float(x.detach().abs().amax())
+    limit = magnitude_limit(x.dtype)
+    if largest > limit:
+        raise InputError(
+            f"{name} has values up to |x| = {largest:.3g}; {owner}'s normalisations square "
+            f"their inputs, which overflows {x.dtype} above about {limit:.2g}. Normalise the "
+            "inputs first (faconv.data.Normalizer, or the data layer, does this)"
         )
 
 

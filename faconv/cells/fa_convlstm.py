@@ -15,6 +15,7 @@ from faconv.errors import ConfigError
 from faconv.gates.base import GATES
 from faconv.mixers.base import MIXERS
 from faconv.typing import State
+from faconv.validation import check_magnitude
 
 __all__ = ["FAConvLSTMCell"]
 
@@ -123,6 +124,10 @@ class FAConvLSTMCell(Cell):
             width = cb if attn_on == "bottleneck" else hidden_channels
             self.attention = ATTENTION.build(attention, channels=width)
             self.attn_scale = nn.Parameter(torch.full((width,), self.layer_scale_init))
+
+    def check_input(self, x: torch.Tensor, domain: Domain, leading: int, name: str) -> None:
+        super().check_input(x, domain, leading, name)
+        check_magnitude(x, name, type(self).__name__)  # a layer norm would overflow to NaN
 
     def project_input(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
         return self.in_proj(x)  # pointwise: (*lead, *P, C_in) -> (*lead, *P, C_b)

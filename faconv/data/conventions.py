@@ -228,10 +228,11 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
                     ds[v].attrs["level_hPa"] = hpa
     extra = [v for v in keep if set(ds[v].dims) != {"time", "latitude", "longitude"}]
     if extra:
+        dims = [d for d in ds[extra[0]].dims if d not in _GRID_DIMS]
         raise DataError(
-            f"{source}: variables {extra} have extra dimensions "
-            f"{[d for d in ds[extra[0]].dims if d not in ('time', 'latitude', 'longitude')]}; "
-            "select a level first"
+            f"{source}: variables {extra} have extra dimensions {dims}; select one entry "
+            f"first, e.g. ds.isel({dims[0]}=0) (pressure levels are split by name: "
+            f"{', '.join(LEVEL_DIMS)})"
         )
     bad = [f"{v} ({ds[v].dtype})" for v in keep if not np.issubdtype(ds[v].dtype, np.number)]
     if bad:

@@ -107,6 +107,9 @@ def test_clear_errors(tmp_path):
         open_era5(tmp_path / "broken.nc")
     with pytest.raises(DataError, match="no file matches"):
         open_era5(str(tmp_path / "nothing*.nc"))
+    with pytest.raises(DataError, match=r"extra dimensions \['member'\]; select one entry first, "
+                       r"e.g. ds.isel\(member=0\)"):  # fmt: skip
+        standardize(ds.expand_dims(member=2))
     ens = xr.concat([ds, ds], "number")
     with pytest.raises(DataError, match="2 ensemble members"):
         standardize(ens)

@@ -149,6 +149,13 @@ def test_bad_inputs_raise_clear_errors():
         layer(x)
     with pytest.raises(InputError, match="dtype torch.int64"):
         layer(torch.ones(1, 2, 6, 7, 3, dtype=torch.long))
+    # finite but so large that a layer norm's square overflows: an error, not a NaN output
+    huge = torch.randn(1, 2, 6, 7, 3) * 1e25
+    with pytest.raises(InputError, match=r"values up to \|x\| = .*e\+25.*Normalise the inputs"):
+        layer(huge)
+    assert torch.isfinite(layer(huge * 1e-11)).all()  # 1e14 still runs, to a finite output
+    assert torch.isfinite(layer.double()(huge.double())).all()  # float64 has the range
+    layer.float()
     with pytest.raises(InputError, match="no time steps"):
         layer(torch.randn(1, 0, 6, 7, 3))
     with pytest.raises(InputError, match="state.h has shape"):
