@@ -52,7 +52,8 @@ def check_magnitude(x: torch.Tensor, name: str, owner: str = "this layer") -> No
     (a silent NaN inside a layer norm, attention's or the SE's, instead of an error)."""
     if x.numel() == 0:
         return
-    largest = float(x.detach().abs().amax())
+    lo, hi = torch.aminmax(x.detach())  # one pass, no |x| temporary
+    largest = max(-float(lo), float(hi))
     limit = magnitude_limit(x.dtype)
     if largest > limit:
         raise InputError(

@@ -96,9 +96,10 @@ def _train(args: argparse.Namespace) -> int:
 
             dist.destroy_process_group()
     h = r["history"]
+    val = "none (val_fraction 0)" if h["val"][-1] is None else f"{h['val'][-1]:.4f}"
     print(
         f"trained {r['parameters']:,} parameters for {len(h['train'])} epochs: train loss "
-        f"{h['train'][-1]:.4f}, validation loss {h['val'][-1]:.4f}; checkpoint {r['checkpoint']}"
+        f"{h['train'][-1]:.4f}, validation loss {val}; checkpoint {r['checkpoint']}"
     )
     return 0
 

@@ -36,7 +36,9 @@ def plot_training_curves(history: dict, path: str | Path, title: str = "training
     fig, ax = plt.subplots(figsize=(5, 3.2))
     epochs = np.arange(1, len(history["train"]) + 1)
     ax.plot(epochs, history["train"], "o-", label="train")
-    ax.plot(epochs, history["val"], "s--", label="validation")
+    val = [np.nan if v is None else v for v in history["val"]]  # None: no validation period
+    if not np.isnan(val).all():
+        ax.plot(epochs, val, "s--", label="validation")
     ax.set(xlabel="epoch", ylabel="masked area-weighted MSE", title=title)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -333,3 +333,14 @@ def test_a_training_period_too_short_for_the_statistics_is_named(tmp_path):
         prepare_data(cfg, tmp_path)
     data = prepare_data(DataConfig(generated={**gen, "days": 6}), tmp_path)  # 5 training steps
     assert data.num_steps == 6
+
+
+def test_no_validation_period_is_reported_as_none_not_nan(tmp_path, capsys):
+    run = small_run(24, {"epochs": 2, "batch_size": 4, "val_fraction": 0.0}, seed=0)
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert main(["train", "--config", str(tmp_path / "run.json"), "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 0  # fmt: skip
+    assert "validation loss none (val_fraction 0)" in capsys.readouterr().out
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert history["val"] == [None, None] and all(np.isfinite(history["train"]))
+    assert (tmp_path / "o" / "training_curves.png").stat().st_size > 0

@@ -47,12 +47,12 @@ class Progress:
             self.bar.update()
             self.bar.set_postfix(train=f"{train:.4f}", val="-" if val is None else f"{val:.4f}")
 
-    def epoch(self, epoch: int, train: float, val: float) -> None:
+    def epoch(self, epoch: int, train: float, val: float | None) -> None:
         if self.enabled and self.bar is None:
             took = time.perf_counter() - self.t0
             self.stream.write(
                 f"epoch {epoch}/{self.total_epochs}: train {train:.4f} "
-                f"val {val:.4f} ({took:.1f} s)\n"
+                f"val {'-' if val is None else f'{val:.4f}'} ({took:.1f} s)\n"
             )
             self.stream.flush()
             self.t0 = time.perf_counter()

@@ -376,7 +376,8 @@ class _Run:
         return report.item()
 
     @torch.no_grad()
-    def validate(self) -> float:
+    def validate(self) -> float | None:
+        """The mean validation loss, ``None`` without a validation period (``val_fraction 0``)."""
         self.model.eval()
         cfg = self.cfg
         batches = window_batches(self.data, [[s] for s in self.val_w], cfg.window, cfg.num_workers)
@@ -384,7 +385,7 @@ class _Run:
             _loss(self.model, _to(b, self.device), self.data, cfg, self.device).item()
             for b in batches
         ]
-        return float(np.mean(vals)) if vals else float("nan")
+        return float(np.mean(vals)) if vals else None
 
 
 def _train(model_section, data, cfg, out, resume, progress, rank, size) -> dict[str, Any]:
