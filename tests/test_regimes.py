@@ -115,6 +115,12 @@ def test_results_table_and_verdict():
     assert "| FAConvLSTM | 0.750±0.050 |" in table and "| oracle |" in table
     worse = summarize({**runs, "FAConvLSTM": [run("FAConvLSTM", 0.62, 0)]})
     assert verdict(worse)[0].startswith("DOES NOT BEAT")
+    # both near ARI 1: +0.05 cannot be reached, and a perfect score is not called a failure
+    easy = {**runs, "EOF (10) + KMeans": [run("EOF", 0.969, 0)]}
+    line = verdict(summarize({**easy, "FAConvLSTM": [run("FAConvLSTM", 1.0, 0)]}))[0]
+    assert line.startswith("MATCHES AT THE CEILING") and "does not separate" in line
+    below = summarize({**easy, "FAConvLSTM": [run("FAConvLSTM", 0.96, 0)]})
+    assert verdict(below)[0].startswith("DOES NOT BEAT")
 
 
 def test_regimes_netcdf_has_coordinates_and_cf_attributes(planted, tmp_path):

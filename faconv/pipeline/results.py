@@ -142,10 +142,19 @@ def verdict(
         base = _mean(summary, eof, key)
         gap = ours - base
         need = margin if key == ARI else 0.0
-        ok = gap >= need
         target = f" (target: +{need:.2f})" if need else ""
+        if gap >= need:
+            word = "BEATS"
+        elif need and base > 1.0 - need and gap >= 0.0:  # the ARI cannot exceed 1
+            word = "MATCHES AT THE CEILING"
+            target = (
+                f"; +{need:.2f} is out of reach above a classical ARI of {1 - need:.2f}: "
+                "this data does not separate the methods"
+            )
+        else:
+            word = "DOES NOT BEAT"
         lines.append(
-            f"{'BEATS' if ok else 'DOES NOT BEAT'} the classical method: {learned} {what} "
+            f"{word} the classical method: {learned} {what} "
             f"{ours:.3f} vs {eof} {base:.3f} ({gap:+.3f}){target}."
         )
     for other in (m for m in summary if m.startswith("EOF") and m != eof):
