@@ -193,3 +193,15 @@ def test_a_model_without_regimes_cannot_predict_or_be_saved(fitted, tmp_path):
         est.save(tmp_path / "e.pt")
     with pytest.raises(ConfigError, match="no regimes yet"):
         est._assign(np.zeros((2, 3)))
+
+
+def test_a_named_data_array_is_one_variable(tmp_path):
+    da = faconv.data.era5_like(**GEN)["msl"]
+    data = prepare_data(DataConfig(), tmp_path, dataset=da)
+    assert data.variables == ["msl"]
+    ref = prepare_data(DataConfig(), tmp_path, dataset=da.to_dataset())
+    np.testing.assert_array_equal(data.target.numpy(), ref.target.numpy())
+    with pytest.raises(faconv.DataError, match="DataArray without a name"):
+        prepare_data(DataConfig(), tmp_path, dataset=da.rename(None))
+    with pytest.raises(faconv.DataError, match="expected an xarray.Dataset .* got ndarray"):
+        prepare_data(DataConfig(), tmp_path, dataset=da.values)

@@ -47,7 +47,8 @@ __all__ = ["RegimeEstimator"]
 class RegimeEstimator(BaseEstimator):
     """Learn an FAConvLSTM representation of an ``xr.Dataset`` and cluster it into regimes.
 
-    xarray in, xarray out: :meth:`fit` trains on a dataset (a lat-lon grid, or a global grid
+    xarray in, xarray out: :meth:`fit` trains on a dataset (or a named DataArray, one
+    variable: ``ds["z500"]``; a lat-lon grid, or a global grid
     regridded onto an icosahedral mesh with ``data={"mesh_level": 3}``), :meth:`transform`
     returns the per-step embeddings as a ``(time, dim)`` DataArray, :meth:`predict` the regime
     of every step as a ``(time,)`` DataArray, and :meth:`regimes` the labels with the regime

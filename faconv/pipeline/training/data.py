@@ -191,14 +191,25 @@ def prepare_data(
     the harmonic climatology and fit the normaliser on the training period (or apply a given
     normaliser with its climatology), and build the tensors (regridded onto a mesh when asked).
 
-    ``dataset`` (an ``xr.Dataset`` in any layout :func:`~faconv.data.open_era5` accepts) is used
+    ``dataset`` (an ``xr.Dataset``, or a named ``xr.DataArray`` for one variable, in any layout
+    :func:`~faconv.data.open_era5` accepts) is used
     instead of ``cfg.path``; the other data settings apply to it the same way.
     """
     cfg.validate()
     truth = None
     if dataset is not None:
+        if isinstance(dataset, xr.DataArray):  # one variable, e.g. ds["z500"]
+            if dataset.name is None:
+                raise DataError(
+                    "an xarray.DataArray without a name: name the variable, "
+                    "e.g. da.rename('z500'), or pass a Dataset"
+                )
+            dataset = dataset.to_dataset()
         if not isinstance(dataset, xr.Dataset):
-            raise DataError(f"expected an xarray.Dataset, got {type(dataset).__qualname__}")
+            raise DataError(
+                f"expected an xarray.Dataset (or a named DataArray), got "
+                f"{type(dataset).__qualname__}"
+            )
         source = str(dataset.attrs.get("source") or "an in-memory xarray.Dataset")
         ds = standardize(dataset, source=source)
         ds = select_era5(ds, cfg.variables, cfg.box, cfg.coarsen, cfg.daily)
