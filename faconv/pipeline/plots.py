@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from faconv.data.calendar import decimal_year, is_cftime
 
@@ -102,9 +103,11 @@ def plot_composites(
     labels = np.asarray(labels)
     ks = sorted(set(labels.tolist()))
     anomalies = np.stack([f[labels == k].mean(0) - f.mean(0) for k in ks])
+    height = 2.0 * len(ks) + 0.6
     fig, axes = plt.subplots(
-        len(ks), len(variables), squeeze=False, figsize=(2.6 * len(variables), 2.0 * len(ks) + 0.6)
+        len(ks), len(variables), squeeze=False, figsize=(2.6 * len(variables), height)
     )
+    fig.subplots_adjust(top=1.0 - 0.6 / height)  # the title's height, not a share of the figure
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
     for j, v in enumerate(variables):
@@ -135,8 +138,22 @@ def plot_composites(
                 )
             if i < len(ks) - 1:
                 ax.set_xlabel("")
+            if j > 0:  # the rows share their latitudes: one label, at the left
+                ax.set_ylabel("")
         unit = (units or {}).get(v, "normalised units")
-        fig.colorbar(im, ax=axes[:, j], shrink=0.5, label=f"{v} anomaly ({unit})")
+        # below its column: a colour bar between columns collides with the next one's labels
+        bar = fig.colorbar(
+            im,
+            ax=axes[:, j],
+            orientation="horizontal",
+            shrink=0.85,
+            aspect=25,
+            fraction=0.5 / height,  # about 0.4 in below the axes, whatever the number of rows
+            pad=0.75 / height,
+        )
+        bar.set_label(f"{v} anomaly ({unit})", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+        bar.ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
     fig.suptitle("regime composites (anomalies)")
     return _save(fig, path)
 
