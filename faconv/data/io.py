@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -245,5 +246,33 @@ def select_era5(
     ds = _coarsen(ds, coarsen)
     sub_daily = ds.sizes["time"] > 1 and elapsed_seconds(ds["time"].values[:2])[1] < 86400.0
     if daily and sub_daily:
-        ds = ds.resample(time="1D").mean()
+        ds = daily_means(ds)
     return ds
+
+
+def daily_means(ds: xr.Dataset) -> xr.Dataset:
+    """Daily means of sub-daily data, from complete days only (lazy).
+
+    A complete day holds the commonest number of steps per day (4 for 6-hourly data, 24 for
+    hourly). A day with fewer (a record that starts at 06 UTC, steps missing from a
+    download) would be a biased mean (part of the diurnal cycle): such days, and days with no
+    step at all, are left out with a warning, and read downstream as gaps in time (windows
+    and the clusterers' chains do not cross them)."""
+    counts = np.nan_to_num(ds["time"].resample(time="1D").count().values).astype(np.int64)
+    means = ds.resample(time="1D").mean()
+    present = counts[counts > 0]
+    full = int(np.bincount(present).argmax()) if present.size else 0
+    keep = counts >= full
+    short = (counts > 0) & ~keep
+    if short.any():
+        first = int(np.flatnonzero(short)[0])
+        day = str(means["time"].values[first])[:10]
+        warnings.warn(
+            f"{int(short.sum())} day(s) hold fewer than the {full} steps of a full day (first: "
+            f"{day}, {int(counts[first])} of {full}) and {int((counts == 0).sum())} day(s) none: "
+            "left out of the daily means (a partial day's mean is biased by the diurnal cycle); "
+            "they read as gaps in time",
+            UserWarning,
+            stacklevel=3,
+        )
+    return means if keep.all() else means.isel(time=np.flatnonzero(keep))

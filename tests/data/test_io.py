@@ -154,3 +154,21 @@ def test_a_single_pressure_level_keeps_its_name_and_answers_to_the_level_name(re
     assert list(select_era5(one, ["z"]).data_vars) == ["z"]
     with pytest.raises(DataError, match=r"\['z850'\] are not in the data"):
         select_era5(one, ["z850"])
+
+
+def test_daily_means_use_complete_days_only(reference):
+    ds = standardize(
+        era5_like(steps_per_day=4, **KW).drop_vars(["regime", "regime_pattern", "lsm"])
+    )
+    from faconv.data.io import select_era5
+
+    full = select_era5(ds, ["t2m"])
+    # starts at 06 UTC (day 1: 3 of 4 steps), loses 2 steps of day 3 and all of day 5
+    drop = {0, 9, 10, 16, 17, 18, 19}
+    cut = ds.isel(time=[i for i in range(ds.sizes["time"]) if i not in drop])
+    with pytest.warns(UserWarning, match=r"2 day\(s\) hold fewer than the 4 steps of a full day "
+                      r"\(first: 2021-01-01, 3 of 4\) and 1 day\(s\) none"):  # fmt: skip
+        daily = select_era5(cut, ["t2m"])
+    kept = [1, 3, 5]  # days 2, 4 and 6
+    np.testing.assert_array_equal(daily["time"].values, full["time"].values[kept])
+    np.testing.assert_allclose(daily["t2m"].values, full["t2m"].values[kept], rtol=1e-6)
