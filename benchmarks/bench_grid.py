@@ -40,16 +40,28 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import faconv
 
+#: the FAConvLSTM2D rows: the default, and (``--save-gates``) the gates kept for the backward
+FA_ROWS = ("FAConvLSTM2D", "FA save_gates")
 
-def _models(c_in: int, filters: int, cb: int, attention: str | None, attn_every: int):
-    return {
-        "FAConvLSTM2D": faconv.FAConvLSTM2D(
+
+def _models(
+    c_in: int, filters: int, cb: int, attention: str | None, attn_every: int, save: bool = False
+):
+    def fa(save_gates: bool):
+        return faconv.FAConvLSTM2D(
             c_in, filters, cb, dilations=(1, 2, 4), attention=attention, attn_every=attn_every,
-            return_sequences=True,
-        ),
+            return_sequences=True, save_gates=save_gates,
+        )  # fmt: skip
+
+    models = {
+        "FAConvLSTM2D": fa(False),
         "ConvLSTM2D": faconv.ConvLSTM2D(c_in, filters, 3, padding="same", return_sequences=True),
         "plain ConvLSTM": PlainConvLSTM(c_in, filters, 3),
-    }  # fmt: skip
+    }
+    if save:
+        models["FA save_gates"] = fa(True)
+        models["FA save_gates"].load_state_dict(models["FAConvLSTM2D"].state_dict())
+    return models
 
 
 def _input(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -94,6 +106,11 @@ def main() -> None:
         default=2,
         help="repeats for grids above 100k points (ConvLSTM takes ~40 s there)",
     )
+    p.add_argument(
+        "--save-gates",
+        action="store_true",
+        help="add FAConvLSTM2D(save_gates=True): the gates kept for the backward, not recomputed",
+    )
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--device", default="cpu")
     p.add_argument("--autocast", choices=["none", "bf16"], default="none")
@@ -133,7 +150,12 @@ def main() -> None:
         models = {
             name: model.to(dev)
             for name, model in _models(
-                args.in_channels, args.filters, args.bottleneck, attention, args.attn_every
+                args.in_channels,
+                args.filters,
+                args.bottleneck,
+                attention,
+                args.attn_every,
+                args.save_gates,
             ).items()
         }
         fns = {}
@@ -166,7 +188,7 @@ def main() -> None:
             pr, mc, tf, tb = rows[name]
             print(f"{grid:>8} {name:<14}{pr:>9,}{mc / 1e9:>8.2f}{tf * 1e3:>10.1f}{tb * 1e3:>12.1f}")
         _, mf, tff, tbf = rows["FAConvLSTM2D"]
-        dense = [n for n in rows if n != "FAConvLSTM2D"]
+        dense = [n for n in rows if n not in FA_ROWS]
         fastest_f = min(rows[n][2] for n in dense)
         fastest_b = min(rows[n][3] for n in dense)
         _, mcc, tfc, tbc = rows["ConvLSTM2D"]
@@ -180,6 +202,11 @@ def main() -> None:
             f"{tp[2] / tfc:>9.2f}x{tp[3] / tbc:>11.2f}x   (>= 1: faconv's dense cell is faster)"
         )
         print(f"{grid:>8} {'FA (fwd+bwd)/fwd':<16}{'':>15}{'':>10}{tbf / tff:>11.2f}x")
+        if "FA save_gates" in rows:
+            _, _, tfs, tbs = rows["FA save_gates"]
+            print(f"{grid:>8} {'fastest/FA save':<16}{'':>15}"
+                  f"{fastest_f / tfs:>9.2f}x{fastest_b / tbs:>11.2f}x")  # fmt: skip
+            print(f"{grid:>8} {'FA save (f+b)/f':<16}{'':>15}{'':>10}{tbs / tfs:>11.2f}x")
         fa_rows[grid] = (H * W, mf, tff)
 
     # roofline of the FAConvLSTM forward

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
     "bench_grid.py": ["--grids", "8x8", "--batch", "1", "--steps", "2", "--repeats", "1",
-                      "--bandwidth-mib", "8"],
+                      "--bandwidth-mib", "8", "--save-gates"],
     "bench_mesh.py": ["--levels", "2", "--batch", "1", "--steps", "2", "--repeats", "1",
                       "--backward"],
     "bench_memory.py": ["--steps", "2,4", "--size", "8", "--batch", "1", "--chunk", "2"],
@@ -24,7 +24,13 @@ CASES = {
 }  # fmt: skip
 
 EXPECT = {
-    "bench_grid.py": ["fastest/FA", "plain ConvLSTM", "plain/ConvLSTM2D", "roofline"],
+    "bench_grid.py": [
+        "fastest/FA",
+        "plain ConvLSTM",
+        "plain/ConvLSTM2D",
+        "roofline",
+        "fastest/FA save",
+    ],
     "bench_mesh.py": ["mesh L2", "mesh/grid per point"],
     "bench_memory.py": ["peak MiB", "ckpt 2 MiB"],
     "bench_scaling.py": ["exponent", "mesh"],

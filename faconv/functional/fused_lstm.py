@@ -9,6 +9,9 @@
 * with a hand-written backward that **recomputes** the gates from the bottleneck input
   ``s`` (``C_b`` channels) instead of saving them (``4·C_hid`` channels): autograd keeps
   ``s``, ``c_{t-1}`` and ``c_t`` per step, which is what makes a 365-step year trainable.
+  ``save_gates=True`` keeps the activated gates and ``σ(-2 c_t)`` instead (``5·C_hid``
+  more values per point and step) and skips the recompute: faster training where memory
+  allows (short sequences), the same numbers to round-off.
 
 It supports the sigmoid/tanh LSTM with per-channel or no peepholes; other variants use the
 reference path (``LSTMGate`` decides). Tests check outputs and gradients against the
@@ -92,34 +95,40 @@ def _gates(
     o.sigmoid_()
 
 
-def _output_into(o: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``."""
-    torch.mul(c, -2.0, out=out).sigmoid_()
-    return torch.addcmul(o, o, out, value=-2.0, out=out)
+def _output_into(
+    o: torch.Tensor, c: torch.Tensor, out: torch.Tensor, v: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``
+    (``σ(-2c)`` is kept in ``v`` when given)."""
+    v = torch.mul(c, -2.0, out=out if v is None else v).sigmoid_()
+    return torch.addcmul(o, o, v, value=-2.0, out=out)
 
 
 class _FusedGateLSTM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, s, c_prev, weight, bias, peephole, tile_rows):
+    def forward(ctx, s, c_prev, weight, bias, peephole, tile_rows, save_gates):
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
         s_aug, w_aug = _augmented(s, weight, bias)
         h, c = s.new_empty(n, F_), s.new_empty(n, F_)
         rows = min(n, _tile_rows(n, width, s, tile_rows))
-        buf = s.new_empty(4, rows, F_)
+        # kept for the backward: every tile's activated gates and σ(-2 c_t); else one tile
+        gates = s.new_empty(4, n if save_gates else rows, F_)
+        v = s.new_empty(n, F_) if save_gates else None
         for lo in range(0, n, rows):
             hi = min(n, lo + rows)
-            a = buf[:, : hi - lo]
+            a = gates[:, lo:hi] if save_gates else gates[:, : hi - lo]
             _gates(s_aug[lo:hi], w_aug, c_prev[lo:hi], peephole, a, c[lo:hi])
-            _output_into(a[3], c[lo:hi], h[lo:hi])
-        ctx.save_for_backward(s, c_prev, weight, bias, peephole, c)
+            _output_into(a[3], c[lo:hi], h[lo:hi], None if v is None else v[lo:hi])
+        saved = (gates, v) if save_gates else ()
+        ctx.save_for_backward(s, c_prev, weight, bias, peephole, c, *saved)
         ctx.rows = rows
         return h, c
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_h, grad_c):
-        s, c_prev, weight, bias, peephole, c = ctx.saved_tensors
+        s, c_prev, weight, bias, peephole, c, *saved = ctx.saved_tensors
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
         # the g gate's derivative 1 - g² = 4 σ(2 a_g)(1 - σ(2 a_g)): its factor 4 rides on the
@@ -133,27 +142,30 @@ class _FusedGateLSTM(torch.autograd.Function):
         db = torch.zeros(4, F_, dtype=s.dtype, device=s.device) if need_b else None
         dp = torch.zeros_like(peephole) if need_p else None
         rows = max(1, int(ctx.rows * _BWD_TILE))
-        buf, da = s.new_empty(4, rows, F_), s.new_empty(4, rows, F_)
+        da = s.new_empty(4, rows, F_)
+        buf = None if saved else s.new_empty(4, rows, F_)
         u_buf, t_buf, go_buf, dc_buf = (s.new_empty(rows, F_) for _ in range(4))
         for lo in range(0, n, rows):
             m = min(n, lo + rows) - lo
             sl = slice(lo, lo + m)
             cp, ct, gh = c_prev[sl], c[sl], grad_h[sl]
-            a, d = buf[:, :m], da[:, :m]
-            # recompute the activated gates [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t)
-            torch.bmm(s_aug[sl].expand(4, m, s_aug.shape[1]), w_aug, out=a)
-            if peephole is not None:
-                a[:2].addcmul_(peephole[:2].unsqueeze(1), cp)
-                a[3].addcmul_(peephole[2], ct)
-            a.sigmoid_()
+            d = da[:, :m]
+            if saved:  # the forward's activated gates and v = σ(-2 c_t), read only
+                a, v = saved[0][:, sl], saved[1][sl]
+            else:  # recompute [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t) and v
+                a = buf[:, :m]
+                torch.bmm(s_aug[sl].expand(4, m, s_aug.shape[1]), w_aug, out=a)
+                if peephole is not None:
+                    a[:2].addcmul_(peephole[:2].unsqueeze(1), cp)
+                    a[3].addcmul_(peephole[2], ct)
+                a.sigmoid_()
+                v = torch.mul(ct, -2.0, out=u_buf[:m]).sigmoid_()
             i, f, sg, o = a.unbind(0)
-            u = torch.mul(ct, 2.0, out=u_buf[:m]).sigmoid_()  # tanh c = 2u - 1
-            t = torch.mul(u, 2.0, out=t_buf[:m]).sub_(1.0)
+            t = torch.mul(v, -2.0, out=t_buf[:m]).add_(1.0)  # tanh c = 1 - 2v
             go = torch.mul(gh, o, out=go_buf[:m])
-            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o u (1 - u)  (+ peephole of o)
-            dc = torch.addcmul(
-                grad_c[sl], go, u.addcmul_(u, u, value=-1.0), value=4.0, out=dc_buf[:m]
-            )
+            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o v (1 - v)  (+ peephole of o)
+            vv = torch.addcmul(v, v, v, value=-1.0, out=u_buf[:m])
+            dc = torch.addcmul(grad_c[sl], go, vv, value=4.0, out=dc_buf[:m])
             # da = multiplier ⊙ σ'(a), σ'(a) = a - a² for all four gates at once, written
             # next to the activations still needed
             d.copy_(a).addcmul_(a, a, value=-1.0)
@@ -183,7 +195,7 @@ class _FusedGateLSTM(torch.autograd.Function):
         scale = _GRAD_SCALE.to(s).view(4, 1)
         dw = None if dw is None else (dw * scale.unsqueeze(-1)).view_as(weight)
         db = None if db is None else (db * scale).view(width)
-        return ds, dc_prev, dw, db, dp, None
+        return ds, dc_prev, dw, db, dp, None, None
 
 
 def fused_gate_lstm(
@@ -193,6 +205,7 @@ def fused_gate_lstm(
     bias: torch.Tensor | None = None,
     peephole: torch.Tensor | None = None,
     tile_rows: int | None = None,
+    save_gates: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fused ``(h, c) = LSTM(W s + b, c_prev)`` with sigmoid gates, tanh activations and
     optional per-channel peepholes (Keras gate order ``i, f, g, o``).
@@ -207,6 +220,8 @@ def fused_gate_lstm(
         peephole: ``(3, C_hid)`` weights ``[w_ci, w_cf, w_co]`` or ``None``.
         tile_rows: points per tile; default: about 4 MiB of gate pre-activations on CPU,
             all points at once on GPU.
+        save_gates: keep the activated gates for the backward instead of recomputing them
+            (``5·C_hid`` more values per point; only when a gradient will be taken).
 
     Shapes:
         - output: ``(h, c)``, each ``(..., C_hid)``.
@@ -222,5 +237,8 @@ def fused_gate_lstm(
         bias,
         None if peephole is None else peephole.contiguous(),
         tile_rows,
+        bool(save_gates)
+        and torch.is_grad_enabled()
+        and any(t is not None and t.requires_grad for t in (s, c_prev, weight, bias, peephole)),
     )
     return h.view(*lead, F_), c.view(*lead, F_)

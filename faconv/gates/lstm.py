@@ -52,6 +52,11 @@ class LSTMGate(Gate):
             no ``norm``, per-channel or no peepholes, one dtype and no autocast. Otherwise,
             or with ``fused=False``, the reference ops run. Both give the same numbers to
             float round-off (tested). Default: ``True``.
+        save_gates (bool): with the fused gate, keep the activated gates for the backward
+            instead of recomputing them: faster training (the gate's forward + backward
+            about 1.2× at 64×128 on CPU) for ``5·C_hid`` more saved values per point and step
+            (1.25 KiB at ``C_hid`` 64), fine for short sequences, not for a 365-step year.
+            Same numbers to round-off. Default: ``False``.
 
     Shapes:
         - s: ``(B, *P, C_b)``; c_prev: ``(B, *P, C_hid)``.
@@ -74,6 +79,7 @@ class LSTMGate(Gate):
         recurrent_activation: str = "sigmoid",
         norm: str | None = None,
         fused: bool = True,
+        save_gates: bool = False,
     ) -> None:
         super().__init__()
         owner = self.owner
@@ -95,6 +101,7 @@ class LSTMGate(Gate):
         self._rec_act = get_activation(recurrent_activation, owner, "recurrent_activation")
         self.norm = check_choice(norm, _NORM, "norm", owner)
         self.fused = bool(fused)
+        self.save_gates = bool(save_gates)
         self._fusable = (
             self.fused
             and activation == "tanh"
@@ -141,7 +148,12 @@ class LSTMGate(Gate):
             )
         if self._fusable and self._fuse_now(s, c_prev):
             return fused_gate_lstm(
-                s, c_prev, self.proj.weight, self.proj.bias, self.peephole_weight
+                s,
+                c_prev,
+                self.proj.weight,
+                self.proj.bias,
+                self.peephole_weight,
+                save_gates=self.save_gates,
             )
         a = self.proj(s)
         if self.norm == "layer":

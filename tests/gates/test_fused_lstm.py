@@ -29,10 +29,11 @@ def _inputs(n_lead, cb, hid, bias, peep, seed, dtype=torch.float64):
 
 @given(lead=st.lists(st.integers(1, 5), min_size=1, max_size=3), cb=st.integers(1, 6),
        hid=st.integers(1, 7), bias=st.booleans(), peep=st.booleans(),
-       tile=st.sampled_from([None, 1, 3, 64]), seed=st.integers(0, 999))  # fmt: skip
-def test_fused_equals_reference_values_and_gradients(lead, cb, hid, bias, peep, tile, seed):
+       tile=st.sampled_from([None, 1, 3, 64]), seed=st.integers(0, 999),
+       save=st.booleans())  # fmt: skip
+def test_fused_equals_reference_values_and_gradients(lead, cb, hid, bias, peep, tile, seed, save):
     args = _inputs(lead, cb, hid, bias, peep, seed)
-    h, c = fused_gate_lstm(*args, tile_rows=tile)
+    h, c = fused_gate_lstm(*args, tile_rows=tile, save_gates=save)
     h_ref, c_ref = _reference(*args)
     compare_tensors(h, h_ref)
     compare_tensors(c, c_ref)
@@ -62,9 +63,12 @@ def test_fused_gradients_with_frozen_inputs(frozen, seed):
 
 
 @pytest.mark.parametrize("tile", [None, 4])
-def test_fused_passes_gradcheck(tile):
+@pytest.mark.parametrize("save", [False, True])
+def test_fused_passes_gradcheck(tile, save):
     args = _inputs((3, 5), 3, 4, True, True, seed=0)
-    assert torch.autograd.gradcheck(lambda *a: fused_gate_lstm(*a, tile_rows=tile), args)
+    assert torch.autograd.gradcheck(
+        lambda *a: fused_gate_lstm(*a, tile_rows=tile, save_gates=save), args
+    )
 
 
 def test_fused_float32_close_to_reference():
@@ -84,6 +88,27 @@ def test_fused_keeps_only_small_tensors_for_backward():
     ):
         fused_gate_lstm(s, c, w, b, p)
     assert max(saved) <= 64 * 32 and 4 * 32 * 64 not in saved
+
+
+def test_saved_gates_trade_memory_for_the_recompute():
+    s, c, w, b, p = _inputs((64,), 2, 32, True, True, seed=2, dtype=torch.float32)
+
+    def saved_sizes(**kw):
+        sizes = []
+        with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: sizes.append(t.numel()) or t, lambda t: t
+        ):
+            h, c_t = fused_gate_lstm(s, c, w, b, p, **kw)
+        return sorted(sizes), (h, c_t)
+
+    lean, (h0, c0) = saved_sizes()
+    kept, (h1, c1) = saved_sizes(save_gates=True)
+    assert sorted(kept) == sorted(lean + [4 * 64 * 32, 64 * 32])  # the gates and σ(-2 c_t)
+    assert torch.equal(h0, h1) and torch.equal(c0, c1)  # the forward is the same
+    with torch.no_grad():  # nothing is kept without a gradient to take
+        assert saved_sizes(save_gates=True)[0] == []
+    layer = faconv.FAConvLSTM2D(3, 8, save_gates=True)
+    assert layer.cell.gate.save_gates and faconv.build(layer.to_config()).cell.gate.save_gates
 
 
 def test_gate_uses_fused_path_only_where_it_applies():
