@@ -9,9 +9,10 @@
 * with a hand-written backward that **recomputes** the gates from the bottleneck input
   ``s`` (``C_b`` channels) instead of saving them (``4·C_hid`` channels): autograd keeps
   ``s``, ``c_{t-1}`` and ``c_t`` per step, which is what makes a 365-step year trainable.
-  ``save_gates=True`` keeps the activated gates and ``σ(-2 c_t)`` instead (``5·C_hid``
+  ``save_gates=True`` keeps the activated gates and ``σ(2 c_t)`` instead (``5·C_hid``
   more values per point and step) and skips the recompute: faster training where memory
-  allows (short sequences), the same numbers to round-off.
+  allows (short sequences), bit for bit the same gradients (the kept values are the ones the
+  recompute would produce).
 
 It supports the sigmoid/tanh LSTM with per-channel or no peepholes; other variants use the
 reference path (``LSTMGate`` decides). Tests check outputs and gradients against the
@@ -20,9 +21,48 @@ reference, including float64 ``gradcheck``. Double backward is not supported.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 import torch
 
-__all__ = ["autocast_active", "fused_gate_lstm"]
+__all__ = ["SAVE_GATES_BUDGET_BYTES", "autocast_active", "fused_gate_lstm", "steps_alive"]
+
+#: ``save_gates="auto"`` keeps the gates when those of every step of the sequence (see
+#: :func:`steps_alive`) fit in this many bytes: a 64×128 grid, batch 4, 64 filters and 8 steps
+#: (335 MB) does; a 365-step year at 48×48 (4.3 GB) does not, and recomputes.
+SAVE_GATES_BUDGET_BYTES = 1 << 30
+
+_STEPS_ALIVE: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "faconv_steps_alive", default=None
+)
+
+
+@contextlib.contextmanager
+def steps_alive(steps: int | None) -> Iterator[None]:
+    """Declare that ``steps`` gate steps will keep their saved tensors until the backward
+    (the recurrent loop declares its sequence), so that ``save_gates="auto"`` can tell what
+    keeping the gates would cost; ``None``: unknown, or memory first (activation
+    checkpointing), so ``"auto"`` recomputes."""
+    token = _STEPS_ALIVE.set(None if steps is None else int(steps))
+    try:
+        yield
+    finally:
+        _STEPS_ALIVE.reset(token)
+
+
+def _resolve_save(save_gates: bool | str, points: int, hidden: int, x: torch.Tensor) -> bool:
+    """``save_gates`` as a bool: ``"auto"`` keeps the gates (``5·hidden`` values per point)
+    when the declared steps' worth fits in :data:`SAVE_GATES_BUDGET_BYTES`; outside a
+    declared sequence (a lone cell step) it recomputes."""
+    if save_gates != "auto":
+        return bool(save_gates)
+    steps = _STEPS_ALIVE.get()
+    if steps is None:
+        return False
+    return steps * points * 5 * hidden * x.element_size() <= SAVE_GATES_BUDGET_BYTES
+
 
 # Bytes of gate pre-activations per tile on CPU: fits in cache, few enough Python calls.
 _CPU_TILE_BYTES = 1 << 22
@@ -95,13 +135,10 @@ def _gates(
     o.sigmoid_()
 
 
-def _output_into(
-    o: torch.Tensor, c: torch.Tensor, out: torch.Tensor, v: torch.Tensor | None = None
-) -> torch.Tensor:
-    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``
-    (``σ(-2c)`` is kept in ``v`` when given)."""
-    v = torch.mul(c, -2.0, out=out if v is None else v).sigmoid_()
-    return torch.addcmul(o, o, v, value=-2.0, out=out)
+def _output_into(o: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``."""
+    torch.mul(c, -2.0, out=out).sigmoid_()
+    return torch.addcmul(o, o, out, value=-2.0, out=out)
 
 
 class _FusedGateLSTM(torch.autograd.Function):
@@ -112,15 +149,17 @@ class _FusedGateLSTM(torch.autograd.Function):
         s_aug, w_aug = _augmented(s, weight, bias)
         h, c = s.new_empty(n, F_), s.new_empty(n, F_)
         rows = min(n, _tile_rows(n, width, s, tile_rows))
-        # kept for the backward: every tile's activated gates and σ(-2 c_t); else one tile
+        # kept for the backward: every tile's activated gates and u = σ(2 c_t); else one tile
         gates = s.new_empty(4, n if save_gates else rows, F_)
-        v = s.new_empty(n, F_) if save_gates else None
+        u = s.new_empty(n, F_) if save_gates else None
         for lo in range(0, n, rows):
             hi = min(n, lo + rows)
             a = gates[:, lo:hi] if save_gates else gates[:, : hi - lo]
             _gates(s_aug[lo:hi], w_aug, c_prev[lo:hi], peephole, a, c[lo:hi])
-            _output_into(a[3], c[lo:hi], h[lo:hi], None if v is None else v[lo:hi])
-        saved = (gates, v) if save_gates else ()
+            _output_into(a[3], c[lo:hi], h[lo:hi])
+            if save_gates:  # what the backward's recompute would give, bit for bit
+                torch.mul(c[lo:hi], 2.0, out=u[lo:hi]).sigmoid_()
+        saved = (gates, u) if save_gates else ()
         ctx.save_for_backward(s, c_prev, weight, bias, peephole, c, *saved)
         ctx.rows = rows
         return h, c
@@ -150,22 +189,22 @@ class _FusedGateLSTM(torch.autograd.Function):
             sl = slice(lo, lo + m)
             cp, ct, gh = c_prev[sl], c[sl], grad_h[sl]
             d = da[:, :m]
-            if saved:  # the forward's activated gates and v = σ(-2 c_t), read only
-                a, v = saved[0][:, sl], saved[1][sl]
-            else:  # recompute [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t) and v
+            if saved:  # the forward's activated gates and u = σ(2 c_t), read only
+                a, u = saved[0][:, sl], saved[1][sl]
+            else:  # recompute [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t) and u
                 a = buf[:, :m]
                 torch.bmm(s_aug[sl].expand(4, m, s_aug.shape[1]), w_aug, out=a)
                 if peephole is not None:
                     a[:2].addcmul_(peephole[:2].unsqueeze(1), cp)
                     a[3].addcmul_(peephole[2], ct)
                 a.sigmoid_()
-                v = torch.mul(ct, -2.0, out=u_buf[:m]).sigmoid_()
+                u = torch.mul(ct, 2.0, out=u_buf[:m]).sigmoid_()
             i, f, sg, o = a.unbind(0)
-            t = torch.mul(v, -2.0, out=t_buf[:m]).add_(1.0)  # tanh c = 1 - 2v
+            t = torch.mul(u, 2.0, out=t_buf[:m]).sub_(1.0)  # tanh c = 2u - 1
             go = torch.mul(gh, o, out=go_buf[:m])
-            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o v (1 - v)  (+ peephole of o)
-            vv = torch.addcmul(v, v, v, value=-1.0, out=u_buf[:m])
-            dc = torch.addcmul(grad_c[sl], go, vv, value=4.0, out=dc_buf[:m])
+            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o u (1 - u)  (+ peephole of o)
+            uu = torch.addcmul(u, u, u, value=-1.0, out=u_buf[:m])
+            dc = torch.addcmul(grad_c[sl], go, uu, value=4.0, out=dc_buf[:m])
             # da = multiplier ⊙ σ'(a), σ'(a) = a - a² for all four gates at once, written
             # next to the activations still needed
             d.copy_(a).addcmul_(a, a, value=-1.0)
@@ -205,7 +244,7 @@ def fused_gate_lstm(
     bias: torch.Tensor | None = None,
     peephole: torch.Tensor | None = None,
     tile_rows: int | None = None,
-    save_gates: bool = False,
+    save_gates: bool | str = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fused ``(h, c) = LSTM(W s + b, c_prev)`` with sigmoid gates, tanh activations and
     optional per-channel peepholes (Keras gate order ``i, f, g, o``).
@@ -221,7 +260,9 @@ def fused_gate_lstm(
         tile_rows: points per tile; default: about 4 MiB of gate pre-activations on CPU,
             all points at once on GPU.
         save_gates: keep the activated gates for the backward instead of recomputing them
-            (``5·C_hid`` more values per point; only when a gradient will be taken).
+            (``5·C_hid`` more values per point; only when a gradient will be taken), or
+            ``"auto"``: when the steps declared by :func:`steps_alive` fit in
+            :data:`SAVE_GATES_BUDGET_BYTES`. Bit for bit the same results either way.
 
     Shapes:
         - output: ``(h, c)``, each ``(..., C_hid)``.
@@ -237,8 +278,8 @@ def fused_gate_lstm(
         bias,
         None if peephole is None else peephole.contiguous(),
         tile_rows,
-        bool(save_gates)
-        and torch.is_grad_enabled()
+        torch.is_grad_enabled()
+        and _resolve_save(save_gates, s2.shape[0], F_, s2)
         and any(t is not None and t.requires_grad for t in (s, c_prev, weight, bias, peephole)),
     )
     return h.view(*lead, F_), c.view(*lead, F_)

@@ -19,6 +19,7 @@ __all__ = ["LSTMGate"]
 
 _PEEPHOLE = (None, "channel", "pixel")
 _NORM = (None, "layer")
+_SAVE = (False, True, "auto")
 
 
 @GATES.register("lstm", aliases=("peephole_lstm",))
@@ -52,11 +53,13 @@ class LSTMGate(Gate):
             no ``norm``, per-channel or no peepholes, one dtype and no autocast. Otherwise,
             or with ``fused=False``, the reference ops run. Both give the same numbers to
             float round-off (tested). Default: ``True``.
-        save_gates (bool): with the fused gate, keep the activated gates for the backward
-            instead of recomputing them: faster training (the gate's forward + backward
-            about 1.2× at 64×128 on CPU) for ``5·C_hid`` more saved values per point and step
-            (1.25 KiB at ``C_hid`` 64), fine for short sequences, not for a 365-step year.
-            Same numbers to round-off. Default: ``False``.
+        save_gates (bool or str): with the fused gate, keep the activated gates for the
+            backward instead of recomputing them: faster training (the gate's forward +
+            backward about 1.2× at 64×128 on CPU) for ``5·C_hid`` more saved values per point
+            and step (1.25 KiB at ``C_hid`` 64). ``"auto"`` (default) keeps them when a whole
+            sequence's (or checkpointed chunk's) worth fits in
+            :data:`~faconv.functional.fused_lstm.SAVE_GATES_BUDGET_BYTES` (1 GiB): short
+            training windows yes, a 365-step year no. Bit for bit the same results either way.
 
     Shapes:
         - s: ``(B, *P, C_b)``; c_prev: ``(B, *P, C_hid)``.
@@ -79,7 +82,7 @@ class LSTMGate(Gate):
         recurrent_activation: str = "sigmoid",
         norm: str | None = None,
         fused: bool = True,
-        save_gates: bool = False,
+        save_gates: bool | str = "auto",
     ) -> None:
         super().__init__()
         owner = self.owner
@@ -101,7 +104,7 @@ class LSTMGate(Gate):
         self._rec_act = get_activation(recurrent_activation, owner, "recurrent_activation")
         self.norm = check_choice(norm, _NORM, "norm", owner)
         self.fused = bool(fused)
-        self.save_gates = bool(save_gates)
+        self.save_gates = check_choice(save_gates, _SAVE, "save_gates", owner)
         self._fusable = (
             self.fused
             and activation == "tanh"

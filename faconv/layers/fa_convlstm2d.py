@@ -37,9 +37,10 @@ class FAConvLSTM2D(KerasGridRecurrent):
         return_sequences, return_state, go_backwards, stateful (bool): as Keras.
         checkpoint_steps (int, optional): activation checkpointing over chunks of this many
             steps when training (less memory, about one extra forward). Default: ``None``.
-        save_gates (bool): keep the activated gates for the backward instead of recomputing
-            them: faster training for ``5·filters`` more saved values per point and step
-            (see :class:`~faconv.gates.LSTMGate`). Default: ``False``.
+        save_gates (bool or str): keep the activated gates for the backward instead of
+            recomputing them: faster training for ``5·filters`` more saved values per point
+            and step; ``"auto"`` when the sequence's worth fits in 1 GiB (see
+            :class:`~faconv.gates.LSTMGate`). Default: ``"auto"``.
 
     Shapes:
         - input: ``(B, T, H, W, C_in)`` (channels_last).
@@ -73,10 +74,10 @@ class FAConvLSTM2D(KerasGridRecurrent):
         go_backwards: bool = False,
         stateful: bool = False,
         checkpoint_steps: int | None = None,
-        save_gates: bool = False,
+        save_gates: bool | str = "auto",
     ) -> None:
         se = None if se_ratio is None else {"type": "squeeze_excite", "rd_ratio": se_ratio}
-        gate = {"type": "lstm", "peephole": peephole, "save_gates": bool(save_gates)}
+        gate = {"type": "lstm", "peephole": peephole, "save_gates": save_gates}
         if point_shape is not None:
             gate["point_shape"] = list(point_shape)
         cell = {
@@ -105,4 +106,4 @@ class FAConvLSTM2D(KerasGridRecurrent):
         self.num_heads, self.attn_every = num_heads, attn_every
         self.periodic = bool(periodic)
         self.point_shape = None if point_shape is None else tuple(point_shape)
-        self.save_gates = bool(save_gates)
+        self.save_gates = self.cell.gate.save_gates

@@ -12,6 +12,7 @@ from faconv.checks import check_positive_int
 from faconv.component import Component
 from faconv.domains.base import Domain
 from faconv.errors import InputError
+from faconv.functional.fused_lstm import steps_alive
 from faconv.registry import Registry
 from faconv.typing import State
 
@@ -49,7 +50,8 @@ def unroll(
     for lo in range(0, T, checkpoint_steps):
 
         def chunk(u_c, h, c, lo=lo):
-            ys, st = _run_steps(cell, u_c, domain, State(h, c), t0 + lo)
+            # no steps declared: checkpointing asks for memory, so the gates are recomputed
+            ys, st = _run_steps(cell, u_c, domain, State(h, c), t0 + lo, declare=False)
             return (*ys, st.h, st.c)
 
         *ys, h, c = checkpoint(
@@ -61,14 +63,15 @@ def unroll(
 
 
 def _run_steps(
-    cell: Cell, u: torch.Tensor, domain: Domain, state: State, t0: int
+    cell: Cell, u: torch.Tensor, domain: Domain, state: State, t0: int, declare: bool = True
 ) -> tuple[list[torch.Tensor], State]:
     outputs = []
     # unbind, not u[:, t]: each selected step would get a full-size zero gradient in backward
     # (O(T^2) for the sequence); unbind's backward stacks the step gradients once.
-    for t, u_t in enumerate(u.unbind(1)):
-        y, state = cell.step(u_t, domain, state, t0 + t)
-        outputs.append(y)
+    with steps_alive(u.shape[1] if declare else None):  # what save_gates="auto" may keep
+        for t, u_t in enumerate(u.unbind(1)):
+            y, state = cell.step(u_t, domain, state, t0 + t)
+            outputs.append(y)
     return outputs, state
 
 

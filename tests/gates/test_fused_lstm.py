@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import faconv
 from faconv.functional import fused_gate_lstm, lstm_update
+from faconv.functional.fused_lstm import steps_alive
 from faconv.testing import compare_tensors
 from tests.conftest import randn
 
@@ -103,12 +104,44 @@ def test_saved_gates_trade_memory_for_the_recompute():
 
     lean, (h0, c0) = saved_sizes()
     kept, (h1, c1) = saved_sizes(save_gates=True)
-    assert sorted(kept) == sorted(lean + [4 * 64 * 32, 64 * 32])  # the gates and σ(-2 c_t)
+    assert sorted(kept) == sorted(lean + [4 * 64 * 32, 64 * 32])  # the gates and σ(2 c_t)
     assert torch.equal(h0, h1) and torch.equal(c0, c1)  # the forward is the same
     with torch.no_grad():  # nothing is kept without a gradient to take
         assert saved_sizes(save_gates=True)[0] == []
-    layer = faconv.FAConvLSTM2D(3, 8, save_gates=True)
-    assert layer.cell.gate.save_gates and faconv.build(layer.to_config()).cell.gate.save_gates
+    assert saved_sizes(save_gates="auto")[0] == lean  # a lone step: no sequence declared
+    with steps_alive(10):  # 10 steps x 64 points x 5 x 32 channels x 4 bytes fit in 1 GiB
+        assert sorted(saved_sizes(save_gates="auto")[0]) == sorted(kept)
+
+
+def _saved_by(layer, x):
+    sizes = []
+    with torch.autograd.graph.saved_tensors_hooks(
+        lambda t: sizes.append(t.numel()) or t, lambda t: t
+    ):
+        y = layer(x)
+    return sizes, y
+
+
+def test_auto_keeps_the_gates_of_a_sequence_that_fits_the_budget(monkeypatch):
+    from faconv.functional import fused_lstm
+
+    x = torch.randn(2, 5, 6, 7, 3)
+    gates = 4 * 2 * 6 * 7 * 8  # one step's activated gates: 4 x points x filters
+    layer = faconv.FAConvLSTM2D(3, 8, return_sequences=True)
+    assert layer.save_gates == "auto" and faconv.build(layer.to_config()).save_gates == "auto"
+    assert _saved_by(layer, x)[0].count(gates) == 5  # every step kept its gates
+    monkeypatch.setattr(fused_lstm, "SAVE_GATES_BUDGET_BYTES", 5 * 2 * 6 * 7 * 5 * 8 * 4 - 1)
+    assert _saved_by(layer, x)[0].count(gates) == 0  # one byte over: recomputed
+    # the same numbers bit for bit, whichever path: values and every gradient
+    runs = []
+    for save in (False, True):
+        torch.manual_seed(0)
+        lay = faconv.FAConvLSTM2D(3, 8, return_sequences=True, save_gates=save)
+        torch.nn.init.normal_(lay.cell.gate.peephole_weight)
+        y = lay(x)
+        y.square().sum().backward()
+        runs.append([y.detach(), *(p.grad for p in lay.parameters())])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
 def test_gate_uses_fused_path_only_where_it_applies():
@@ -141,3 +174,20 @@ def test_fused_on_gpu_equals_cpu():
     h_gpu, c_gpu = fused_gate_lstm(*(a.detach().cuda() for a in args))
     torch.testing.assert_close(h_gpu.cpu(), h.detach(), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(c_gpu.cpu(), c.detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_auto_recomputes_under_activation_checkpointing(monkeypatch):
+    # checkpointing asks for memory: the chunks recompute their gates, in both passes
+    from faconv.functional import fused_lstm
+
+    decisions = []
+    resolve = fused_lstm._resolve_save
+    monkeypatch.setattr(
+        fused_lstm, "_resolve_save", lambda *a: decisions.append(resolve(*a)) or decisions[-1]
+    )
+    x = torch.randn(2, 6, 6, 7, 3)
+    for chunk, kept in ((None, True), (3, False)):
+        decisions.clear()
+        layer = faconv.FAConvLSTM2D(3, 8, return_sequences=True, checkpoint_steps=chunk)
+        layer(x).sum().backward()  # with checkpointing the chunks' forwards run again here
+        assert len(decisions) == (6 if chunk is None else 12) and set(decisions) == {kept}
