@@ -40,27 +40,29 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import faconv
 
-#: the FAConvLSTM2D rows: the default, and (``--save-gates``) the gates kept for the backward
-FA_ROWS = ("FAConvLSTM2D", "FA save_gates")
+#: the FAConvLSTM2D rows: the default (``save_gates="auto"``), and with ``--save-gates`` the
+#: gates always recomputed in the backward and always kept
+FA_ROWS = ("FAConvLSTM2D", "FA recompute", "FA save_gates")
 
 
 def _models(
     c_in: int, filters: int, cb: int, attention: str | None, attn_every: int, save: bool = False
 ):
-    def fa(save_gates: bool):
+    def fa(save_gates: bool | str):
         return faconv.FAConvLSTM2D(
             c_in, filters, cb, dilations=(1, 2, 4), attention=attention, attn_every=attn_every,
             return_sequences=True, save_gates=save_gates,
         )  # fmt: skip
 
     models = {
-        "FAConvLSTM2D": fa(False),
+        "FAConvLSTM2D": fa("auto"),
         "ConvLSTM2D": faconv.ConvLSTM2D(c_in, filters, 3, padding="same", return_sequences=True),
         "plain ConvLSTM": PlainConvLSTM(c_in, filters, 3),
     }
     if save:
-        models["FA save_gates"] = fa(True)
-        models["FA save_gates"].load_state_dict(models["FAConvLSTM2D"].state_dict())
+        for name, how in (("FA recompute", False), ("FA save_gates", True)):
+            models[name] = fa(how)
+            models[name].load_state_dict(models["FAConvLSTM2D"].state_dict())
     return models
 
 
@@ -109,7 +111,8 @@ def main() -> None:
     p.add_argument(
         "--save-gates",
         action="store_true",
-        help="add FAConvLSTM2D(save_gates=True): the gates kept for the backward, not recomputed",
+        help="add FAConvLSTM2D with save_gates False and True (the default 'auto' keeps the "
+        "gates when the sequence's fit in 1 GiB)",
     )
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--device", default="cpu")
@@ -202,11 +205,12 @@ def main() -> None:
             f"{tp[2] / tfc:>9.2f}x{tp[3] / tbc:>11.2f}x   (>= 1: faconv's dense cell is faster)"
         )
         print(f"{grid:>8} {'FA (fwd+bwd)/fwd':<16}{'':>15}{'':>10}{tbf / tff:>11.2f}x")
-        if "FA save_gates" in rows:
-            _, _, tfs, tbs = rows["FA save_gates"]
-            print(f"{grid:>8} {'fastest/FA save':<16}{'':>15}"
-                  f"{fastest_f / tfs:>9.2f}x{fastest_b / tbs:>11.2f}x")  # fmt: skip
-            print(f"{grid:>8} {'FA save (f+b)/f':<16}{'':>15}{'':>10}{tbs / tfs:>11.2f}x")
+        for name, short in (("FA recompute", "recompute"), ("FA save_gates", "save")):
+            if name in rows:
+                _, _, tfs, tbs = rows[name]
+                print(f"{grid:>8} {'fastest/FA ' + short:<16}{'':>15}"
+                      f"{fastest_f / tfs:>9.2f}x{fastest_b / tbs:>11.2f}x")  # fmt: skip
+                print(f"{grid:>8} {'(f+b)/f ' + short:<16}{'':>15}{'':>10}{tbs / tfs:>11.2f}x")
         fa_rows[grid] = (H * W, mf, tff)
 
     # roofline of the FAConvLSTM forward
