@@ -280,7 +280,8 @@ def test_divergence_does_not_claim_a_checkpoint_that_does_not_exist(data, tmp_pa
     model = {"encoder": [{"type": "fa_convlstm", "hidden_channels": 4}]}
     from faconv.data.store import InMemorySequence
 
-    bad = InMemorySequence(data.inputs.clone() * 1e30, data.target, data.mask)
+    # a target so large that the squared error overflows: the loss is inf at the first step
+    bad = InMemorySequence(data.inputs, data.target.clone() * 1e30, data.mask)
     poisoned = type(data)(**{**data.__dict__, "sequence": bad})
     with pytest.raises(faconv.errors.NumericalError, match="no checkpoint was written yet"):
         train_model(model, poisoned, cfg, tmp_path / "d", progress=False)
