@@ -4,7 +4,10 @@
 
 * dimensions ``time``, ``latitude``, ``longitude`` (plus nothing else on data variables);
 * ``latitude`` descending (north → south, as the CDS delivers ERA5 and as grid rows run);
-* ``longitude`` ascending in ``[-180, 180)``;
+* ``longitude`` ascending and contiguous: in ``[-180, 180)``, except for a regional grid across
+  the dateline, whose longitudes run on past 180 (the Pacific from 120°E to 100°W is
+  ``120 .. 260``, as :func:`~faconv.data.crop_box` returns a box across the dateline), so that
+  neighbouring columns are neighbours on the globe;
 * short ERA5 variable names (``t2m``, ``msl``, ``sp``, ``u10``, ``v10``, ``sst``, ...);
 * ``time`` strictly increasing without duplicates.
 
@@ -30,7 +33,7 @@ import xarray as xr
 from faconv.data.calendar import calendar_name, elapsed_seconds
 from faconv.errors import DataError
 
-__all__ = ["ERA5_NAMES", "LONG_NAMES", "UNITS", "standardize"]
+__all__ = ["ERA5_NAMES", "LONG_NAMES", "UNITS", "contiguous_longitudes", "standardize"]
 
 #: Long ERA5 names (ARCO-ERA5, WeatherBench2, CDS request names) -> short CDS names.
 ERA5_NAMES = {
@@ -149,6 +152,36 @@ def _merge_expver(ds: xr.Dataset) -> xr.Dataset:
     return ds.drop_vars("expver", errors="ignore")
 
 
+def contiguous_longitudes(lon) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, values)``: the column order and the longitudes that make a grid's columns one
+    increasing run around the globe. A global grid (no gap wider than 1.5 × the median step)
+    starts at -180°; a regional grid starts east of its widest gap, in ``[-180, 180)``, and runs on
+    past 180 when it crosses the dateline. Sorting wrapped longitudes instead would split such a
+    region in two and put its far ends side by side, and a convolution would mix them.
+
+    Shapes:
+        - lon: ``(W,)`` degrees in any convention; order: ``(W,)`` int64; values: ``(W,)``.
+
+    Example:
+        >>> order, values = contiguous_longitudes([150.0, 170.0, 190.0, 210.0])
+        >>> order.tolist(), values.tolist()
+        ([0, 1, 2, 3], [150.0, 170.0, 190.0, 210.0])
+    """
+    east = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
+    wrapped = np.mod(east + 180.0, 360.0) - 180.0
+    if east.size < 2:
+        return np.arange(east.size), wrapped
+    order = np.argsort(east, kind="stable")
+    gaps = np.diff(np.r_[east[order], east[order][0] + 360.0])  # eastward to the next column
+    widest = int(np.argmax(gaps))
+    if gaps[widest] <= 1.5 * np.median(gaps):  # all the way round: the [-180, 180) convention
+        order = np.argsort(wrapped, kind="stable")
+        return order, wrapped[order]
+    order = np.roll(order, -(widest + 1))
+    start = wrapped[order[0]]
+    return order, start + np.mod(east[order] - east[order[0]], 360.0)
+
+
 def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     """Return ``ds`` in faconv's convention (lazy: no data is loaded).
 
@@ -200,7 +233,8 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     lon = ds["longitude"].values
     if np.isnan(lon).any() or np.isnan(ds["latitude"].values).any():
         raise DataError(f"{source} has NaN latitude or longitude coordinates")
-    ds = ds.assign_coords(longitude=((lon + 180.0) % 360.0) - 180.0).sortby("longitude")
+    order, lon = contiguous_longitudes(lon)
+    ds = ds.isel(longitude=order).assign_coords(longitude=lon)
     ds = ds.sortby("latitude", ascending=False)
     lat = ds["latitude"].values
     if (np.abs(lat) > 90).any():

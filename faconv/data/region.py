@@ -35,13 +35,14 @@ def crop_box(ds: xr.Dataset, box: tuple[float, float, float, float]) -> xr.Datas
     w, e = _wrap(west), _wrap(east)
     lon = ds["longitude"]
     full_circle = (east - west) % 360 == 0 and east != west
-    if not full_circle and w <= e:
-        ds = ds.sel(longitude=(lon >= w) & (lon <= e))
-    elif not full_circle:  # across the dateline: [w, 180) then [-180, e], running on past 180
+    if not full_circle:  # columns east of `west` by at most the box's width, in that order
         lv = lon.values
-        ds = ds.sel(longitude=np.concatenate([lv[lv >= w], lv[lv <= e]]))
-        lv = ds["longitude"].values
-        ds = ds.assign_coords(longitude=np.where(lv < w, lv + 360.0, lv))
+        ahead = np.mod(lv - w, 360.0)
+        inside = np.flatnonzero(ahead <= np.mod(e - w, 360.0) + 1e-9)
+        inside = inside[np.argsort(ahead[inside], kind="stable")]
+        # in [w, w + 360): across the dateline the longitudes run on past 180, increasing
+        shifted = lv[inside] - 360.0 * np.floor((lv[inside] - w) / 360.0)
+        ds = ds.isel(longitude=inside).assign_coords(longitude=shifted)
     if ds.sizes["latitude"] == 0 or ds.sizes["longitude"] == 0:
         raise DataError(
             f"crop box (south={south}, north={north}, west={west}, east={east}) selects no grid "

@@ -5,7 +5,12 @@ import pytest
 import xarray as xr
 
 from faconv import DataError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from faconv.data import CONVENTIONS, crop_box, era5_like, open_era5, standardize, write_era5_like
+from faconv.data.conventions import contiguous_longitudes
+from faconv.domains import GridDomain
 
 KW = dict(days=6, height=8, width=10, regimes=3, seed=1)
 
@@ -57,6 +62,56 @@ def test_crop_across_meridian_and_dateline():
     lon = dateline.longitude.values
     assert (np.diff(lon) > 0).all() and lon.min() >= 150 and lon.max() <= 210
     assert dateline.sizes["latitude"] == across0.sizes["latitude"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.floats(-540.0, 540.0),
+    step=st.sampled_from([0.25, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0]),
+    width=st.integers(2, 40),
+    seed=st.integers(0, 2**16),
+    offset=st.sampled_from([0.0, 360.0, -360.0]),
+)
+def test_contiguous_longitudes_keep_neighbours_side_by_side(start, step, width, seed, offset):
+    """Any spelling (0..360, -180..180, shifted by 360) and any column order of a regional or
+    global grid comes back as one increasing run with the grid's own step, starting in
+    [-180, 180); a global grid in exactly [-180, 180)."""
+    full = 360.0 / step
+    width = int(full) if width > full else width
+    lon = start + step * np.arange(width)
+    perm = np.random.default_rng(seed).permutation(width)
+    given_lon = lon[perm] + offset * (np.arange(width) % 2)
+    order, values = contiguous_longitudes(given_lon)
+    np.testing.assert_allclose(np.mod(values - given_lon[order] + 1e-6, 360.0), 1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.diff(values), step, atol=1e-6)
+    assert -180.0 <= values[0] < 180.0
+    if width * step >= 360.0 - 1e-9:  # global
+        assert values[-1] < 180.0
+
+
+def test_a_region_across_the_dateline_stays_in_one_piece(tmp_path):
+    """The eofs package's Pacific SST (117.5 .. 262.5 E) kind of grid: sorting wrapped longitudes
+    would put 100 W beside 120 E and a convolution would mix them."""
+    lon = np.arange(117.5, 263.0, 5.0)
+    t = np.datetime64("2000-01-01") + np.arange(3)
+    values = np.broadcast_to(lon, (3, 4, lon.size)).copy()  # each column holds its longitude
+    ds = xr.Dataset(
+        {"sst": (("time", "lat", "lon"), values)},
+        coords={"time": t, "lat": [10.0, 5.0, 0.0, -5.0], "lon": lon},
+    )
+    for spelling in (lon, np.mod(lon + 180.0, 360.0) - 180.0):  # 0..360 and -180..180
+        out = standardize(ds.assign_coords(lon=spelling))
+        np.testing.assert_allclose(out.longitude.values, lon)
+        np.testing.assert_allclose(out.sst.values[0, 0], lon)  # the data moved with the columns
+        assert not GridDomain.from_coords(out.latitude.values, out.longitude.values).periodic
+    out.to_netcdf(tmp_path / "pacific.nc")  # written as is and read back the same
+    np.testing.assert_allclose(open_era5(tmp_path / "pacific.nc").longitude.values, lon)
+    box = crop_box(out, (-5, 5, 160, -160))  # a box inside it, across the dateline again
+    np.testing.assert_allclose(box.longitude.values, np.arange(162.5, 200.0, 5.0))
+    np.testing.assert_allclose(box.sst.values[0, 0], box.longitude.values)
+    east = crop_box(out, (-5, 5, -150, -100))  # a box east of the dateline: plain longitudes
+    np.testing.assert_allclose(east.longitude.values, np.arange(-147.5, -100.0, 5.0))
+    np.testing.assert_allclose(east.sst.values[0, 0], east.longitude.values + 360.0)
 
 
 def test_coarsen_and_variable_selection(tmp_path):
