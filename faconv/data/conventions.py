@@ -188,7 +188,8 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     Raises:
         DataError: no time dimension, missing latitude/longitude, an ensemble dimension with
             several members, non-monotonic or duplicated times, duplicated
-            latitudes or longitudes (modulo 360), latitudes outside [-90, 90].
+            latitudes or longitudes (modulo 360), latitudes outside [-90, 90], unevenly spaced
+            latitudes or longitudes (a step more than 1.25 × the smallest).
     """
     ds = ds.rename({k: v for k, v in _DIM_NAMES.items() if k in ds.dims or k in ds.coords})
     ds = ds.rename({k: v for k, v in ERA5_NAMES.items() if k in ds.data_vars})
@@ -251,6 +252,14 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
             f"{source} has duplicated longitudes modulo 360 (first: {lon[1:][np.diff(lon) == 0][0]:g}); "
             "a repeated cyclic column? drop it first, e.g. ds.isel(longitude=slice(None, -1))"
         )
+    for dim, step in (("latitude", -np.diff(lat)), ("longitude", np.diff(lon))):
+        if step.size > 1 and step.max() > 1.25 * step.min():  # Gaussian grids are within 2 %
+            raise DataError(
+                f"{source} has unevenly spaced {dim}s (steps from {step.min():g} to "
+                f"{step.max():g} degrees, the widest after {ds[dim].values[np.argmax(step)]:g}): a "
+                "grid convolution takes neighbouring columns as equally far apart; interpolate to "
+                "a regular grid first (ds.interp) or select an evenly spaced block"
+            )
     keep = [v for v in ds.data_vars if {"time", "latitude", "longitude"} <= set(ds[v].dims)]
     single = [d for v in keep for d in ds[v].dims if d not in _GRID_DIMS and ds.sizes[d] == 1]
     if single:  # one pressure level, one ensemble member: a label, not a dimension

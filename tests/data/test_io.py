@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import xarray as xr
-
-from faconv import DataError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faconv import DataError
 from faconv.data import CONVENTIONS, crop_box, era5_like, open_era5, standardize, write_era5_like
 from faconv.data.conventions import contiguous_longitudes
 from faconv.domains import GridDomain
@@ -112,6 +111,27 @@ def test_a_region_across_the_dateline_stays_in_one_piece(tmp_path):
     east = crop_box(out, (-5, 5, -150, -100))  # a box east of the dateline: plain longitudes
     np.testing.assert_allclose(east.longitude.values, np.arange(-147.5, -100.0, 5.0))
     np.testing.assert_allclose(east.sst.values[0, 0], east.longitude.values + 360.0)
+
+
+def test_unevenly_spaced_grids_are_refused():
+    """Two blocks of columns with a hole between them would be convolved as neighbours."""
+    t = np.datetime64("2000-01-01") + np.arange(3)
+    lon = np.r_[0.0:20.0:2.5, 40.0:60.0:2.5]
+    ds = xr.Dataset(
+        {"msl": (("time", "latitude", "longitude"), np.ones((3, 4, lon.size)))},
+        coords={"time": t, "latitude": [50.0, 47.5, 45.0, 42.5], "longitude": lon},
+    )
+    with pytest.raises(DataError, match=r"unevenly spaced longitudes .*2\.5 to 22\.5.*after 17\.5"):
+        standardize(ds)
+    with pytest.raises(DataError, match="unevenly spaced latitudes"):
+        standardize(ds.isel(longitude=slice(0, 8)).assign_coords(latitude=[50.0, 47.5, 45.0, 30.0]))
+    gaussian = [50.0, 47.6, 45.1, 42.7]  # nearly even (a Gaussian grid's rows) is fine
+    assert (
+        standardize(ds.isel(longitude=slice(0, 8)).assign_coords(latitude=gaussian)).sizes[
+            "latitude"
+        ]
+        == 4
+    )
 
 
 def test_coarsen_and_variable_selection(tmp_path):
