@@ -24,6 +24,11 @@ METHODS = ("zscore", "minmax")
 #: Magnitudes beyond any geophysical variable in SI units: an undeclared fill value (1e20,
 #: 9.96921e36, -32767 scaled...) that was not decoded to NaN.
 EXTREME = 1e15
+#: method -> (where the fitted data's mean sits, how far in fitted scales the mean of new data may
+#: sit from there). Weather, and a warmer climate, move it by a few standard deviations at most;
+#: other units by tens to thousands (K and °C: ~50-90, Pa and hPa: ~100-200, geopotential and its
+#: height: ~50). A min-max range spans some 6-10 standard deviations of daily anomalies.
+OFFSET_LIMITS = {"zscore": (0.0, 10.0), "minmax": (0.5, 2.0)}
 
 
 def check_values(ds: xr.Dataset) -> None:
@@ -158,8 +163,28 @@ class Normalizer:
             ds = self.climatology.transform(ds)
         arr = np.stack([np.asarray(ds[v].values, dtype=np.float64) for v in self.variables], -1)
         mask = np.isfinite(arr)
-        arr = (arr - np.array(self.center)) / np.array(self.scale)
-        return np.where(mask, arr, 0.0).astype(np.float32), mask
+        arr = np.where(mask, (arr - np.array(self.center)) / np.array(self.scale), 0.0)
+        self._check_offset(arr, mask)
+        return arr.astype(np.float32), mask
+
+    def _check_offset(self, arr: np.ndarray, mask: np.ndarray) -> None:
+        """Refuse data whose mean sits too far from the fitted data's (:data:`OFFSET_LIMITS`):
+        the same variable in other units, which would otherwise pass as one huge anomaly."""
+        middle, limit = OFFSET_LIMITS[self.method]
+        axes = tuple(range(arr.ndim - 1))
+        count = mask.sum(axes)
+        mean = arr.sum(axes) / np.maximum(count, 1)
+        for i in np.flatnonzero((np.abs(mean - middle) >= limit) & (count > 0)):
+            v, c, s = self.variables[i], self.center[i], self.scale[i]
+            c = 0.0 if abs(c) < 1e-6 * s else c  # anomalies: centred by construction
+            what = "anomalies" if self.climatology is not None else "values"
+            raise DataError(
+                f"variable {v!r} sits {abs(mean[i] - middle):.0f} fitted scales "
+                f"{'above' if mean[i] > middle else 'below'} the {what} it was fitted on (mean "
+                f"{c + s * mean[i]:.5g} against {c:.5g}, scale {s:.4g}): other units (K and °C, "
+                "Pa and hPa, geopotential and geopotential height)? Convert them to the fitted "
+                "ones first"
+            )
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         """Back to physical units (channels last)."""

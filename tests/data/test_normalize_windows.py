@@ -151,3 +151,19 @@ def test_dataset_batches_on_grid_and_mesh(ds):
     # constants survive mask-aware regridding; land (masked SST) is not smeared into the ocean
     assert torch.isfinite(item["x"]).all()
     assert item["mask"][:, inside, :2].all()
+
+
+@pytest.mark.parametrize("method", ["zscore", "minmax"])
+def test_new_data_in_other_units_are_refused(ds, method):
+    """Kelvin fitted, Celsius given (or Pa and hPa) would pass as one enormous anomaly; a
+    warmer climate (the mean moved by a few scales) is still accepted."""
+    from faconv.data import Climatology
+
+    norm = Normalizer(method, climatology=Climatology()).fit(ds, ["t2m", "msl"])
+    with pytest.raises(DataError, match=r"'t2m' sits \d+ fitted scales below.*other units"):
+        norm.transform(ds.assign(t2m=ds.t2m - 273.15))
+    with pytest.raises(DataError, match=r"'msl' sits \d+ fitted scales below"):
+        norm.transform(ds.assign(msl=ds.msl / 100.0))
+    shift = 4.0 if method == "zscore" else 1.0  # 4 standard deviations, about one range
+    warmer, _ = norm.transform(ds.assign(t2m=ds.t2m + shift * norm.scale[0]))
+    np.testing.assert_allclose(warmer[..., 0] - norm.transform(ds)[0][..., 0], shift, atol=1e-4)
