@@ -9,7 +9,7 @@ import xarray as xr
 
 import faconv
 import faconv.data
-from faconv import ConfigError
+from faconv import ConfigError, DataError
 from faconv.pipeline.cli import main
 from faconv.pipeline.training import DataConfig, prepare_data
 
@@ -205,3 +205,19 @@ def test_a_named_data_array_is_one_variable(tmp_path):
         prepare_data(DataConfig(), tmp_path, dataset=da.rename(None))
     with pytest.raises(faconv.DataError, match="expected an xarray.Dataset .* got ndarray"):
         prepare_data(DataConfig(), tmp_path, dataset=da.values)
+
+
+def test_data_at_another_time_step_are_refused(ds, fitted, tmp_path):
+    """A model trained on daily steps does not describe 5-day or monthly steps; the check
+    survives save / load and a training checkpoint (what `faconv embed` reads)."""
+    assert fitted.step_days_ == 1.0
+    every5 = ds.isel(time=slice(0, None, 5))
+    with pytest.raises(DataError, match="steps of 5 days, the model was trained on steps of 1 day"):
+        fitted.transform(every5)
+    back = faconv.RegimeEstimator.load(fitted.save(tmp_path / "est.pt"))
+    with pytest.raises(DataError, match="steps of 5 days"):
+        back.predict(every5)
+    ckpt = faconv.RegimeEstimator.from_checkpoint(fitted.checkpoint_)
+    with pytest.raises(DataError, match="steps of 5 days"):
+        ckpt.transform(every5)
+    assert ckpt.transform(ds.isel(time=slice(1, None, 1))).sizes["time"] == GEN["days"] - 1

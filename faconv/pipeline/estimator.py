@@ -25,6 +25,7 @@ from faconv.pipeline.clustering import (
     embedding_output,
     persistence_warning,
     resolve_method,
+    step_days,
 )
 from faconv.pipeline.training import (
     CheckpointError,
@@ -205,6 +206,7 @@ class RegimeEstimator(BaseEstimator):
         self.train_config_ = cfg.train
         self.history_ = result["history"]
         self.checkpoint_ = result["checkpoint"]
+        self.step_days_ = step_days(data.time)
         self.parameters_ = result["parameters"], result["encoder_parameters"]
         return data
 
@@ -265,6 +267,7 @@ class RegimeEstimator(BaseEstimator):
                 "train_config": json.dumps(asdict(self.train_config_)),
                 "estimator": json.dumps(self.get_params()),
                 "cluster_method": self.method_,
+                "step_days": json.dumps(getattr(self, "step_days_", None)),
                 **{f"cluster.{k}": v for k, v in self.clusterer_.state_dict().items()},
             },
         )
@@ -294,6 +297,7 @@ class RegimeEstimator(BaseEstimator):
         est.model_config_ = model_cfg
         est.normalizer_ = normalizer_from_checkpoint(ckpt, path)
         est.train_config_ = train_cfg
+        est.step_days_ = _saved_step(ckpt.get("step_days"))
         state = {k.removeprefix("cluster."): v for k, v in ckpt.items() if k.startswith("cluster.")}
         est.clusterer_ = clusterer.from_state(est.k, state)
         est.cluster_centers_ = est.clusterer_.centers
@@ -319,6 +323,11 @@ class RegimeEstimator(BaseEstimator):
         est.model_config_ = model_cfg
         est.normalizer_ = normalizer_from_checkpoint(ckpt, path)
         est.train_config_ = train_cfg
+        try:
+            step = json.loads(ckpt.get("data_fingerprint", "{}")).get("step_days")
+        except (TypeError, ValueError, AttributeError):
+            step = None
+        est.step_days_ = _saved_step(json.dumps(step))
         return est
 
     # -- internals ------------------------------------------------------------------------------
@@ -331,6 +340,14 @@ class RegimeEstimator(BaseEstimator):
         cfg: DataConfig = self.run_config().data
         work = Path(self.work_dir or tempfile.gettempdir())
         data = prepare_data(cfg, work, normalizer=self.normalizer_, dataset=ds)
+        trained, step = getattr(self, "step_days_", None), step_days(data.time)
+        if trained and step and not 0.8 <= step / trained <= 1.25:
+            raise DataError(
+                f"these data have steps of {_days(step)}, the model was trained on steps of "
+                f"{_days(trained)}: a recurrent model's dynamics are those of its training step. "
+                "Give data at the training step (data.daily: true makes daily means of sub-daily "
+                "data) or train on these"
+            )
         if data.in_channels != self.model_.in_channels:
             raise DataError(
                 f"the dataset gives {data.in_channels} input channels (variables + mask "
@@ -406,3 +423,16 @@ class RegimeEstimator(BaseEstimator):
         cfg = {**self.run_config().to_dict(), "model": self.model_config_}
         cfg["cluster"]["method"] = self._method()
         return cfg
+
+
+def _saved_step(text) -> float | None:
+    """The training step (days) kept in a checkpoint; ``None`` when older files lack it."""
+    try:
+        step = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return float(step) if isinstance(step, (int, float)) and step > 0 else None
+
+
+def _days(step: float) -> str:
+    return f"{step * 24:g} hours" if step < 1 else f"{step:.4g} day{'s' if step != 1 else ''}"

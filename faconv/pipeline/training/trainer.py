@@ -137,8 +137,16 @@ def data_fingerprint(data: Prepared) -> dict[str, Any]:
         "points": [int(n) for n in data.point_shape],
         "input_channels": int(data.in_channels),
         "time": [str(data.time[0]), str(data.time[-1])] if len(data.time) else [],
+        "step_days": _step_days(data.time),
         "normalizer": hashlib.sha256(norm.encode()).hexdigest()[:16],
     }
+
+
+def _step_days(time) -> float | None:
+    from faconv.pipeline.clustering import step_days
+
+    step = step_days(time)
+    return None if step is None else round(step, 6)
 
 
 def _rounded(obj: Any) -> Any:
@@ -169,6 +177,8 @@ def _resume_mismatch(ckpt: dict, cfg: TrainConfig, fingerprint: dict) -> list[st
     except (ValueError, TypeError):
         return [*diff, "data: the checkpoint's data fingerprint is malformed"]
     for key in sorted(set(old) | set(fingerprint)):
+        if key == "step_days" and key not in old:  # older checkpoints lack it
+            continue
         if old.get(key) != fingerprint.get(key):
             what = (
                 "statistics"
