@@ -244,10 +244,53 @@ def select_era5(
     if box is not None:
         ds = crop_box(ds, box)
     ds = _coarsen(ds, coarsen)
-    sub_daily = ds.sizes["time"] > 1 and elapsed_seconds(ds["time"].values[:2])[1] < 86400.0
-    if daily and sub_daily:
+    if daily and is_sub_daily(ds):
         ds = daily_means(ds)
     return ds
+
+
+def is_sub_daily(ds: xr.Dataset) -> bool:
+    """Whether the first two steps are less than a day apart."""
+    return ds.sizes["time"] > 1 and elapsed_seconds(ds["time"].values[:2])[1] < 86400.0
+
+
+def drop_empty_steps(ds: xr.Dataset, source: str = "the data") -> xr.Dataset:
+    """Leave out, with a warning, the steps where every variable is missing everywhere (a
+    day filled with NaN in a merged record, say): a model would see only its mask and the
+    clusterer would give the empty day a regime. They read downstream as gaps in time. One
+    pass over the data (the pipeline runs it before the daily means, so that a sub-daily step
+    of NaN makes its day incomplete).
+
+    Raises:
+        DataError: no step holds a value; the data cannot be read (a damaged chunk).
+    """
+    import dask
+
+    space = [d for d in ds.dims if d != "time"]
+    present = None
+    for v in ds.data_vars:
+        has = ds[v].notnull().any([d for d in space if d in ds[v].dims])
+        present = has if present is None else present | has
+    if present is None:
+        return ds
+    try:
+        (present,) = dask.compute(present)
+    except Exception as exc:  # codecs, HDF5 and zarr raise many types
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read the data of {source}: a damaged chunk? ({text})") from exc
+    present = np.asarray(present.values, dtype=bool)
+    if present.all():
+        return ds
+    if not present.any():
+        raise DataError(f"no step holds a value: every variable is missing at all {present.size}")
+    empty = np.flatnonzero(~present)
+    warnings.warn(
+        f"{empty.size} step(s) hold no value in any variable (first: "
+        f"{str(ds['time'].values[empty[0]])[:19]}): left out; they read as gaps in time",
+        UserWarning,
+        stacklevel=3,
+    )
+    return ds.isel(time=np.flatnonzero(present))
 
 
 def daily_means(ds: xr.Dataset) -> xr.Dataset:

@@ -247,3 +247,34 @@ def test_daily_means_use_complete_days_only(reference):
     kept = [1, 3, 5]  # days 2, 4 and 6
     np.testing.assert_array_equal(daily["time"].values, full["time"].values[kept])
     np.testing.assert_allclose(daily["t2m"].values, full["t2m"].values[kept], rtol=1e-6)
+
+
+def test_steps_without_any_value_are_left_out_as_gaps(tmp_path):
+    """A day of NaN in every variable would be embedded from its mask alone and given a regime;
+    a sub-daily step of NaN makes its day incomplete. Opening stays lazy (no pass over a store
+    that may be huge); the pipeline drops them before the daily means."""
+    from faconv.data import time_breaks
+    from faconv.data.io import daily_means, drop_empty_steps
+    from faconv.pipeline.training import DataConfig, prepare_data
+
+    ds = standardize(era5_like(days=30, height=6, width=8, regimes=2, seed=3))
+    ds = ds[["msl", "sst", "t2m"]].load()
+    for v in ds.data_vars:
+        ds[v][5:7] = np.nan
+    ds["sst"][9] = np.nan  # one variable missing on a day: the mask's job, kept
+    with pytest.warns(UserWarning, match=r"2 step\(s\) hold no value in any variable \(first: "):
+        out = drop_empty_steps(ds)
+    assert out.sizes["time"] == 28 and bool(out["sst"][7].isnull().all())
+    np.testing.assert_array_equal(np.flatnonzero(time_breaks(out["time"].values)), [4])
+    with pytest.warns(UserWarning, match="2 step"):
+        data = prepare_data(DataConfig(), tmp_path, val_fraction=0.2, dataset=ds)
+    assert data.num_steps == 28
+    six = ds.isel(time=slice(10, 14)).interp(
+        time=ds["time"].values[10] + np.arange(12) * np.timedelta64(6, "h")
+    )
+    six["t2m"][5], six["msl"][5], six["sst"][5] = np.nan, np.nan, np.nan
+    with pytest.warns(UserWarning, match="fewer than the 4 steps of a full day"):
+        daily = daily_means(drop_empty_steps(six))
+    assert daily.sizes["time"] == 2  # the day with the empty 6-hourly step is left out
+    with pytest.raises(DataError, match="no step holds a value"):
+        drop_empty_steps(ds.isel(time=[5, 6]))

@@ -23,6 +23,7 @@ from faconv.data import (
     write_convention,
 )
 from faconv.data.calendar import seasonal_day_of_year, time_fields
+from faconv.data.io import daily_means, drop_empty_steps, is_sub_daily
 from faconv.data.region import coarsen as coarsen_grid
 from faconv.data.store import (
     FieldSequence,
@@ -212,7 +213,7 @@ def prepare_data(
             )
         source = str(dataset.attrs.get("source") or "an in-memory xarray.Dataset")
         ds = standardize(dataset, source=source)
-        ds = select_era5(ds, cfg.variables, cfg.box, cfg.coarsen, cfg.daily)
+        ds = select_era5(ds, cfg.variables, cfg.box, cfg.coarsen, daily=False)
     elif cfg.path is None:
         path, truth = _generated(cfg, Path(workdir))
         source = f"generated ERA5-like data ({path.name}, settings {cfg.generated})"
@@ -224,10 +225,13 @@ def prepare_data(
             cfg.variables,
             cfg.box,
             cfg.coarsen,
-            cfg.daily,
+            daily=False,
             chunks="auto" if cfg.in_memory else "store",
             allow_missing_chunks=cfg.allow_missing_chunks,
         )
+    ds = drop_empty_steps(ds, source)  # before the daily means: a day short of a step is partial
+    if cfg.daily and is_sub_daily(ds):
+        ds = daily_means(ds)
     kept = np.arange(ds.sizes["time"])  # the steps of data.months (all without it)
     if cfg.months is not None:
         kept = np.flatnonzero(np.isin(time_fields(ds["time"].values)["month"], cfg.months))
