@@ -103,6 +103,8 @@ LONG_NAMES = {
 }
 
 _GRID_DIMS = ("time", "latitude", "longitude")
+#: CF packing and fill attributes that remain on a variable only when it was not decoded
+_UNDECODED = ("scale_factor", "add_offset", "_FillValue", "missing_value")
 
 _DIM_NAMES = {"valid_time": "time", "lat": "latitude", "lon": "longitude"}
 
@@ -189,7 +191,8 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
         DataError: no time dimension, missing latitude/longitude, an ensemble dimension with
             several members, non-monotonic or duplicated times, duplicated
             latitudes or longitudes (modulo 360), latitudes outside [-90, 90], unevenly spaced
-            latitudes or longitudes (a step more than 1.25 × the smallest).
+            latitudes or longitudes (a step more than 1.25 × the smallest), variables that
+            were not CF-decoded (packing or fill attributes left on them).
     """
     ds = ds.rename({k: v for k, v in _DIM_NAMES.items() if k in ds.dims or k in ds.coords})
     ds = ds.rename({k: v for k, v in ERA5_NAMES.items() if k in ds.data_vars})
@@ -277,6 +280,14 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
             f"first, e.g. ds.isel({dims[0]}=0) (pressure levels are split by name: "
             f"{', '.join(LEVEL_DIMS)})"
         )
+    for v in keep:
+        raw = [a for a in _UNDECODED if a in ds[v].attrs]
+        if raw:  # xarray's CF decoding moves these into .encoding once applied
+            raise DataError(
+                f"{source}: variable {v!r} is not decoded (attributes {', '.join(raw)}): its "
+                "values are still packed integers or hold raw fill values; open it with "
+                "xarray's default decoding (mask_and_scale=True) or apply xr.decode_cf(ds)"
+            )
     bad = [f"{v} ({ds[v].dtype})" for v in keep if not np.issubdtype(ds[v].dtype, np.number)]
     if bad:
         raise DataError(f"{source}: variables must hold numbers; got {', '.join(bad)}")

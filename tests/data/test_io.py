@@ -278,3 +278,24 @@ def test_steps_without_any_value_are_left_out_as_gaps(tmp_path):
     assert daily.sizes["time"] == 2  # the day with the empty 6-hourly step is left out
     with pytest.raises(DataError, match="no step holds a value"):
         drop_empty_steps(ds.isel(time=[5, 6]))
+
+
+def test_undecoded_packed_values_are_refused(tmp_path):
+    """ERA5 NetCDF used to come as int16 with scale_factor / add_offset / _FillValue: opened
+    without decoding, -32767 would pass as a temperature."""
+    t2m = 270.0 + 20.0 * np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
+    ds = xr.Dataset(
+        {"t2m": (("time", "latitude", "longitude"), t2m)},
+        coords={
+            "time": np.datetime64("2000-01-01") + np.arange(3),
+            "latitude": [3.0, 2.0, 1.0, 0.0],
+            "longitude": [0.0, 1.0, 2.0, 3.0, 4.0],
+        },
+    )
+    ds.t2m.encoding = {"dtype": "int16", "scale_factor": 0.01, "add_offset": 280.0,
+                       "_FillValue": -32767}  # fmt: skip
+    ds.to_netcdf(tmp_path / "packed.nc")
+    raw = xr.open_dataset(tmp_path / "packed.nc", mask_and_scale=False).load()
+    with pytest.raises(DataError, match=r"'t2m' is not decoded \(attributes scale_factor"):
+        standardize(raw)
+    np.testing.assert_allclose(open_era5(tmp_path / "packed.nc").t2m.values, t2m, atol=6e-3)
