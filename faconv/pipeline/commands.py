@@ -194,6 +194,14 @@ def run_cluster(
             raise DataError(
                 f"the data has {data.num_steps} steps but the embeddings {ds.sizes['time']}"
             )
+        differ = np.flatnonzero(np.asarray(data.time) != np.asarray(ds["time"].values))
+        if differ.size:  # as many steps, other dates: the composites would be of other days
+            i = int(differ[0])
+            raise DataError(
+                f"the data's times differ from the embeddings' ({differ.size} of "
+                f"{data.num_steps}; first at step {i}: {data.time[i]} against "
+                f"{ds['time'].values[i]}): --maps needs the data the embeddings were made from"
+            )
     weights = None if data is None else data.domain.point_weights().double().numpy()
     labels, scores = cluster_and_score(
         z,

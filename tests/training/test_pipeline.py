@@ -289,7 +289,7 @@ def test_winter_months_only_with_gaps_in_time(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("calendar", ["noleap", "360_day"])
-def test_cli_on_a_model_calendar(tmp_path, calendar):
+def test_cli_on_a_model_calendar(tmp_path, calendar, capsys):
     # climate-model output (cftime dates): train, embed and cluster with maps; the outputs keep
     # the calendar, and the seasonal day and months follow it
     pytest.importorskip("cftime")
@@ -314,6 +314,13 @@ def test_cli_on_a_model_calendar(tmp_path, calendar):
         share = reg["frequency_by_month"].values
         assert np.isnan(share[:, [m - 1 for m in range(3, 12)]]).all()  # no step in Mar-Nov
         np.testing.assert_allclose(share[:, np.unique(months) - 1].sum(0), 1.0)
+    # as many steps of other days: the composites would be of the wrong days
+    later = xr.date_range("2002-12-01", periods=60, freq="D", calendar=calendar, use_cftime=True)
+    ds.assign_coords(time=later).to_netcdf(tmp_path / "later.nc")
+    capsys.readouterr()
+    assert main(["cluster", "--embeddings", str(tmp_path / "e" / "embeddings.nc"), "--k", "3",
+                 "--out", str(tmp_path / "c2"), "--maps", "--data", str(tmp_path / "later.nc")]) == 2  # fmt: skip
+    assert "times differ from the embeddings' (60 of 60; first at step 0" in capsys.readouterr().err
     data = prepare_data(DataConfig(path=str(tmp_path / "model.nc")), tmp_path)
     # 1 and 31 December and 1 January of a noleap year: days 335, 365, 1; of a 360-day year
     # (1 and 30 December are its days 331 and 360): the same fractions of a 365.25-day year
