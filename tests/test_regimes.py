@@ -279,3 +279,28 @@ def test_embed_averages_every_window_that_contains_a_step(planted):
         embed(model, part, w, stride=5)
     with pytest.raises(ConfigError, match="embed_stride 9 is longer than train.window"):
         RunConfig.from_dict({"train": {"window": 8}, "cluster": {"embed_stride": 9}})
+
+
+def test_compare_verdict_notes_a_variable_that_organises_the_clusters(tmp_path):
+    """A slow drift of its own in one variable (F's sst) can organise the clusters; compare's
+    verdict then says so, on the anomalies the models saw."""
+    from faconv.pipeline.commands import _variable_notes
+
+    rng = np.random.default_rng(0)
+    t = pd.date_range("2001-01-01", periods=120, freq="D")
+    drift = np.cumsum(rng.standard_normal(120))
+    shape = (120, 4, 6)
+    ds = xr.Dataset(
+        {
+            "msl": (("time", "latitude", "longitude"), rng.standard_normal(shape)),
+            "sst": (("time", "latitude", "longitude"), drift[:, None, None] + 0.1 * rng.standard_normal(shape)),
+        },
+        coords={"time": t, "latitude": [60.0, 55.0, 50.0, 45.0], "longitude": np.arange(6.0) * 5},
+    )  # fmt: skip
+    data = prepare_data(DataConfig(climatology_harmonics=0), tmp_path, dataset=ds)
+    by_drift = (data.target.numpy()[..., 1].mean((1, 2)) > 0).astype(int)
+    (note,) = _variable_notes(data, by_drift)
+    assert (
+        note.startswith("Note: the clusters are organised mostly by sst") and "first seed" in note
+    )
+    assert _variable_notes(data, rng.integers(0, 2, 120)) == []

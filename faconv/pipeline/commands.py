@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
 from faconv._io import atomic_write
@@ -397,6 +398,17 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     return runs
 
 
+def _variable_notes(data, labels: np.ndarray) -> list[str]:
+    """:func:`~faconv.pipeline.regimes.variable_notes` for ``labels`` on ``data``'s anomalies
+    (for the verdict: one variable with a persistent signal of its own can organise the
+    clusters instead of the weather regimes)."""
+    from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
+
+    weights = data.domain.point_weights(dtype=torch.float64).numpy()
+    share = explained_variance_by_variable(data.target.numpy(), labels, weights, data.mask.numpy())
+    return [f"Note: {n} (FAConvLSTM, first seed)." for n in variable_notes(data.variables, share)]
+
+
 def check_clusters(cfg: RunConfig, num_steps: int) -> None:
     """Refuse a number of clusters that cannot fit before anything is trained."""
     k = cfg.cluster.k
@@ -455,6 +467,7 @@ def run_compare(
     lines = verdict(
         summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding, requested=requested
     )
+    lines += _variable_notes(data, runs["FAConvLSTM"][0].labels)
     result = {
         "seeds": seeds,
         "data": data.source,
