@@ -115,7 +115,8 @@ class ConvLSTM2D(KerasGridRecurrent):
         """Import ``keras_layer.get_weights()`` (numpy arrays in Keras layout), no Keras needed.
 
         Raises:
-            InputError: if the number or shapes of the arrays do not match this layer.
+            InputError: if the number or shapes of the arrays do not match this layer, or an
+                array holds non-numbers, NaN or Inf (a diverged Keras model).
         """
         want = self.keras_weight_shapes()
         if len(weights) != len(want):
@@ -124,14 +125,25 @@ class ConvLSTM2D(KerasGridRecurrent):
                 f"{', bias' if self.use_bias else ''}), got {len(weights)}"
             )
         names = ("kernel", "recurrent_kernel", "bias")
+        arrays = []
         for name, w, shape in zip(names, weights, want):
             if tuple(np.shape(w)) != shape:
                 raise InputError(f"Keras {name} has shape {tuple(np.shape(w))}, expected {shape}")
+            try:
+                a = np.asarray(w, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"Keras {name} does not hold numbers ({exc})") from None
+            if not np.isfinite(a).all():
+                raise InputError(
+                    f"Keras {name} holds {int((~np.isfinite(a)).sum())} NaN or Inf value(s): the "
+                    "Keras model's weights are not usable (did its training diverge?)"
+                )
+            arrays.append(np.asarray(w))
         cell = self.cell
         with torch.no_grad():
-            for name, w in zip(names, weights):
+            for name, w in zip(names, arrays):
                 param = getattr(cell, name)
-                t = torch.as_tensor(np.asarray(w), dtype=param.dtype, device=param.device)
+                t = torch.as_tensor(w, dtype=param.dtype, device=param.device)
                 param.copy_(t.permute(3, 2, 0, 1) if t.dim() == 4 else t)
 
     def get_keras_weights(self) -> list[np.ndarray]:

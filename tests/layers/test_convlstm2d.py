@@ -134,6 +134,14 @@ def test_load_keras_weights_errors():
         layer.load_keras_weights([np.zeros((3, 3, 3, 16))])
     with pytest.raises(InputError, match="recurrent_kernel has shape"):
         layer.load_keras_weights([np.zeros((3, 3, 3, 16)), np.zeros((3, 3, 3, 16)), np.zeros(16)])
+    before = [w.copy() for w in layer.get_keras_weights()]
+    diverged = [np.zeros((3, 3, 3, 16)), np.zeros((3, 3, 4, 16)), np.full(16, np.nan)]
+    with pytest.raises(InputError, match="Keras bias holds 16 NaN or Inf value"):
+        layer.load_keras_weights(diverged)
+    with pytest.raises(InputError, match="Keras kernel does not hold numbers"):
+        layer.load_keras_weights([np.full((3, 3, 3, 16), "x"), *diverged[1:]])
+    for a, b in zip(layer.get_keras_weights(), before):  # nothing was half-loaded
+        np.testing.assert_array_equal(a, b)
 
 
 def test_keras_argument_validation():
