@@ -204,6 +204,9 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     for dim in ("latitude", "longitude"):
         if dim not in ds.dims:
             raise DataError(f"{source} has no {dim} dimension (dims: {dict(ds.sizes)})")
+    for dim in _GRID_DIMS:
+        if ds.sizes[dim] == 0:
+            raise DataError(f"{source} is empty: its {dim} dimension has no entry")
     if "number" in ds.dims:
         if ds.sizes["number"] != 1:
             raise DataError(

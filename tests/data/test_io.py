@@ -299,3 +299,10 @@ def test_undecoded_packed_values_are_refused(tmp_path):
     with pytest.raises(DataError, match=r"'t2m' is not decoded \(attributes scale_factor"):
         standardize(raw)
     np.testing.assert_allclose(open_era5(tmp_path / "packed.nc").t2m.values, t2m, atol=6e-3)
+
+
+def test_an_empty_selection_is_named():
+    ds = standardize(era5_like(days=4, height=4, width=5, regimes=2, seed=0))
+    for dim in ("time", "latitude", "longitude"):
+        with pytest.raises(DataError, match=f"is empty: its {dim} dimension has no entry"):
+            standardize(ds.isel({dim: slice(0, 0)}))
