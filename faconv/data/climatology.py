@@ -14,7 +14,7 @@ from faconv._io import atomic_write
 from faconv.data.calendar import elapsed_seconds, time_fields, year_days
 from faconv.errors import DataError
 
-__all__ = ["Climatology", "harmonic_design"]
+__all__ = ["Climatology", "diurnal_harmonics", "harmonic_design"]
 
 
 def dask_compute(*objs):
@@ -39,23 +39,37 @@ def _block_product(design: np.ndarray, coef: np.ndarray) -> np.ndarray:
     return np.tensordot(design, coef, axes=(-1, 0))
 
 
-def harmonic_design(time, harmonics: int, period: float | None = None) -> np.ndarray:
+def harmonic_design(
+    time, harmonics: int, period: float | None = None, diurnal: int = 0
+) -> np.ndarray:
     """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``,
     the day of year in ``time``'s own calendar (numpy datetimes or cftime dates) and ``P`` its
     year (``period``; default: :func:`~faconv.data.calendar.year_days`, 365.25 in the standard
     calendar, 360 in a 360-day one, so a harmonic is the same fraction of the year in every
-    calendar).
+    calendar); then ``diurnal`` harmonics of the day, ``cos kψ, sin kψ`` with ``ψ = 2π hour / 24``.
 
     Shapes:
-        - time: ``(T,)`` datetimes; output: ``(T, 2n + 1)`` float64.
+        - time: ``(T,)`` datetimes; output: ``(T, 2n + 2m + 1)`` float64 (``m = diurnal``).
     """
     fields = time_fields(time)
     day = (fields["day_of_year"] - 1).astype(np.float64) + fields["hour"] / 24.0
     phi = 2.0 * math.pi * day / (year_days(time) if period is None else period)
+    psi = 2.0 * math.pi * fields["hour"] / 24.0
     cols = [np.ones_like(phi)]
     for k in range(1, harmonics + 1):
         cols += [np.cos(k * phi), np.sin(k * phi)]
+    for k in range(1, diurnal + 1):
+        cols += [np.cos(k * psi), np.sin(k * psi)]
     return np.stack(cols, 1)
+
+
+def diurnal_harmonics(time) -> int:
+    """The diurnal harmonics ``"auto"`` fits: none for daily or coarser steps, else as many as
+    the steps per day resolve, at most 2 (6-hourly: 2, 12-hourly: 1, hourly: 2)."""
+    steps = np.diff(elapsed_seconds(time))
+    if steps.size == 0 or float(np.median(steps)) >= 86400.0:
+        return 0
+    return int(min(2, round(86400.0 / float(np.median(steps))) // 2))
 
 
 class Climatology:
@@ -78,6 +92,11 @@ class Climatology:
             (365.25 for the standard calendar, 365 ``noleap``, 360 ``360_day``), read when
             fitting and again when applying, so a climatology fitted on reanalysis applies to
             model output in another calendar at the same fraction of the year.
+        diurnal (int or "auto"): harmonics of the day (the mean diurnal cycle, the same all
+            year), 0 to 4. ``"auto"`` fits them only on sub-daily data
+            (:func:`diurnal_harmonics`: 2 for 6-hourly or hourly steps): without them the
+            diurnal cycle of temperature stays in the anomalies and the clusters follow the
+            time of day. Default: ``"auto"``.
 
     Example:
         >>> import numpy as np, pandas as pd, xarray as xr
@@ -90,14 +109,21 @@ class Climatology:
         True
     """
 
-    def __init__(self, harmonics: int | str = "auto", period: float | None = None) -> None:
-        ok = harmonics == "auto" or (
-            isinstance(harmonics, int) and not isinstance(harmonics, bool) and 0 <= harmonics <= 12
-        )
-        if not ok:
-            raise DataError(
-                f"Climatology: harmonics must be 'auto' or an integer in [0, 12], got {harmonics!r}"
+    def __init__(
+        self,
+        harmonics: int | str = "auto",
+        period: float | None = None,
+        diurnal: int | str = "auto",
+    ) -> None:
+        for name, value, top in (("harmonics", harmonics, 12), ("diurnal", diurnal, 4)):
+            ok = value == "auto" or (
+                isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
             )
+            if not ok:
+                raise DataError(
+                    f"Climatology: {name} must be 'auto' or an integer in [0, {top}], got {value!r}"
+                )
+        self.diurnal = diurnal
         if period is not None and (
             not isinstance(period, (int, float)) or isinstance(period, bool) or not period > 0
         ):
@@ -109,6 +135,11 @@ class Climatology:
     @property
     def fitted(self) -> bool:
         return self.coef is not None
+
+    @property
+    def num_terms(self) -> int:
+        """Columns of the design: the mean, two per annual and two per diurnal harmonic."""
+        return 2 * int(self.harmonics) + 2 * int(self.diurnal) + 1
 
     @property
     def variables(self) -> list[str]:
@@ -129,12 +160,18 @@ class Climatology:
             year = self.period or year_days(sub["time"].values)
             years = elapsed_seconds(sub["time"].values)[-1] / 86400.0 / year
             self.harmonics = int(min(3, max(1, np.floor(years + 1e-9))))
+        if self.diurnal == "auto":
+            self.diurnal = diurnal_harmonics(sub["time"].values)
         design = xr.DataArray(
-            harmonic_design(sub["time"].values, self.harmonics, self.period), dims=("time", "term")
+            harmonic_design(sub["time"].values, self.harmonics, self.period, self.diurnal),
+            dims=("time", "term"),
         )
         k = design.sizes["term"]
         order = np.repeat(np.arange(1, self.harmonics + 1), 2).astype(np.float64)
-        ridge = np.diag(np.r_[0.0, (_RIDGE + _ROUGH * order**4) * n])
+        # the diurnal terms take the ridge only (a sin 2ψ column is zero at 6-hourly steps)
+        ridge = np.diag(
+            np.r_[0.0, (_RIDGE + _ROUGH * order**4) * n, [_RIDGE * n] * 2 * self.diurnal]
+        )
         coefs = {}
         for v in variables:
             y = sub[v]
@@ -187,7 +224,7 @@ class Climatology:
         if self.coef is None:
             raise DataError("Climatology is not fitted")
         design = xr.DataArray(
-            harmonic_design(time, self.harmonics, self.period),
+            harmonic_design(time, self.harmonics, self.period, self.diurnal),
             dims=("time", "term"),
             coords={"time": np.asarray(time)},
         )
@@ -233,8 +270,10 @@ class Climatology:
             **provenance(),
             "harmonics": self.harmonics,
             **({} if self.period is None else {"period": self.period}),
+            **({"diurnal": self.diurnal} if self.diurnal else {}),
             "title": "faconv harmonic daily climatology coefficients",
-            "comment": "term 0 is the mean; terms 2k-1, 2k are cos, sin of harmonic k",
+            "comment": "term 0 is the mean; terms 2k-1, 2k are cos, sin of annual harmonic k; "
+            "then cos, sin of each diurnal harmonic",
         }
         for v in out.data_vars:
             out[v].attrs = {"long_name": f"harmonic climatology coefficients of {v}"}
@@ -244,10 +283,14 @@ class Climatology:
     def from_dataset(cls, ds: xr.Dataset) -> Climatology:
         try:
             period = ds.attrs.get("period")
-            clim = cls(int(ds.attrs["harmonics"]), None if period is None else float(period))
+            clim = cls(
+                int(ds.attrs["harmonics"]),
+                None if period is None else float(period),
+                int(ds.attrs.get("diurnal", 0)),  # files written before diurnal terms: none
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a faconv climatology (attributes {sorted(ds.attrs)})") from exc
-        if ds.sizes.get("term") != 2 * clim.harmonics + 1 or not ds.data_vars:
+        if ds.sizes.get("term") != clim.num_terms or not ds.data_vars:
             raise DataError("climatology coefficients do not match their number of harmonics")
         clim.coef = ds.load()
         return clim
@@ -260,6 +303,7 @@ class Climatology:
         space = [d for d in ds[self.variables[0]].dims if d != "term"]
         meta = {
             "harmonics": self.harmonics,
+            **({"diurnal": self.diurnal} if self.diurnal else {}),
             "period": self.period,
             "variables": self.variables,
             "dims": space,
@@ -272,7 +316,11 @@ class Climatology:
     def from_state(cls, meta: dict, coef) -> Climatology:
         try:
             period = meta.get("period")
-            clim = cls(int(meta["harmonics"]), None if period is None else float(period))
+            clim = cls(
+                int(meta["harmonics"]),
+                None if period is None else float(period),
+                int(meta.get("diurnal", 0)),
+            )
             coef = np.asarray(coef, dtype=np.float64)
             dims = ["term", *meta["dims"]]
             if coef.shape[0] != len(meta["variables"]) or coef.ndim != len(dims) + 1:
@@ -284,7 +332,7 @@ class Climatology:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed climatology state: {exc}") from exc
-        if clim.coef.sizes["term"] != 2 * clim.harmonics + 1:
+        if clim.coef.sizes["term"] != clim.num_terms:
             raise DataError("climatology coefficients do not match their number of harmonics")
         return clim
 

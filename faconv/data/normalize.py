@@ -194,7 +194,11 @@ class Normalizer:
         """JSON-safe statistics; the climatology appears as its settings only (its
         coefficients are arrays: :meth:`save` writes them beside, checkpoints as tensors)."""
         clim = self.climatology
-        settings = None if clim is None else {"harmonics": clim.harmonics, "period": clim.period}
+        settings = None
+        if clim is not None:
+            settings = {"harmonics": clim.harmonics, "period": clim.period}
+            if clim.diurnal:  # only when fitted: earlier statistics (and fingerprints) unchanged
+                settings["diurnal"] = clim.diurnal
         return {
             "method": self.method,
             "variables": list(self.variables),

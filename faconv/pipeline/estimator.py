@@ -63,7 +63,7 @@ class RegimeEstimator(BaseEstimator):
         model: the run config's ``model`` section (default: the default model).
         train: the ``train`` section (epochs, lr, window, ...).
         data: the ``data`` section (variables, box, coarsen, daily, normalization,
-            climatology_harmonics, mesh_level, in_memory; a ``path`` is what :meth:`fit` and
+            climatology_harmonics, climatology_diurnal, mesh_level, in_memory; a ``path`` is what :meth:`fit` and
             :meth:`embed` read when they are given no dataset).
         n_init: KMeans restarts. Default: 10.
         seed: seeds training and clustering. Default: 0.

@@ -90,3 +90,36 @@ def test_saved_with_the_normaliser_and_reapplied(tmp_path):
         Normalizer.from_dict(norm.to_dict())
     with pytest.raises(DataError, match="harmonics must be"):
         Climatology(-1)
+
+
+def test_sub_daily_data_lose_their_diurnal_cycle_too(tmp_path):
+    """6-hourly steps kept as they are (daily: false): without diurnal terms the temperature's
+    day-night cycle stays in the anomalies and the clusters would follow the time of day."""
+    t = pd.date_range("2001-01-01", periods=4 * 500, freq="6h")
+    day = (t.day_of_year.values - 1) + t.hour.values / 24.0
+    hour = t.hour.values
+    season = 8.0 * np.cos(2 * np.pi * (day - 200) / 365.25)
+    cycle = 5.0 * np.sin(2 * np.pi * (hour - 9) / 24) + 1.5 * np.cos(4 * np.pi * hour / 24)
+    ds = xr.Dataset(
+        {"t2m": (("time", "x"), np.c_[280 + season + cycle, 270 + season + 0.5 * cycle])},
+        coords={"time": t},
+    )
+    clim = Climatology().fit(ds)
+    assert clim.diurnal == 2 and clim.num_terms == 2 * clim.harmonics + 5
+    assert float(abs(clim.transform(ds)["t2m"]).max()) < 0.05
+    annual_only = Climatology(diurnal=0).fit(ds)
+    assert float(abs(annual_only.transform(ds)["t2m"]).max()) > 4.0
+    daily = ds.resample(time="1D").mean()
+    assert Climatology().fit(daily).diurnal == 0  # daily data: the design as before
+    # saved and loaded (NetCDF and checkpoint state) with its diurnal terms
+    clim.save(tmp_path / "c.nc")
+    back = Climatology.load(tmp_path / "c.nc")
+    assert back.diurnal == 2
+    np.testing.assert_allclose(back.transform(ds)["t2m"], clim.transform(ds)["t2m"])
+    again = Climatology.from_state(*clim.to_state())
+    np.testing.assert_allclose(again.transform(ds)["t2m"], clim.transform(ds)["t2m"])
+    # files written before the diurnal terms (no attribute) load with none
+    old = Climatology(2).fit(daily).to_dataset()
+    assert "diurnal" not in old.attrs and Climatology.from_dataset(old).diurnal == 0
+    with pytest.raises(DataError, match="diurnal must be 'auto' or an integer in"):
+        Climatology(diurnal=9)

@@ -81,6 +81,12 @@ def _harmonics(value, name, owner):
     return check_int(value, name, owner, minimum=0, maximum=12)
 
 
+def _diurnal(value, name, owner):
+    if value == "auto":
+        return value
+    return check_int(value, name, owner, minimum=0, maximum=4)
+
+
 def _generated(value, name, owner):
     if not isinstance(value, dict):
         raise ConfigError(f"{owner}: {name} must be a mapping of generator settings, got {value!r}")
@@ -137,7 +143,9 @@ class DataConfig(_Section):
     of :func:`faconv.data.era5_like`, its defaults otherwise). ``climatology_harmonics``
     removes a daily climatology (the mean plus that many annual harmonics per point and
     variable, fitted on the training period; ``"auto"``: one per year of training data, 1 to
-    3) before normalising; ``None`` keeps the raw fields. ``mesh_level`` regrids onto an
+    3) before normalising; ``None`` keeps the raw fields. ``climatology_diurnal`` adds that
+    many harmonics of the day (the mean diurnal cycle; ``"auto"``: 2 for sub-daily steps kept
+    with ``daily: false``, none for daily data). ``mesh_level`` regrids onto an
     icosahedral multimesh of that level. ``allow_missing_chunks`` accepts Zarr stores whose
     missing chunks are meant as missing data (written with ``write_empty_chunks=False``).
     ``in_memory: false`` reads each window from the store when it is needed (data larger than
@@ -163,6 +171,7 @@ class DataConfig(_Section):
     climatology_harmonics: int | str | None = field(
         default="auto", metadata={"check": _optional(_harmonics)}
     )
+    climatology_diurnal: int | str = field(default="auto", metadata={"check": _diurnal})
     mesh_level: int | None = field(
         default=None,
         metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=0, maximum=8))},
