@@ -169,8 +169,9 @@ def contiguous_longitudes(lon) -> tuple[np.ndarray, np.ndarray]:
         >>> order.tolist(), values.tolist()
         ([0, 1, 2, 3], [150.0, 170.0, 190.0, 210.0])
     """
-    east = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
-    wrapped = np.mod(east + 180.0, 360.0) - 180.0
+    lon = np.asarray(lon, dtype=np.float64)
+    east = np.mod(lon, 360.0)
+    wrapped = np.mod(lon + 180.0, 360.0) - 180.0  # what earlier releases gave, to the bit
     if east.size < 2:
         return np.arange(east.size), wrapped
     order = np.argsort(east, kind="stable")
@@ -180,8 +181,8 @@ def contiguous_longitudes(lon) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(wrapped, kind="stable")
         return order, wrapped[order]
     order = np.roll(order, -(widest + 1))
-    start = wrapped[order[0]]
-    return order, start + np.mod(east[order] - east[order[0]], 360.0)
+    values = wrapped[order]  # the same numbers as [-180, 180) gives, then + 360 past the dateline
+    return order, values + 360.0 * np.cumsum(np.r_[0, np.diff(values) < 0])
 
 
 def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
