@@ -15,6 +15,7 @@ import xarray as xr
 from faconv._io import atomic_write
 from faconv.checks import check_choice
 from faconv.data.climatology import Climatology
+from faconv.data.units import same_units
 from faconv.errors import DataError
 
 __all__ = ["Normalizer"]
@@ -89,6 +90,8 @@ class Normalizer:
     center: list[float] = field(default_factory=list)
     scale: list[float] = field(default_factory=list)
     climatology: Climatology | None = field(default=None, repr=False)
+    #: each variable's ``units`` attribute at fit time ("" where it had none)
+    units: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_choice(self.method, METHODS, "method", "Normalizer")
@@ -138,6 +141,7 @@ class Normalizer:
             center.append(cv)
             scale.append(sv)
         self.variables, self.center, self.scale = variables, center, scale
+        self.units = [_units_of(ds[v]) for v in variables]
         return self
 
     def _check(self, ds: xr.Dataset) -> None:
@@ -149,6 +153,19 @@ class Normalizer:
                 f"the data lacks variables {missing} that the normaliser was fitted on; it has "
                 f"{sorted(ds.data_vars)}"
             )
+        self._check_units(ds)
+
+    def _check_units(self, ds: xr.Dataset) -> None:
+        """Refuse a variable whose ``units`` attribute names another unit than at fit time
+        (spellings of one unit pass: ``m s**-1`` and ``m/s``); unknown on either side: no check."""
+        for v, fitted in zip(self.variables, self.units or [""] * len(self.variables)):
+            given = _units_of(ds[v])
+            if fitted and given and not same_units(fitted, given):
+                raise DataError(
+                    f"variable {v!r} is in {given!r} here but the normaliser was fitted on "
+                    f"{fitted!r}: convert it to {fitted!r} first (if these are the same unit "
+                    f"spelled otherwise, set ds[{v!r}].attrs['units'] = {fitted!r})"
+                )
 
     def transform(self, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Normalised values and validity mask, channels last in ``variables`` order.
@@ -205,6 +222,7 @@ class Normalizer:
             "center": list(self.center),
             "scale": list(self.scale),
             "climatology": settings,
+            **({"units": list(self.units)} if any(self.units) else {}),
         }
 
     @classmethod
@@ -213,7 +231,7 @@ class Normalizer:
         there is one."""
         if not isinstance(d, dict):
             raise DataError(f"normaliser statistics must be a mapping, got {type(d).__name__}")
-        unknown = set(d) - {"method", "variables", "center", "scale", "climatology"}
+        unknown = set(d) - {"method", "variables", "center", "scale", "climatology", "units"}
         if unknown:
             raise DataError(f"unknown normaliser keys {sorted(unknown)}")
         try:
@@ -225,7 +243,13 @@ class Normalizer:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed normaliser statistics: {exc!r}") from exc
-        if not (len(n.variables) == len(n.center) == len(n.scale)):
+        units = d.get("units") or []  # absent before 2026-11-24: no units check
+        if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+            raise DataError(f"normaliser units must be a list of strings, got {units!r}")
+        n.units = list(units)
+        if not (len(n.variables) == len(n.center) == len(n.scale)) or (
+            units and len(units) != len(n.variables)
+        ):
             raise DataError("normaliser statistics have inconsistent lengths")
         if not all(math.isfinite(c) for c in n.center) or not all(
             math.isfinite(s) and s > 0 for s in n.scale
@@ -267,3 +291,8 @@ class Normalizer:
             name = d["climatology"].pop("file", path.stem + ".climatology.nc")
             clim = Climatology.load(path.parent / Path(str(name)).name)
         return cls.from_dict(d, clim)
+
+
+def _units_of(da: xr.DataArray) -> str:
+    units = da.attrs.get("units", "")
+    return units.strip() if isinstance(units, str) else ""

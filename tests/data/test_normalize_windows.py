@@ -167,3 +167,57 @@ def test_new_data_in_other_units_are_refused(ds, method):
     shift = 4.0 if method == "zscore" else 1.0  # 4 standard deviations, about one range
     warmer, _ = norm.transform(ds.assign(t2m=ds.t2m + shift * norm.scale[0]))
     np.testing.assert_allclose(warmer[..., 0] - norm.transform(ds)[0][..., 0], shift, atol=1e-4)
+
+
+def test_new_data_whose_units_attribute_differs_are_refused(ds, tmp_path):
+    """km/h against m/s moves the mean of a wind by ~3 standard deviations only, under the
+    offset check's limit: the ``units`` attributes say it; other spellings of the fitted unit,
+    data without the attribute and statistics saved before units were kept all pass."""
+    norm = Normalizer().fit(ds, ["u10", "t2m"])
+    assert norm.units == ["m s**-1", "K"]
+    faster = ds.assign(u10=ds.u10 * 3.6)
+    faster["u10"].attrs["units"] = "km h**-1"
+    with pytest.raises(DataError, match=r"'u10' is in 'km h\*\*-1' here but .* fitted on 'm s"):
+        norm.transform(faster)
+    values, _ = norm.transform(ds)
+    respelled = ds.copy()
+    respelled["u10"] = respelled.u10.assign_attrs(units="m/s")
+    respelled["t2m"] = respelled.t2m.assign_attrs(units="kelvin")
+    np.testing.assert_array_equal(norm.transform(respelled)[0], values)
+    bare = ds.copy()
+    bare["u10"].attrs = {}
+    np.testing.assert_array_equal(norm.transform(bare)[0], values)
+    norm.save(tmp_path / "n.json")
+    with pytest.raises(DataError, match="'u10' is in 'km h"):
+        Normalizer.load(tmp_path / "n.json").transform(faster)
+    old = {k: v for k, v in norm.to_dict().items() if k != "units"}  # an earlier release's file
+    assert Normalizer.from_dict(old).transform(faster)[0].shape == values.shape
+    with pytest.raises(DataError, match="inconsistent lengths"):
+        Normalizer.from_dict({**norm.to_dict(), "units": ["K"]})
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("m s**-1", "m/s", True),
+        ("m s-1", "metres per second", True),
+        ("kg m**-2 s**-1", "kg/m2/s", True),
+        ("m**2 s**-2", "m2/s2", True),
+        ("K", "kelvin", True),
+        ("degC", "degrees_Celsius", True),
+        ("°C", "Celsius", True),
+        ("(0 - 1)", "1", True),
+        ("hPa", "mbar", True),
+        ("gpm", "m", True),
+        ("K", "degC", False),
+        ("Pa", "hPa", False),
+        ("m s**-1", "km h**-1", False),
+        ("m**2 s**-2", "m", False),
+        ("1", "%", False),
+        ("m s-1", "m s-2", False),
+    ],
+)
+def test_units_are_compared_by_meaning_not_spelling(a, b, same):
+    from faconv.data.units import same_units
+
+    assert same_units(a, b) is same and same_units(b, a) is same

@@ -126,7 +126,9 @@ def data_fingerprint(data: Prepared) -> dict[str, Any]:
     included). The source path is left out: moved files are the same data."""
     # Statistics are compared to about 4-5 significant digits: the same
     # data refitted elsewhere may differ in the last bits; other data does not come that close.
-    norm = json.dumps(_rounded(data.normalizer.to_dict()), sort_keys=True)
+    stats = data.normalizer.to_dict()
+    stats.pop("units", None)  # kept since 2026-11-24: checkpoints from before must still resume
+    norm = json.dumps(_rounded(stats), sort_keys=True)
     if data.normalizer.climatology is not None:
         _, coef = data.normalizer.climatology.to_state()
         mant, expo = np.frexp(np.asarray(coef, dtype=np.float64))
