@@ -284,7 +284,7 @@ def test_embed_averages_every_window_that_contains_a_step(planted):
 def test_compare_verdict_notes_a_variable_that_organises_the_clusters(tmp_path):
     """A slow drift of its own in one variable (F's sst) can organise the clusters; compare's
     verdict then says so, on the anomalies the models saw."""
-    from faconv.pipeline.commands import _variable_notes
+    from faconv.pipeline.commands import _verdict_notes
 
     rng = np.random.default_rng(0)
     t = pd.date_range("2001-01-01", periods=120, freq="D")
@@ -299,8 +299,52 @@ def test_compare_verdict_notes_a_variable_that_organises_the_clusters(tmp_path):
     )  # fmt: skip
     data = prepare_data(DataConfig(climatology_harmonics=0), tmp_path, dataset=ds)
     by_drift = (data.target.numpy()[..., 1].mean((1, 2)) > 0).astype(int)
-    (note,) = _variable_notes(data, by_drift)
+    (note,) = _verdict_notes(data, by_drift)
     assert (
         note.startswith("Note: the clusters are organised mostly by sst") and "first seed" in note
     )
-    assert _variable_notes(data, rng.integers(0, 2, 120)) == []
+    assert _verdict_notes(data, rng.integers(0, 2, 120)) == []
+
+
+def test_calendar_recurrence_tells_regimes_from_clusters_that_follow_the_calendar():
+    """The issue's failure (clusters that are blocks of weeks repeating every year) scores ~1
+    and is noted; planted Markov regimes score near 0 (at most 0.28 over 48 generated sets);
+    one year cannot tell and gives None; a model calendar (noleap cftime) works alike."""
+    from faconv.data import era5_like
+    from faconv.pipeline.regimes import CALENDAR_LIMIT, calendar_notes, calendar_recurrence
+
+    ds = era5_like(days=1095, height=4, width=5, seed=4)
+    time = ds["time"].values
+    weeks = (pd.DatetimeIndex(time).day_of_year.to_numpy() // 52) % 7
+    calendar = calendar_recurrence(weeks, time)
+    assert calendar > 0.95
+    (note,) = calendar_notes(calendar)
+    assert note.startswith("the clusters recur on the same calendar dates every year")
+    planted = calendar_recurrence(ds["regime"].values, time)
+    assert abs(planted) < CALENDAR_LIMIT / 2 and calendar_notes(planted) == []
+    shuffled = np.random.default_rng(0).permutation(weeks)
+    assert abs(calendar_recurrence(shuffled, time)) < 0.05
+    assert calendar_recurrence(weeks[:365], time[:365]) is None and calendar_notes(None) == []
+    assert regime_statistics(weeks, time, 7)["calendar_recurrence"] == pytest.approx(calendar)
+    cftime = pytest.importorskip("cftime")
+    noleap = np.array(
+        [cftime.DatetimeNoLeap(2001, 1, 1) + pd.Timedelta(days=i) for i in range(730)]
+    )
+    blocks = (np.arange(730) % 365) // 60
+    assert calendar_recurrence(blocks, noleap) == pytest.approx(1.0)
+
+
+def test_compare_verdict_gives_the_calendar_check_with_two_years(tmp_path):
+    """With two years the verdict reports how much the clusters recur on the same dates (and
+    the planted regimes' figure); clusters that are the calendar get the note."""
+    from faconv.pipeline.commands import _verdict_notes
+
+    cfg = DataConfig(generated={"days": 730, "height": 6, "width": 8, "seed": 2})
+    data = prepare_data(cfg, tmp_path)
+    weeks = (pd.DatetimeIndex(data.time).day_of_year.to_numpy() // 52) % 7
+    first, note = _verdict_notes(data, weeks)[:2]
+    assert first.startswith("Calendar check: FAConvLSTM's clusters (first seed) recur")
+    assert "ARI of 1.00 between years; the planted regimes" in first
+    assert note.startswith("Note: the clusters recur on the same calendar dates every year")
+    lines = _verdict_notes(data, data.labels)
+    assert lines[0].startswith("Calendar check") and not any("calendar dates" in x for x in lines)

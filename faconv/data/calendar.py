@@ -89,20 +89,23 @@ def elapsed_seconds(time) -> np.ndarray:
 
 
 def time_fields(time) -> dict[str, np.ndarray]:
-    """``day_of_year`` (1-based), ``month`` (1-12) and ``hour`` (fractional, 0-24) of every
-    step, int64 / int64 / float64 arrays of shape ``(T,)``, in ``time``'s own calendar."""
+    """``year``, ``day_of_year`` (1-based), ``month`` (1-12) and ``hour`` (fractional, 0-24)
+    of every step, int64 / int64 / int64 / float64 arrays of shape ``(T,)``, in ``time``'s own
+    calendar."""
     t = np.asarray(time)
     calendar_name(t)
     if np.issubdtype(t.dtype, np.datetime64):
         idx = pd.DatetimeIndex(t.ravel())
         hour = idx.hour.to_numpy(np.float64) + idx.minute.to_numpy(np.float64) / 60.0
         return {
+            "year": idx.year.to_numpy(np.int64),
             "day_of_year": idx.day_of_year.to_numpy(np.int64),
             "month": idx.month.to_numpy(np.int64),
             "hour": hour,
         }
     flat = t.ravel()
     return {
+        "year": np.array([v.year for v in flat], dtype=np.int64),
         "day_of_year": np.array([v.dayofyr for v in flat], dtype=np.int64),
         "month": np.array([v.month for v in flat], dtype=np.int64),
         "hour": np.array([v.hour + v.minute / 60.0 for v in flat], dtype=np.float64),

@@ -215,7 +215,12 @@ def run_cluster(
         method=method,
         breaks=time_breaks(ds["time"].values),
     )
-    notes = []
+    from faconv.pipeline.regimes import calendar_notes, calendar_recurrence
+
+    recurrence = calendar_recurrence(labels, ds["time"].values)
+    if recurrence is not None:
+        scores["calendar_recurrence"] = recurrence
+    notes = calendar_notes(recurrence)
     if data is not None:  # which variables the regimes organise
         from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
 
@@ -223,7 +228,7 @@ def run_cluster(
             data.target.numpy(), labels, weights, data.mask.numpy()
         )
         scores.update({f"explained_variance[{v}]": float(x) for v, x in zip(data.variables, share)})
-        notes = variable_notes(data.variables, share)
+        notes += variable_notes(data.variables, share)
     from faconv.provenance import provenance
 
     attrs = {
@@ -398,15 +403,33 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     return runs
 
 
-def _variable_notes(data, labels: np.ndarray) -> list[str]:
-    """:func:`~faconv.pipeline.regimes.variable_notes` for ``labels`` on ``data``'s anomalies
-    (for the verdict: one variable with a persistent signal of its own can organise the
-    clusters instead of the weather regimes)."""
-    from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
+def _verdict_notes(data, labels: np.ndarray) -> list[str]:
+    """The regime notes for ``labels`` on ``data`` (for the verdict): clusters that recur on
+    the same dates every year (:func:`~faconv.pipeline.regimes.calendar_notes`) and one
+    variable with a persistent signal of its own organising them instead of the weather
+    regimes (:func:`~faconv.pipeline.regimes.variable_notes`)."""
+    from faconv.pipeline.regimes import (
+        calendar_notes,
+        calendar_recurrence,
+        explained_variance_by_variable,
+        variable_notes,
+    )
 
     weights = data.domain.point_weights(dtype=torch.float64).numpy()
     share = explained_variance_by_variable(data.target.numpy(), labels, weights, data.mask.numpy())
-    return [f"Note: {n} (FAConvLSTM, first seed)." for n in variable_notes(data.variables, share)]
+    recurrence = calendar_recurrence(labels, data.time)
+    notes = calendar_notes(recurrence) + variable_notes(data.variables, share)
+    lines = [f"Note: {n} (FAConvLSTM, first seed)." for n in notes]
+    if recurrence is not None:  # two years or more: the check this project started from
+        planted = None if data.labels is None else calendar_recurrence(data.labels, data.time)
+        ref = "" if planted is None else f"; the planted regimes {planted:.2f}"
+        lines.insert(
+            0,
+            f"Calendar check: FAConvLSTM's clusters (first seed) recur on the same dates every "
+            f"year with an ARI of {recurrence:.2f} between years{ref} (weather regimes about "
+            "0; clusters that follow the seasonal cycle about 1).",
+        )
+    return lines
 
 
 def check_clusters(cfg: RunConfig, num_steps: int) -> None:
@@ -467,7 +490,7 @@ def run_compare(
     lines = verdict(
         summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding, requested=requested
     )
-    lines += _variable_notes(data, runs["FAConvLSTM"][0].labels)
+    lines += _verdict_notes(data, runs["FAConvLSTM"][0].labels)
     result = {
         "seeds": seeds,
         "data": data.source,

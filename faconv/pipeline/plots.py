@@ -173,7 +173,12 @@ def plot_regime_statistics(stats: dict, path: str | Path, title: str = "regimes"
         xlabel="month",
         ylabel="share of the month's days",
         xticks=range(1, 13),
-        title="frequency by month",
+        title="frequency by month"
+        + (
+            ""
+            if stats.get("calendar_recurrence") is None
+            else f" (same dates each year: ARI {stats['calendar_recurrence']:.2f})"
+        ),
     )
     ax.legend(fontsize=6, ncol=2, loc="upper right")
     ax = axes[1]
