@@ -348,3 +348,18 @@ def test_compare_verdict_gives_the_calendar_check_with_two_years(tmp_path):
     assert note.startswith("Note: the clusters recur on the same calendar dates every year")
     lines = _verdict_notes(data, data.labels)
     assert lines[0].startswith("Calendar check") and not any("calendar dates" in x for x in lines)
+
+
+def test_regime_calendar_figure(tmp_path):
+    """One row per year, written from two years on (numpy or cftime dates), nothing for one."""
+    from faconv.pipeline.plots import plot_regime_calendar
+
+    t = pd.date_range("2001-01-01", periods=800, freq="D").to_numpy()
+    labels = np.random.default_rng(0).integers(0, 4, 800)
+    png = plot_regime_calendar(t, labels, tmp_path / "c.png", planted=labels[::-1]).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert plot_regime_calendar(t[:365], labels[:365], tmp_path / "one.png") is None
+    assert not (tmp_path / "one.png").exists()
+    cftime = pytest.importorskip("cftime")
+    days = np.array([cftime.Datetime360Day(2001, 1, 1) + pd.Timedelta(days=i) for i in range(720)])
+    assert plot_regime_calendar(days, labels[:720], tmp_path / "360.png").exists()

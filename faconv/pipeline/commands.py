@@ -275,6 +275,9 @@ def run_cluster(
         ),
         "embeddings (PCA)": plots.plot_embedding_projection(z, labels, out / "projection.png"),
     }
+    calendar = plots.plot_regime_calendar(ds["time"].values, labels, out / "calendar.png", planted)
+    if calendar is not None:  # two years or more
+        figures["regime calendar (year by day of year)"] = calendar
     if data is not None:
         how = f"FAConvLSTM embeddings + {CLUSTERERS[method].label}"
         figures.update(_regime_outputs(data, labels, k, out, how))
@@ -369,6 +372,7 @@ def train_and_score(
 
         plots.plot_training_curves(res["history"], run_dir / "training_curves.png", run_dir.name)
         plots.plot_regime_timeline(data.time, labels, run_dir / "timeline.png", data.labels)
+        plots.plot_regime_calendar(data.time, labels, run_dir / "calendar.png", data.labels)
         plots.plot_embedding_projection(emb, labels, run_dir / "projection.png")
         if maps:
             _regime_outputs(

@@ -13,11 +13,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from faconv.data.calendar import decimal_year, is_cftime
+from faconv.data.calendar import decimal_year, is_cftime, time_fields
 
 __all__ = [
     "plot_composites",
     "plot_embedding_projection",
+    "plot_regime_calendar",
     "plot_regime_statistics",
     "plot_regime_timeline",
     "plot_training_curves",
@@ -60,6 +61,68 @@ def plot_regime_timeline(time, labels, path: str | Path, planted=None) -> Path:
     axes[-1, 0].set_xlabel("time")
     fig.autofmt_xdate()
     fig.suptitle("regime timeline")
+    return _save(fig, path)
+
+
+def _matched(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``labels`` renumbered to agree with ``reference`` where possible (the assignment that
+    maximises the steps in common); clusters left over keep numbers above the reference's."""
+    from scipy.optimize import linear_sum_assignment
+
+    k = int(max(labels.max(), reference.max())) + 1
+    table = np.zeros((k, k))
+    np.add.at(table, (labels, reference), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return cols[np.argsort(rows)][labels]
+
+
+def plot_regime_calendar(time, labels, path: str | Path, planted=None) -> Path | None:
+    """The regimes as a calendar: one row per year, one column per day of the year (the last
+    step of each day), so that clusters which follow the seasons show as vertical stripes and
+    weather regimes as blocks that differ from year to year. With the planted regimes beside
+    them when known; the title gives :func:`~faconv.pipeline.regimes.calendar_recurrence`.
+    ``None`` (nothing written) with less than two years."""
+    from faconv.pipeline.regimes import calendar_recurrence
+
+    f = time_fields(np.asarray(time))
+    years = np.unique(f["year"])
+    if years.size < 2:
+        return None
+    width = int(f["day_of_year"].max())
+    labels = np.asarray(labels)
+    if planted is not None:  # colour each cluster as the planted regime it matches best
+        labels = _matched(labels, np.asarray(planted))
+    panels = [("clusters", labels)] + (
+        [("planted regimes", planted)] if planted is not None else []
+    )
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(6.5 * len(panels), 1.3 + 0.32 * years.size),
+        squeeze=False,
+        layout="constrained",
+    )
+    k = int(max(np.max(np.asarray(lab)) for _, lab in panels)) + 1
+    cmap = plt.get_cmap("tab10" if k <= 10 else "tab20", k)
+    row = np.searchsorted(years, f["year"])
+    for ax, (name, lab) in zip(axes[0], panels):
+        grid = np.full((years.size, width), np.nan)
+        grid[row, f["day_of_year"] - 1] = np.asarray(lab, dtype=np.float64)
+        im = ax.imshow(
+            np.ma.masked_invalid(grid),
+            aspect="auto",
+            interpolation="nearest",
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=k - 0.5,
+            extent=(0.5, width + 0.5, years.size - 0.5, -0.5),
+        )
+        ax.set_yticks(range(years.size), [str(y) for y in years], fontsize=7)
+        ax.set_xlabel("day of year")
+        r = calendar_recurrence(lab, time)
+        ax.set_title(name + ("" if r is None else f" (same dates each year: ARI {r:.2f})"))
+    fig.colorbar(im, ax=axes[0].tolist(), ticks=range(k), label="regime", aspect=10)
+    fig.suptitle("regime calendar")
     return _save(fig, path)
 
 
