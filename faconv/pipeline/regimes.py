@@ -97,7 +97,8 @@ def variable_notes(variables: list[str], explained: np.ndarray) -> list[str]:
         f"the clusters are organised mostly by {variables[best]} ({explained[best]:.0%} of its "
         f"anomaly variance explained; the other variables {others.min():.0%}-{others.max():.0%}): "
         f"check that {variables[best]} carries the weather regimes and not a persistent "
-        "variability of its own, e.g. against a run on the circulation alone (--variables msl)"
+        "variability of its own (a slow ocean anomaly, a drift); if it does not, compare a run "
+        f'without it (--variables) or with train.variable_weights {{"{variables[best]}": 0}}'
     ]
 
 

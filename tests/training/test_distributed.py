@@ -15,9 +15,10 @@ pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed + gloo"
 )
 
-# an odd global batch (3 windows over 2 ranks) and the Laplacian term exercise the global
-# normalisation of the per-rank losses
-RUN = small_run(36, {"epochs": 2, "batch_size": 3, "laplacian_weight": 0.1}, clusters=None, seed=0)
+# an odd global batch (3 windows over 2 ranks), the Laplacian term and per-variable loss
+# weights exercise the global normalisation of the per-rank losses
+TRAIN = {"epochs": 2, "batch_size": 3, "laplacian_weight": 0.1, "variable_weights": {"sst": 0.5}}
+RUN = small_run(36, TRAIN, clusters=None, seed=0)
 
 
 def test_two_process_torchrun_equals_single_process(tmp_path):

@@ -409,3 +409,38 @@ def test_layers_dtypes_batch_zero_and_positional_domain(cls):
     torch.testing.assert_close(layer(x, dom), ref)
     with pytest.raises(InputError, match="initial_state"):
         layer(x, (torch.zeros(2, 5, 6, 4), torch.zeros(2, 5, 6, 4)))
+
+
+def test_variable_weights_scale_each_variable_in_the_loss():
+    """A weight of 0 leaves a variable out of the loss exactly, equal weights change nothing,
+    and names outside the data are refused with the valid ones listed."""
+    from types import SimpleNamespace
+
+    from faconv import GridDomain
+    from faconv.losses import reconstruction_loss
+    from faconv.pipeline.training.config import TrainConfig
+    from faconv.pipeline.training.trainer import _loss, variable_weights
+
+    gen = torch.Generator().manual_seed(0)
+    y, recon = torch.randn(2, 3, 4, 5, 3, generator=gen), torch.randn(2, 3, 4, 5, 3, generator=gen)
+    m = (torch.rand(2, 3, 4, 5, 3, generator=gen) > 0.2).float()
+    domain = GridDomain.from_coords([50.0, 45.0, 40.0, 35.0], [0.0, 5.0, 10.0, 15.0, 20.0])
+    data = SimpleNamespace(domain=domain)
+    model = lambda x, d, doy: {"reconstruction": recon}  # noqa: E731
+    cfg = TrainConfig()
+    names = ["msl", "sst", "t2m"]
+
+    def loss(weights):
+        w = variable_weights(names, weights)
+        mask = m if w is None else m * w
+        return _loss(model, (None, y, mask, None), data, cfg, torch.device("cpu"))
+
+    keep = [0, 2]
+    alone = reconstruction_loss(recon[..., keep], y[..., keep], domain, m[..., keep])
+    torch.testing.assert_close(loss({"sst": 0.0}), alone)
+    torch.testing.assert_close(loss({"msl": 3.0, "sst": 3.0, "t2m": 3.0}), loss(None))
+    assert not torch.isclose(loss({"sst": 2.0}), loss(None))
+    with pytest.raises(ConfigError, match=r"names \['wind'\], not among .*\['msl', 'sst', 't2m'\]"):
+        variable_weights(names, {"wind": 1.0})
+    with pytest.raises(ConfigError, match="every variable weight 0"):
+        variable_weights(names, {v: 0.0 for v in names})

@@ -118,6 +118,22 @@ def _device(value, name, owner):
     return value
 
 
+def _variable_weights(value, name, owner):
+    """``None`` or a mapping of variable names to finite non-negative loss weights."""
+    if value is None:
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            f"{owner}: {name} must be a mapping of variable names to loss weights (e.g. "
+            f'{{"sst": 0.25}}) or null, got {value!r}'
+        )
+    for var, w in value.items():
+        if not isinstance(var, str):
+            raise ConfigError(f"{owner}: {name} keys must be variable names, got {var!r}")
+        check_number(w, f"{name}[{var!r}]", owner, minimum=0.0)
+    return value
+
+
 def _spec(check, *args, **kwargs):
     """Field metadata: how the value is checked."""
     return {"check": lambda v, name, owner: check(v, name, owner, *args, **kwargs)}
@@ -197,6 +213,8 @@ class TrainConfig(_Section):
     weight_decay: float = field(default=1e-4, metadata=_spec(check_number, minimum=0.0))
     clip_norm: float = field(default=1.0, metadata=_spec(check_number, minimum=0.0))  # 0: off
     laplacian_weight: float = field(default=0.0, metadata=_spec(check_number, minimum=0.0))
+    # loss weight of each named variable (the others 1); null: all equal
+    variable_weights: dict | None = field(default=None, metadata={"check": _variable_weights})
     window: int = field(default=8, metadata=_spec(check_int, minimum=1))
     stride: int = field(default=8, metadata=_spec(check_int, minimum=1))
     val_fraction: float = field(default=0.2, metadata=_spec(check_number, minimum=0.0, below=1.0))

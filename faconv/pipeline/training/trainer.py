@@ -16,7 +16,7 @@ import torch
 from faconv._io import atomic_write_text
 from faconv.data.store import window_batches
 from faconv.data.windows import split_windows, time_breaks
-from faconv.errors import DataError, NumericalError
+from faconv.errors import ConfigError, DataError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
 from faconv.pipeline.training.checkpoint import (
     CheckpointError,
@@ -118,6 +118,28 @@ def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) ->
         share = recon.shape[0] / count
         loss = loss + size * share * cfg.laplacian_weight * laplacian_penalty(recon, data.domain)
     return loss
+
+
+def variable_weights(variables: list[str], weights: dict | None) -> torch.Tensor | None:
+    """The loss weight of each channel from ``train.variable_weights`` (unnamed variables 1),
+    ``(C,)`` float32; ``None`` without weights.
+
+    Raises:
+        ConfigError: a name that is not one of ``variables`` (the valid ones listed), or every
+            weight 0.
+    """
+    if weights is None:
+        return None
+    unknown = sorted(set(weights) - set(variables))
+    if unknown:
+        raise ConfigError(
+            f"train.variable_weights names {unknown}, not among the data's variables "
+            f"{list(variables)}"
+        )
+    w = torch.tensor([float(weights.get(v, 1.0)) for v in variables], dtype=torch.float32)
+    if not (w > 0).any():
+        raise ConfigError("train.variable_weights gives every variable weight 0: nothing to learn")
+    return w
 
 
 def data_fingerprint(data: Prepared) -> dict[str, Any]:
@@ -274,7 +296,15 @@ class _Run:
             raise DataError("no training window fits; use a shorter window or more data")
         self.n_batches = math.ceil(len(self.train_w) / cfg.batch_size)
         self.fingerprint = data_fingerprint(data)
+        self.variable_w = variable_weights(data.variables, cfg.variable_weights)
         self.pos = _Position()
+
+    def weighted(self, batch):
+        """``batch`` with its loss mask scaled by ``train.variable_weights`` (``None``: as is)."""
+        if batch is None or self.variable_w is None:
+            return batch
+        x, y, m, doy = batch
+        return x, y, m * self.variable_w.to(m.dtype), doy
 
     @property
     def path(self) -> Path:
@@ -353,6 +383,7 @@ class _Run:
         """One optimiser step on this rank's shard (``None``: empty) of a global batch of
         ``count`` windows; returns the global batch's loss."""
         cfg, data, device, step, out = self.cfg, self.data, self.device, self.pos.step, self.out
+        batch = self.weighted(batch)
         if self.size > 1:
             with collective_guard(step, out):
                 world = global_norms(data, batch, count, self.size, device)
@@ -394,7 +425,9 @@ class _Run:
         cfg = self.cfg
         batches = window_batches(self.data, [[s] for s in self.val_w], cfg.window, cfg.num_workers)
         vals = [
-            _loss(self.model, _to(b, self.device), self.data, cfg, self.device).item()
+            _loss(
+                self.model, _to(self.weighted(b), self.device), self.data, cfg, self.device
+            ).item()
             for b in batches
         ]
         return float(np.mean(vals)) if vals else None
