@@ -419,7 +419,8 @@ def test_variable_weights_scale_each_variable_in_the_loss():
     from faconv import GridDomain
     from faconv.losses import reconstruction_loss
     from faconv.pipeline.training.config import TrainConfig
-    from faconv.pipeline.training.trainer import _loss, variable_weights
+    from faconv.pipeline.training.trainer import _loss
+    from faconv.pipeline.training.weights import variable_weights
 
     gen = torch.Generator().manual_seed(0)
     y, recon = torch.randn(2, 3, 4, 5, 3, generator=gen), torch.randn(2, 3, 4, 5, 3, generator=gen)
@@ -444,3 +445,71 @@ def test_variable_weights_scale_each_variable_in_the_loss():
         variable_weights(names, {"wind": 1.0})
     with pytest.raises(ConfigError, match="every variable weight 0"):
         variable_weights(names, {v: 0.0 for v in names})
+
+
+def _ar1_data(phis, steps=400, seed=0, step="D"):
+    """A Prepared-like object whose variables are AR(1) anomalies with coefficients ``phis``."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from faconv import GridDomain
+    from faconv.data.store import InMemorySequence
+
+    rng = np.random.default_rng(seed)
+    y = np.zeros((steps, 3, 4, len(phis)))
+    for t in range(1, steps):
+        y[t] = np.asarray(phis) * y[t - 1] + rng.standard_normal(y.shape[1:])
+    target = torch.tensor(y, dtype=torch.float32)
+    mask = torch.ones_like(target)
+    mask[:, 0, 0, -1] = 0  # a masked point (land) is left out
+    return SimpleNamespace(
+        sequence=InMemorySequence(target, target, mask),
+        domain=GridDomain.from_coords([50.0, 45.0, 40.0], [0.0, 5.0, 10.0, 15.0]),
+        variables=[f"v{i}" for i in range(len(phis))],
+        time=pd.date_range("2001-01-01", periods=steps, freq=step).to_numpy(),
+    )
+
+
+def test_decorrelation_steps_of_ar1_anomalies():
+    """-1 / ln(phi) for AR(1) anomalies, from pairs inside the windows only."""
+    from faconv.pipeline.training.weights import decorrelation_steps
+
+    phis = [0.3, 0.6, 0.95]
+    data = _ar1_data(phis, steps=2000)
+    tau = decorrelation_steps(data, list(range(0, 1992, 8)), 8)
+    np.testing.assert_allclose(tau, [-1 / np.log(p) for p in phis], rtol=0.15)
+
+
+def test_auto_variable_weights_leave_a_slow_variable_out_of_the_loss():
+    """``auto``: a variable ~20x slower than the others gets weight 0 with a warning naming
+    it; similar variables, one variable or seasonal steps keep equal weights (None)."""
+    from faconv.pipeline.training.weights import resolve_variable_weights
+
+    starts = list(range(0, 392, 8))
+    with pytest.warns(UserWarning, match=r"anomalies of \['v2'\] decorrelate"):
+        w = resolve_variable_weights(_ar1_data([0.5, 0.6, 0.98]), "auto", starts, 8)
+    assert w.tolist() == [1.0, 1.0, 0.0]
+    assert resolve_variable_weights(_ar1_data([0.5, 0.6, 0.7]), "auto", starts, 8) is None
+    assert resolve_variable_weights(_ar1_data([0.98]), "auto", starts, 8) is None
+    seasonal = _ar1_data([0.5, 0.6, 0.98], step="90D")
+    assert resolve_variable_weights(seasonal, "auto", starts, 8) is None
+    assert resolve_variable_weights(seasonal, None, starts, 8) is None
+    explicit = resolve_variable_weights(seasonal, {"v0": 2.0}, starts, 8)
+    assert explicit.tolist() == [2.0, 1.0, 1.0]
+
+
+def test_checkpoints_from_before_variable_weights_still_resume():
+    """A checkpoint without the key was trained with equal weights: it resumes when this run's
+    weights resolve to equal, and is refused (naming the key) when they do not."""
+    from dataclasses import asdict
+
+    from faconv.pipeline.training.config import TrainConfig
+    from faconv.pipeline.training.trainer import _resume_mismatch
+
+    cfg = TrainConfig()
+    old = {k: v for k, v in asdict(cfg).items() if k != "variable_weights"}
+    ckpt = {"train_config": json.dumps(old)}
+    assert _resume_mismatch(ckpt, cfg, {}, equal_weights=True) == []
+    (diff,) = _resume_mismatch(ckpt, cfg, {}, equal_weights=False)
+    assert diff.startswith("train.variable_weights: checkpoint None, now 'auto'")

@@ -119,13 +119,14 @@ def _device(value, name, owner):
 
 
 def _variable_weights(value, name, owner):
-    """``None`` or a mapping of variable names to finite non-negative loss weights."""
-    if value is None:
+    """``"auto"``, ``None`` or a mapping of variable names to finite non-negative loss
+    weights."""
+    if value is None or value == "auto":
         return value
     if not isinstance(value, dict) or not value:
         raise ConfigError(
-            f"{owner}: {name} must be a mapping of variable names to loss weights (e.g. "
-            f'{{"sst": 0.25}}) or null, got {value!r}'
+            f"{owner}: {name} must be 'auto', null (all equal) or a mapping of variable "
+            f'names to loss weights (e.g. {{"sst": 0.25}}), got {value!r}'
         )
     for var, w in value.items():
         if not isinstance(var, str):
@@ -213,8 +214,11 @@ class TrainConfig(_Section):
     weight_decay: float = field(default=1e-4, metadata=_spec(check_number, minimum=0.0))
     clip_norm: float = field(default=1.0, metadata=_spec(check_number, minimum=0.0))  # 0: off
     laplacian_weight: float = field(default=0.0, metadata=_spec(check_number, minimum=0.0))
-    # loss weight of each named variable (the others 1); null: all equal
-    variable_weights: dict | None = field(default=None, metadata={"check": _variable_weights})
+    # loss weight of each named variable (the others 1); null: all equal; "auto": variables
+    # far slower than the others (a slow ocean anomaly, a drift) weight 0 (weights.py)
+    variable_weights: dict | str | None = field(
+        default="auto", metadata={"check": _variable_weights}
+    )
     window: int = field(default=8, metadata=_spec(check_int, minimum=1))
     stride: int = field(default=8, metadata=_spec(check_int, minimum=1))
     val_fraction: float = field(default=0.2, metadata=_spec(check_number, minimum=0.0, below=1.0))

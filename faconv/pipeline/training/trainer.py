@@ -16,7 +16,7 @@ import torch
 from faconv._io import atomic_write_text
 from faconv.data.store import window_batches
 from faconv.data.windows import split_windows, time_breaks
-from faconv.errors import ConfigError, DataError, NumericalError
+from faconv.errors import DataError, NumericalError
 from faconv.losses import laplacian_penalty, reconstruction_loss
 from faconv.pipeline.training.checkpoint import (
     CheckpointError,
@@ -37,6 +37,7 @@ from faconv.pipeline.training.distributed import (
 )
 from faconv.pipeline.training.lock import RunLock
 from faconv.pipeline.training.progress import Progress
+from faconv.pipeline.training.weights import resolve_variable_weights
 from faconv.registry import build
 
 __all__ = ["data_fingerprint", "model_config_for", "train_model"]
@@ -120,28 +121,6 @@ def _loss(model, batch, data: Prepared, cfg: TrainConfig, device, world=None) ->
     return loss
 
 
-def variable_weights(variables: list[str], weights: dict | None) -> torch.Tensor | None:
-    """The loss weight of each channel from ``train.variable_weights`` (unnamed variables 1),
-    ``(C,)`` float32; ``None`` without weights.
-
-    Raises:
-        ConfigError: a name that is not one of ``variables`` (the valid ones listed), or every
-            weight 0.
-    """
-    if weights is None:
-        return None
-    unknown = sorted(set(weights) - set(variables))
-    if unknown:
-        raise ConfigError(
-            f"train.variable_weights names {unknown}, not among the data's variables "
-            f"{list(variables)}"
-        )
-    w = torch.tensor([float(weights.get(v, 1.0)) for v in variables], dtype=torch.float32)
-    if not (w > 0).any():
-        raise ConfigError("train.variable_weights gives every variable weight 0: nothing to learn")
-    return w
-
-
 def data_fingerprint(data: Prepared) -> dict[str, Any]:
     """What a resumed run must find unchanged in its data: variables, number of steps, the
     point layout, the time span and the normalisation statistics (the fitted climatology
@@ -183,14 +162,20 @@ def _rounded(obj: Any) -> Any:
     return obj
 
 
-def _resume_mismatch(ckpt: dict, cfg: TrainConfig, fingerprint: dict) -> list[str]:
-    """Every training setting or data property that differs from the checkpoint's run."""
+def _resume_mismatch(
+    ckpt: dict, cfg: TrainConfig, fingerprint: dict, equal_weights: bool = True
+) -> list[str]:
+    """Every training setting or data property that differs from the checkpoint's run
+    (``equal_weights``: this run's variable weights resolved to all equal, as every run's
+    were before ``train.variable_weights`` existed)."""
     saved = json.loads(ckpt["train_config"])
     now = asdict(cfg)
     diff = []
     for key in sorted(set(saved) | set(now)):
         if key in RESUME_FREE or saved.get(key) == now.get(key):
             continue
+        if key == "variable_weights" and key not in saved and equal_weights:
+            continue  # an older checkpoint, trained with equal weights, as this run is
         if key == "epochs" and cfg.lr_schedule == "constant" and now[key] > saved.get(key, 0):
             continue  # more epochs of a constant schedule: training simply goes on
         diff.append(f"train.{key}: checkpoint {saved.get(key)!r}, now {now.get(key)!r}")
@@ -296,7 +281,9 @@ class _Run:
             raise DataError("no training window fits; use a shorter window or more data")
         self.n_batches = math.ceil(len(self.train_w) / cfg.batch_size)
         self.fingerprint = data_fingerprint(data)
-        self.variable_w = variable_weights(data.variables, cfg.variable_weights)
+        self.variable_w = resolve_variable_weights(
+            data, cfg.variable_weights, self.train_w, cfg.window
+        )
         self.pos = _Position()
 
     def weighted(self, batch):
@@ -315,7 +302,7 @@ class _Run:
         the settings or the data changed."""
         path, cfg = self.path, self.cfg
         ckpt = load_checkpoint(path, expect_config=self.model_cfg, for_training=True)
-        diff = _resume_mismatch(ckpt, cfg, self.fingerprint)
+        diff = _resume_mismatch(ckpt, cfg, self.fingerprint, self.variable_w is None)
         if diff:
             raise CheckpointError(
                 f"cannot resume {path}: the run differs from the checkpoint's "
