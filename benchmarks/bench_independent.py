@@ -17,7 +17,7 @@ the oracle::
 
     python benchmarks/bench_independent.py                          # ~6 min on 2 cores
     python benchmarks/bench_independent.py --variables msl          # the circulation alone
-    python benchmarks/bench_independent.py --variable-weights sst=0  # sst an input, not a target
+    python benchmarks/bench_independent.py --variable-weights none   # equal loss weights
 """
 
 from __future__ import annotations
@@ -116,9 +116,11 @@ def generate(
     return state, dist.argmin(1)
 
 
-def _weights(pairs: list[str] | None) -> dict[str, float] | None:
+def _weights(pairs: list[str] | None) -> dict[str, float] | str | None:
     if not pairs:
-        return None
+        return "auto"  # the default
+    if pairs == ["none"]:
+        return None  # equal weights
     try:
         return {k: float(v) for k, v in (p.split("=", 1) for p in pairs)}
     except ValueError as exc:
@@ -136,7 +138,8 @@ def main() -> None:
         nargs="+",
         default=None,
         metavar="VAR=W",
-        help="train.variable_weights, e.g. sst=0 (default: all 1)",
+        help="train.variable_weights: VAR=W pairs (e.g. sst=0), or none for equal weights "
+        "(default: auto)",
     )
     ap.add_argument("--seeds", type=int, default=2, help="training seeds (default 2)")
     ap.add_argument("--epochs", type=int, default=15, help="epochs (default 15, as the issue)")
