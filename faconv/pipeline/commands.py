@@ -436,6 +436,36 @@ def _verdict_notes(data, labels: np.ndarray) -> list[str]:
     return lines
 
 
+def _weights_lines(data, cfg: RunConfig) -> list[str]:
+    """A verdict line when ``train.variable_weights: auto`` left a variable out of the loss."""
+    import warnings
+
+    from faconv.data.windows import split_windows
+    from faconv.pipeline.training.weights import decorrelation_steps, resolve_variable_weights
+
+    t = cfg.train
+    if t.variable_weights != "auto":
+        return []
+    starts, _ = split_windows(
+        data.num_steps, t.window, t.stride, t.val_fraction, time_breaks(data.time)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = resolve_variable_weights(data, "auto", starts, t.window)
+    if w is None:
+        return []
+    tau = decorrelation_steps(data, starts, t.window)
+    out = [v for v, x in zip(data.variables, w.tolist()) if x == 0]
+    rest = [float(x) for v, x in zip(data.variables, tau) if v not in out]
+    return [
+        f"Loss weights (train.variable_weights 'auto'): {', '.join(out)} left out of the loss "
+        f"(an input only): its anomalies decorrelate in "
+        f"{', '.join(f'{tau[data.variables.index(v)]:.1f}' for v in out)} steps against "
+        f"{min(rest):.1f}-{max(rest):.1f} for the others; set train.variable_weights to null "
+        "for equal weights."
+    ]
+
+
 def check_clusters(cfg: RunConfig, num_steps: int) -> None:
     """Refuse a number of clusters that cannot fit before anything is trained."""
     k = cfg.cluster.k
@@ -494,7 +524,7 @@ def run_compare(
     lines = verdict(
         summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding, requested=requested
     )
-    lines += _verdict_notes(data, runs["FAConvLSTM"][0].labels)
+    lines += _weights_lines(data, cfg) + _verdict_notes(data, runs["FAConvLSTM"][0].labels)
     result = {
         "seeds": seeds,
         "data": data.source,

@@ -513,3 +513,18 @@ def test_checkpoints_from_before_variable_weights_still_resume():
     assert _resume_mismatch(ckpt, cfg, {}, equal_weights=True) == []
     (diff,) = _resume_mismatch(ckpt, cfg, {}, equal_weights=False)
     assert diff.startswith("train.variable_weights: checkpoint None, now 'auto'")
+
+
+def test_compare_verdict_names_a_variable_left_out_of_the_loss():
+    from faconv.pipeline.commands import _weights_lines
+    from faconv.pipeline.training import RunConfig
+
+    data = _ar1_data([0.5, 0.6, 0.98])
+    data.num_steps = 400
+    (line,) = _weights_lines(data, RunConfig())
+    assert line.startswith("Loss weights (train.variable_weights 'auto'): v2 left out of the loss")
+    similar = _ar1_data([0.5, 0.6, 0.7])
+    similar.num_steps = 400
+    assert _weights_lines(similar, RunConfig()) == []
+    equal = RunConfig.from_dict({"train": {"variable_weights": None}})
+    assert _weights_lines(data, equal) == []
