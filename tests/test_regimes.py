@@ -173,6 +173,21 @@ def test_explained_variance_by_variable_and_the_note_on_a_dominant_variable():
     assert len(notes) == 1 and "organised mostly by sst (55%" in notes[0]
     assert variable_notes(["msl", "sst", "t2m"], np.array([0.44, 0.22, 0.20])) == []
     assert variable_notes(["msl"], np.array([0.3])) == []
+    # with decorrelation times: a slow dominant variable gets the advice to leave it out, a
+    # weather-fast one is named as the regimes' carrier
+    share = np.array([0.10, 0.55, 0.07])
+    slow = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, 27.0, 3.0]))
+    assert len(slow) == 1 and "decorrelate in 27.0 steps against a median of 2.5" in slow[0]
+    assert 'train.variable_weights {"sst": 0}' in slow[0]
+    fast = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, 2.5, 3.0]))
+    assert len(fast) == 1 and "less than 5x slower" in fast[0]
+    assert "variable_weights" not in fast[0] and "carries the regimes here" in fast[0]
+    drift = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, np.inf, 3.0]))
+    assert (
+        "never decorrelate against a median of 2.5" in drift[0]
+    )  # a pure drift never decorrelates
+    unknown = variable_notes(["msl", "sst", "t2m"], share, np.array([np.nan, np.nan, np.nan]))
+    assert unknown == variable_notes(["msl", "sst", "t2m"], share)  # asks the user to look
 
 
 def test_tied_gmm_recovers_regimes_under_shared_anisotropic_noise_where_kmeans_does_not():
@@ -303,7 +318,14 @@ def test_compare_verdict_notes_a_variable_that_organises_the_clusters(tmp_path):
     assert (
         note.startswith("Note: the clusters are organised mostly by sst") and "first seed" in note
     )
+    assert "persistent variability of its own" in note  # measured slow: the advice to leave it out
+    assert 'train.variable_weights {"sst": 0}' in note
     assert _verdict_notes(data, rng.integers(0, 2, 120)) == []
+    # white-noise msl organising the clusters is named as the weather variable, no advice
+    by_msl = (data.target.numpy()[..., 0].mean((1, 2)) > 0).astype(int)
+    (note,) = _verdict_notes(data, by_msl)
+    assert "organised mostly by msl" in note and "so msl is the variable that carries" in note
+    assert "variable_weights" not in note
 
 
 def test_calendar_recurrence_tells_regimes_from_clusters_that_follow_the_calendar():

@@ -223,12 +223,16 @@ def run_cluster(
     notes = calendar_notes(recurrence)
     if data is not None:  # which variables the regimes organise
         from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
+        from faconv.pipeline.training.weights import weather_decorrelation
 
         share = explained_variance_by_variable(
             data.target.numpy(), labels, weights, data.mask.numpy()
         )
         scores.update({f"explained_variance[{v}]": float(x) for v, x in zip(data.variables, share)})
-        notes += variable_notes(data.variables, share)
+        tau = weather_decorrelation(
+            data.target.numpy(), data.mask.numpy(), weights, ds["time"].values
+        )
+        notes += variable_notes(data.variables, share, tau)
     from faconv.provenance import provenance
 
     attrs = {
@@ -418,11 +422,14 @@ def _verdict_notes(data, labels: np.ndarray) -> list[str]:
         explained_variance_by_variable,
         variable_notes,
     )
+    from faconv.pipeline.training.weights import weather_decorrelation
 
     weights = data.domain.point_weights(dtype=torch.float64).numpy()
-    share = explained_variance_by_variable(data.target.numpy(), labels, weights, data.mask.numpy())
+    fields, mask = data.target.numpy(), data.mask.numpy()
+    share = explained_variance_by_variable(fields, labels, weights, mask)
+    tau = weather_decorrelation(fields, mask, weights, data.time)
     recurrence = calendar_recurrence(labels, data.time)
-    notes = calendar_notes(recurrence) + variable_notes(data.variables, share)
+    notes = calendar_notes(recurrence) + variable_notes(data.variables, share, tau)
     lines = [f"Note: {n} (FAConvLSTM, first seed)." for n in notes]
     if recurrence is not None:  # two years or more: the check this project started from
         planted = None if data.labels is None else calendar_recurrence(data.labels, data.time)

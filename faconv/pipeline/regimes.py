@@ -81,24 +81,57 @@ def explained_variance_by_variable(
 DOMINANT_RATIO = 3.0
 
 
-def variable_notes(variables: list[str], explained: np.ndarray) -> list[str]:
+def variable_notes(
+    variables: list[str], explained: np.ndarray, decorrelation: np.ndarray | None = None
+) -> list[str]:
     """A note when the clusters are organised mostly by one variable (its explained share over
-    :data:`DOMINANT_RATIO` times the median of the others'): that variable may carry weather
-    regimes, or a persistent variability of its own (a slow ocean anomaly, a drift) that the
-    clusters follow instead; the user should look."""
+    :data:`DOMINANT_RATIO` times the median of the others'). That variable may carry the
+    weather regimes, or a persistent variability of its own (a slow ocean anomaly, a drift)
+    that the clusters follow instead. With ``decorrelation`` (each variable's decorrelation
+    time in steps, :func:`~faconv.pipeline.training.weights.decorrelation_steps_of`) the note
+    tells the two apart: a variable that decorrelates like the others is named as the one
+    carrying the regimes, one at least :data:`~faconv.pipeline.training.weights.SLOW_RATIO`
+    times slower gets the advice to leave it out. Without it (and on seasonal steps, where a
+    slow ocean anomaly can be the signal: pass ``None`` there) the user is asked to look."""
+    from faconv.pipeline.training.weights import SLOW_RATIO, slow_variables
+
     explained = np.asarray(explained, np.float64)
     if len(variables) < 2:
         return []
     best = int(np.argmax(explained))
+    name = variables[best]
     others = np.delete(explained, best)
     if explained[best] <= DOMINANT_RATIO * float(np.median(others)):
         return []
+    head = (
+        f"the clusters are organised mostly by {name} ({explained[best]:.0%} of its "
+        f"anomaly variance explained; the other variables {others.min():.0%}-{others.max():.0%})"
+    )
+    advice = (
+        f'compare a run without it (--variables) or with train.variable_weights {{"{name}": 0}}'
+    )
+    tau = None if decorrelation is None else np.asarray(decorrelation, np.float64)
+    rest = None if tau is None else np.delete(tau, best)
+    if rest is None or np.isnan(tau[best]) or not np.isfinite(rest).any():
+        return [
+            f"{head}: check that {name} carries the weather regimes and not a persistent "
+            f"variability of its own (a slow ocean anomaly, a drift); if it does not, {advice}"
+        ]
+    span = f"a median of {np.median(rest[np.isfinite(rest)]):.1f} for the others"
+    if best in {i for i, _, _ in slow_variables(tau)}:
+        pace = (
+            f"decorrelate in {tau[best]:.1f} steps"
+            if np.isfinite(tau[best])
+            else "never decorrelate"
+        )
+        return [
+            f"{head}, and its anomalies {pace} against {span}: a persistent variability of its "
+            f"own, not the weather, may be what the clusters follow; {advice}"
+        ]
     return [
-        f"the clusters are organised mostly by {variables[best]} ({explained[best]:.0%} of its "
-        f"anomaly variance explained; the other variables {others.min():.0%}-{others.max():.0%}): "
-        f"check that {variables[best]} carries the weather regimes and not a persistent "
-        "variability of its own (a slow ocean anomaly, a drift); if it does not, compare a run "
-        f'without it (--variables) or with train.variable_weights {{"{variables[best]}": 0}}'
+        f"{head}; its anomalies decorrelate in {tau[best]:.1f} steps against {span} (less "
+        f"than {SLOW_RATIO:g}x slower: no slow variability of its own), so {name} is the "
+        "variable that carries the regimes here"
     ]
 
 

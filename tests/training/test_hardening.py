@@ -481,6 +481,34 @@ def test_decorrelation_steps_of_ar1_anomalies():
     np.testing.assert_allclose(tau, [-1 / np.log(p) for p in phis], rtol=0.15)
 
 
+def test_decorrelation_steps_of_in_memory_fields_matches_the_windows_and_skips_gaps():
+    """The in-memory variant over whole runs equals the windowed one when the windows tile the
+    record and step on each other's edges (stride = length - 1); a break in time removes
+    exactly the pair across it."""
+    from faconv.pipeline.training.weights import (
+        decorrelation_steps,
+        decorrelation_steps_of,
+        weather_decorrelation,
+    )
+
+    data = _ar1_data([0.3, 0.6, 0.95], steps=401)
+    y, _, m = data.sequence.read(0, 401)
+    w = data.domain.point_weights(dtype=torch.float64).numpy()
+    whole = decorrelation_steps_of(y.numpy(), m.numpy(), w)
+    np.testing.assert_allclose(whole, decorrelation_steps(data, list(range(0, 400, 8)), 9))
+    y, m = y.numpy()[:400], m.numpy()[:400]
+    breaks = np.zeros(399, dtype=bool)
+    breaks[199] = True  # step 200 does not follow step 199
+    cut = decorrelation_steps_of(y, m, w, breaks)
+    np.testing.assert_allclose(cut, decorrelation_steps(data, [0, 200], 200))
+    assert not np.allclose(cut, decorrelation_steps_of(y, m, w))
+    # over the record's own time: daily steps measured, seasonal ones not (None)
+    t = data.time[:400]
+    np.testing.assert_allclose(weather_decorrelation(y, m, w, t), decorrelation_steps_of(y, m, w))
+    seasonal = _ar1_data([0.3, 0.6, 0.95], steps=400, step="90D").time
+    assert weather_decorrelation(y, m, w, seasonal) is None
+
+
 def test_auto_variable_weights_leave_a_slow_variable_out_of_the_loss():
     """``auto``: a variable ~20x slower than the others gets weight 0 with a warning naming
     it; similar variables, one variable or seasonal steps keep equal weights (None)."""

@@ -12,7 +12,15 @@ import torch
 
 from faconv.errors import ConfigError
 
-__all__ = ["SLOW_RATIO", "decorrelation_steps", "resolve_variable_weights", "variable_weights"]
+__all__ = [
+    "SLOW_RATIO",
+    "decorrelation_steps",
+    "decorrelation_steps_of",
+    "resolve_variable_weights",
+    "slow_variables",
+    "variable_weights",
+    "weather_decorrelation",
+]
 
 #: Under ``auto`` a variable whose anomalies decorrelate this many times more slowly than the
 #: median of the other variables is an input only. Weather variables decorrelate in a few
@@ -43,11 +51,40 @@ def variable_weights(variables: list[str], weights: dict | None) -> torch.Tensor
     return w
 
 
+def _lag1_moments(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The sums over consecutive valid pairs of ``y`` (``(T, *P, C)``, mask ``m``) that a lag-1
+    correlation per point needs: ``(6, *P, C)``."""
+    a, b = y[:-1], y[1:]
+    pair = m[:-1] * m[1:]
+    terms = [pair, pair * a, pair * b, pair * a * a, pair * b * b, pair * a * b]
+    return np.stack([t.sum(0) for t in terms])
+
+
+def _steps_from_moments(sums: np.ndarray, point_weights: np.ndarray) -> np.ndarray:
+    """``-1 / ln r`` per channel from :func:`_lag1_moments` sums, ``r`` the ``point_weights``
+    mean of the points' lag-1 correlations."""
+    n, sa, sb, saa, sbb, sab = sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sab - sa * sb / n
+        var = (saa - sa**2 / n) * (sbb - sb**2 / n)
+        r = cov / np.sqrt(var)
+    ok = (n > 2) & np.isfinite(r) & (var > 0)
+    w = np.asarray(point_weights, np.float64)[..., None] * ok
+    c = r.shape[-1]
+    r_mean = (w * np.where(ok, r, 0.0)).reshape(-1, c).sum(0) / np.maximum(
+        w.reshape(-1, c).sum(0), 1e-300
+    )
+    out = np.empty_like(r_mean)
+    for i, v in enumerate(r_mean):
+        out[i] = math.inf if v >= 1.0 else 0.0 if v <= 0.0 else -1.0 / math.log(v)
+    return out
+
+
 def decorrelation_steps(data, starts: Sequence[int], length: int) -> np.ndarray:
     """How many steps each variable's anomalies take to decorrelate: ``-1 / ln r`` with ``r``
     the area-weighted mean over points of the lag-1 autocorrelation, from consecutive steps
     inside the windows starting at ``starts`` (so never across a gap in time), valid values
-    only. ``inf`` where ``r >= 1``, ``0`` where ``r <= 0``.
+    only. ``inf`` where ``r >= 1``, ``0`` where ``r <= 0``, NaN without windows.
 
     Shapes:
         - output: ``(C,)`` float64.
@@ -55,28 +92,66 @@ def decorrelation_steps(data, starts: Sequence[int], length: int) -> np.ndarray:
     sums = None
     for s in starts:
         _, y, m = data.sequence.read(s, s + length)
-        y, m = y.double().numpy(), m.double().numpy()
-        a, b = y[:-1], y[1:]
-        pair = m[:-1] * m[1:]
-        terms = [pair, pair * a, pair * b, pair * a * a, pair * b * b, pair * a * b]
-        part = np.stack([t.sum(0) for t in terms])  # (6, *P, C)
+        part = _lag1_moments(y.double().numpy(), m.double().numpy())
         sums = part if sums is None else sums + part
     if sums is None:
         return np.full(len(data.variables), np.nan)
-    n, sa, sb, saa, sbb, sab = sums
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sab - sa * sb / n
-        var = (saa - sa**2 / n) * (sbb - sb**2 / n)
-        r = cov / np.sqrt(var)
-    ok = (n > 2) & np.isfinite(r) & (var > 0)
-    w = data.domain.point_weights(dtype=torch.float64).numpy()[..., None] * ok
-    r_mean = (w * np.where(ok, r, 0.0)).reshape(-1, r.shape[-1]).sum(0) / np.maximum(
-        w.reshape(-1, r.shape[-1]).sum(0), 1e-300
-    )
-    out = np.empty_like(r_mean)
-    for i, v in enumerate(r_mean):
-        out[i] = math.inf if v >= 1.0 else 0.0 if v <= 0.0 else -1.0 / math.log(v)
-    return out
+    return _steps_from_moments(sums, data.domain.point_weights(dtype=torch.float64).numpy())
+
+
+def decorrelation_steps_of(
+    fields: np.ndarray,
+    mask: np.ndarray | None,
+    point_weights: np.ndarray,
+    breaks: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`decorrelation_steps` of in-memory fields over every run of consecutive steps
+    (``breaks`` as :func:`~faconv.data.time_breaks`).
+
+    Shapes:
+        - fields, mask: ``(T, *P, C)``; point_weights: ``P``; breaks: ``(T - 1,)``;
+          output: ``(C,)`` float64.
+    """
+    from faconv.data.windows import time_segments
+
+    y = np.asarray(fields, np.float64)
+    m = np.ones_like(y) if mask is None else np.asarray(mask, np.float64)
+    y = np.where(m > 0, y, 0.0)
+    sums = None
+    for lo, hi in time_segments(len(y), breaks):
+        if hi - lo > 1:
+            part = _lag1_moments(y[lo:hi], m[lo:hi])
+            sums = part if sums is None else sums + part
+    if sums is None:
+        return np.full(y.shape[-1], np.nan)
+    return _steps_from_moments(sums, point_weights)
+
+
+def weather_decorrelation(fields, mask, point_weights, time) -> np.ndarray | None:
+    """:func:`decorrelation_steps_of` over the record's runs of consecutive steps, ``None`` on
+    steps more than a month apart (seasonal means: no weather to tell from slow variability,
+    as under ``auto`` weights)."""
+    from faconv.data.windows import time_breaks
+    from faconv.pipeline.clustering import PERSISTENT_STEP_DAYS, step_days
+
+    step = step_days(time)
+    if step is not None and step > PERSISTENT_STEP_DAYS:
+        return None
+    return decorrelation_steps_of(fields, mask, point_weights, time_breaks(time))
+
+
+def slow_variables(tau: np.ndarray) -> list[tuple[int, float, float]]:
+    """``(index, steps, median of the others)`` for each variable whose decorrelation time
+    ``tau`` (:func:`decorrelation_steps`) is at least :data:`SLOW_RATIO` times the median of
+    the other variables'."""
+    slow = []
+    for i, t in enumerate(np.asarray(tau, np.float64)):
+        others = np.delete(tau, i)
+        finite = others[np.isfinite(others)]
+        ref = float(np.median(finite)) if finite.size else 0.0
+        if ref > 0 and t >= SLOW_RATIO * ref:
+            slow.append((i, float(t), ref))
+    return slow
 
 
 def resolve_variable_weights(
@@ -103,12 +178,7 @@ def resolve_variable_weights(
     if len(data.variables) < 2 or (step is not None and step > PERSISTENT_STEP_DAYS):
         return None  # seasonal or annual means: no weather to separate from slow variability
     tau = decorrelation_steps(data, starts, length)
-    slow = []
-    for i, v in enumerate(data.variables):
-        others = np.delete(tau, i)
-        ref = float(np.median(others[np.isfinite(others)])) if np.isfinite(others).any() else 0
-        if ref > 0 and tau[i] >= SLOW_RATIO * ref:
-            slow.append((v, tau[i], ref))
+    slow = [(data.variables[i], t, r) for i, t, r in slow_variables(tau)]
     if not slow or len(slow) == len(data.variables):
         return None
     names = [v for v, _, _ in slow]
