@@ -292,9 +292,14 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
                 "values are still packed integers or hold raw fill values; open it with "
                 "xarray's default decoding (mask_and_scale=True) or apply xr.decode_cf(ds)"
             )
-    bad = [f"{v} ({ds[v].dtype})" for v in keep if not np.issubdtype(ds[v].dtype, np.number)]
+    bad = [
+        f"{v} ({ds[v].dtype})"
+        for v in keep
+        if not np.issubdtype(ds[v].dtype, np.number)
+        or np.issubdtype(ds[v].dtype, np.complexfloating)
+    ]
     if bad:
-        raise DataError(f"{source}: variables must hold numbers; got {', '.join(bad)}")
+        raise DataError(f"{source}: variables must hold real numbers; got {', '.join(bad)}")
     if not keep:
         raise DataError(
             f"{source} has no variable on (time, latitude, longitude); it has {sorted(ds.data_vars)}"

@@ -175,6 +175,10 @@ def test_clear_errors(tmp_path):
         standardize(ds.assign_coords(latitude=np.r_[lat[:-1], lat[-2]]))
     with pytest.raises(DataError, match=r"latitudes outside \[-90, 90\]"):
         standardize(ds.assign_coords(latitude=lat + 100.0))
+    for kind, shown in [("complex", "complex"), ("bool", "bool"), ("str", "<U")]:
+        odd = ds.assign(t2m=ds["t2m"].astype(kind))  # named, not a bare TypeError from numpy
+        with pytest.raises(DataError, match=rf"must hold real numbers; got t2m \({shown}"):
+            standardize(odd)
     other = era5_like(days=6, height=9, width=10, regimes=3, seed=1, start="2021-01-07")
     other.drop_vars(["regime", "regime_pattern", "lsm"]).to_netcdf(tmp_path / "other.nc")
     with pytest.raises(DataError, match="latitude grids .* disagree"):
