@@ -12,6 +12,10 @@ __all__ = ["check_channels", "check_dtype", "check_finite", "check_floating", "c
 def check_floating(x: torch.Tensor, name: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor, got {type(x).__qualname__}")
+    if x.layout != torch.strided:
+        raise InputError(
+            f"{name} is a {x.layout} tensor; faconv layers take dense tensors (call .to_dense())"
+        )
     if not x.is_floating_point():
         raise InputError(
             f"{name} has dtype {x.dtype}; faconv layers take floating-point tensors "
@@ -20,11 +24,12 @@ def check_floating(x: torch.Tensor, name: str) -> None:
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:
-    """Raise InputError if ``x`` holds NaN or Inf (missing data must come as an explicit mask)."""
+    """Raise InputError if ``x`` holds NaN or Inf (missing data must come as an explicit mask).
+    Meta tensors (shape tracing, deferred initialisation) hold no values and pass."""
     # Fast path: NaN and Inf propagate through a sum, so a finite sum proves every value finite
     # (one cheap reduction). A non-finite sum (bad values, or an overflow) gets the full check.
     acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else None
-    if x.numel() == 0 or bool(torch.isfinite(x.sum(dtype=acc))):
+    if x.numel() == 0 or x.is_meta or bool(torch.isfinite(x.sum(dtype=acc))):
         return
     finite = torch.isfinite(x)
     if not bool(finite.all()):
@@ -50,7 +55,7 @@ def magnitude_limit(dtype: torch.dtype) -> float:
 def check_magnitude(x: torch.Tensor, name: str, owner: str = "this layer") -> None:
     """Raise InputError if finite values of ``x`` are so large that squaring them overflows
     (a silent NaN inside a layer norm, attention's or the SE's, instead of an error)."""
-    if x.numel() == 0:
+    if x.numel() == 0 or x.is_meta:  # meta tensors (shape tracing) hold no values
         return
     lo, hi = torch.aminmax(x.detach())  # one pass, no |x| temporary
     largest = max(-float(lo), float(hi))

@@ -72,9 +72,12 @@ _BWD_TILE = 0.5
 
 
 def autocast_active(device_type: str) -> bool:
-    """Whether autocast is on for ``device_type`` (torch < 2.4 has no device argument)."""
+    """Whether autocast is on for ``device_type`` (torch < 2.4 has no device argument); False
+    for a device type autocast does not know (``meta``)."""
     try:
         return torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # no autocast for this device type
+        return False
     except TypeError:  # pragma: no cover - torch 2.3
         if device_type == "cpu":
             return torch.is_autocast_cpu_enabled()

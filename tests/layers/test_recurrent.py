@@ -134,6 +134,18 @@ def test_layer_configs_roundtrip_with_identical_outputs():
         assert_config_roundtrip(layer, lambda m: m(xs))
 
 
+def test_layers_trace_shapes_on_the_meta_device():
+    """Meta tensors (shape inference, deferred initialisation) hold no values: the value
+    checks pass them and the layers give the output shape without computing."""
+    x = torch.randn(2, 3, 6, 7, 3, device="meta")
+    for layer in (
+        faconv.FAConvLSTM2D(3, 8, attn_every=2),
+        faconv.ConvLSTM2D(3, 8, 3, padding="same"),
+    ):
+        out = layer.to("meta")(x)
+        assert out.shape == (2, 6, 7, 8) and out.is_meta
+
+
 def test_bad_inputs_raise_clear_errors():
     layer = faconv.FAConvLSTM2D(3, 8)
     with pytest.raises(InputError, match=r"rank-5 input \(B, T, H, W, C\)"):
@@ -158,6 +170,8 @@ def test_bad_inputs_raise_clear_errors():
     layer.float()
     with pytest.raises(InputError, match="no time steps"):
         layer(torch.randn(1, 0, 6, 7, 3))
+    with pytest.raises(InputError, match=r"sparse_coo tensor; .*\.to_dense\(\)"):
+        layer(torch.randn(1, 2, 6, 7, 3).to_sparse())
     with pytest.raises(InputError, match="state.h has shape"):
         layer(
             torch.randn(1, 2, 6, 7, 3),
