@@ -36,3 +36,23 @@ def test_ablate_takes_its_config_like_the_other_commands():
     assert args.config == "run.yaml"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["ablate", "run.yaml"])
+
+
+def test_faconv_warnings_are_one_line_each_once_per_command(capsys):
+    """A compare trains several models: faconv's own warning shows once, as a line naming the
+    command; another package's warning is left to Python's own display."""
+    import warnings
+
+    import faconv.pipeline.cli as cli
+
+    with (
+        pytest.warns(UserWarning, match="from elsewhere") as elsewhere,
+        cli.warnings_as_lines("compare"),
+    ):
+        for _ in range(3):
+            warnings.warn_explicit("sst left out of the loss", UserWarning, cli.__file__, 1)
+        warnings.warn_explicit("from elsewhere", UserWarning, "/elsewhere/x.py", 7)
+    err = capsys.readouterr().err
+    assert err.count("faconv compare: warning: sst left out of the loss") == 1
+    assert err.count("sst left out") == 1 and "from elsewhere" not in err
+    assert [w.filename for w in elsewhere] == ["/elsewhere/x.py"]

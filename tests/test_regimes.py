@@ -186,6 +186,9 @@ def test_explained_variance_by_variable_and_the_note_on_a_dominant_variable():
     assert (
         "never decorrelate against a median of 2.5" in drift[0]
     )  # a pure drift never decorrelates
+    (kept_in,) = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, 27.0, 3.0]), ["sst"])
+    assert "out of the loss already" in kept_in and "(--variables)" in kept_in
+    assert "variable_weights {" not in kept_in  # already done: only the inputs are left
     unknown = variable_notes(["msl", "sst", "t2m"], share, np.array([np.nan, np.nan, np.nan]))
     assert unknown == variable_notes(["msl", "sst", "t2m"], share)  # asks the user to look
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
+from collections.abc import Iterator
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -383,6 +386,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def warnings_as_lines(command: str) -> Iterator[None]:
+    """faconv's own warnings as one ``faconv COMMAND: warning: ...`` line on stderr, each text
+    once per command (a compare trains several models and would repeat them, with a source
+    line the user did not write); other packages' warnings are shown as Python shows them."""
+    seen: set[str] = set()
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def _show(message, category, filename, lineno, file=None, line=None):
+            if not Path(filename).resolve().is_relative_to(_PACKAGE):
+                return show(message, category, filename, lineno, file, line)
+            text = str(message)
+            if text not in seen:
+                seen.add(text)
+                print(f"faconv {command}: warning: {text}", file=sys.stderr)
+            return None
+
+        warnings.showwarning = _show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     from faconv.errors import FAConvError
 
@@ -390,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     from faconv.pipeline.commands import command_output
 
     try:
-        with command_output(args.out):  # a failed command leaves no empty output directory
+        # a failed command leaves no empty output directory
+        with command_output(args.out), warnings_as_lines(args.command):
             return args.func(args)
     except FAConvError as exc:  # a user error: one clear line, no traceback
         print(f"faconv {args.command}: error: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ import json
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -411,7 +411,7 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     return runs
 
 
-def _verdict_notes(data, labels: np.ndarray) -> list[str]:
+def _verdict_notes(data, labels: np.ndarray, out_of_loss: Sequence[str] = ()) -> list[str]:
     """The regime notes for ``labels`` on ``data`` (for the verdict): clusters that recur on
     the same dates every year (:func:`~faconv.pipeline.regimes.calendar_notes`) and one
     variable with a persistent signal of its own organising them instead of the weather
@@ -429,7 +429,7 @@ def _verdict_notes(data, labels: np.ndarray) -> list[str]:
     share = explained_variance_by_variable(fields, labels, weights, mask)
     tau = weather_decorrelation(fields, mask, weights, data.time)
     recurrence = calendar_recurrence(labels, data.time)
-    notes = calendar_notes(recurrence) + variable_notes(data.variables, share, tau)
+    notes = calendar_notes(recurrence) + variable_notes(data.variables, share, tau, out_of_loss)
     lines = [f"Note: {n} (FAConvLSTM, first seed)." for n in notes]
     if recurrence is not None:  # two years or more: the check this project started from
         planted = None if data.labels is None else calendar_recurrence(data.labels, data.time)
@@ -443,26 +443,33 @@ def _verdict_notes(data, labels: np.ndarray) -> list[str]:
     return lines
 
 
-def _weights_lines(data, cfg: RunConfig) -> list[str]:
-    """A verdict line when ``train.variable_weights: auto`` left a variable out of the loss."""
-    import warnings
-
+def _loss_weights(data, cfg: RunConfig) -> tuple[dict[str, float] | None, list[int], int]:
+    """The loss weight of each variable as training resolves ``train.variable_weights``
+    (``None``: all equal), with the training windows' starts and length."""
     from faconv.data.windows import split_windows
-    from faconv.pipeline.training.weights import decorrelation_steps, resolve_variable_weights
+    from faconv.pipeline.training.weights import resolve_variable_weights
 
     t = cfg.train
-    if t.variable_weights != "auto":
-        return []
     starts, _ = split_windows(
         data.num_steps, t.window, t.stride, t.val_fraction, time_breaks(data.time)
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # training has said it already
         warnings.simplefilter("ignore")
-        w = resolve_variable_weights(data, "auto", starts, t.window)
-    if w is None:
+        w = resolve_variable_weights(data, t.variable_weights, starts, t.window)
+    named = None if w is None else dict(zip(data.variables, w.tolist()))
+    return named, starts, t.window
+
+
+def _weights_lines(
+    data, cfg: RunConfig, weights: dict[str, float] | None, starts, length
+) -> list[str]:
+    """A verdict line when ``train.variable_weights: auto`` left a variable out of the loss."""
+    from faconv.pipeline.training.weights import decorrelation_steps
+
+    if cfg.train.variable_weights != "auto" or weights is None:
         return []
-    tau = decorrelation_steps(data, starts, t.window)
-    out = [v for v, x in zip(data.variables, w.tolist()) if x == 0]
+    tau = decorrelation_steps(data, starts, length)
+    out = [v for v, x in weights.items() if x == 0]
     rest = [float(x) for v, x in zip(data.variables, tau) if v not in out]
     return [
         f"Loss weights (train.variable_weights 'auto'): {', '.join(out)} left out of the loss "
@@ -531,7 +538,10 @@ def run_compare(
     lines = verdict(
         summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding, requested=requested
     )
-    lines += _weights_lines(data, cfg) + _verdict_notes(data, runs["FAConvLSTM"][0].labels)
+    weights, starts, length = _loss_weights(data, cfg)
+    out_of_loss = [v for v, x in (weights or {}).items() if x == 0]
+    lines += _weights_lines(data, cfg, weights, starts, length)
+    lines += _verdict_notes(data, runs["FAConvLSTM"][0].labels, out_of_loss)
     result = {
         "seeds": seeds,
         "data": data.source,

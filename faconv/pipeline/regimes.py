@@ -3,6 +3,7 @@ persistence, transitions, written as CF-style NetCDF."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,10 @@ DOMINANT_RATIO = 3.0
 
 
 def variable_notes(
-    variables: list[str], explained: np.ndarray, decorrelation: np.ndarray | None = None
+    variables: list[str],
+    explained: np.ndarray,
+    decorrelation: np.ndarray | None = None,
+    out_of_loss: Sequence[str] = (),
 ) -> list[str]:
     """A note when the clusters are organised mostly by one variable (its explained share over
     :data:`DOMINANT_RATIO` times the median of the others'). That variable may carry the
@@ -92,7 +96,9 @@ def variable_notes(
     tells the two apart: a variable that decorrelates like the others is named as the one
     carrying the regimes, one at least :data:`~faconv.pipeline.training.weights.SLOW_RATIO`
     times slower gets the advice to leave it out. Without it (and on seasonal steps, where a
-    slow ocean anomaly can be the signal: pass ``None`` there) the user is asked to look."""
+    slow ocean anomaly can be the signal: pass ``None`` there) the user is asked to look. A
+    variable named in ``out_of_loss`` (weight 0 in ``train.variable_weights``) reaches the
+    embedding as an input only, so the advice is to leave it out of the inputs."""
     from faconv.pipeline.training.weights import SLOW_RATIO, slow_variables
 
     explained = np.asarray(explained, np.float64)
@@ -107,9 +113,15 @@ def variable_notes(
         f"the clusters are organised mostly by {name} ({explained[best]:.0%} of its "
         f"anomaly variance explained; the other variables {others.min():.0%}-{others.max():.0%})"
     )
-    advice = (
-        f'compare a run without it (--variables) or with train.variable_weights {{"{name}": 0}}'
-    )
+    if name in out_of_loss:
+        advice = (
+            "it is out of the loss already (train.variable_weights) but still an input that "
+            "reaches the embedding: compare a run without it (--variables)"
+        )
+    else:
+        advice = (
+            f'compare a run without it (--variables) or with train.variable_weights {{"{name}": 0}}'
+        )
     tau = None if decorrelation is None else np.asarray(decorrelation, np.float64)
     rest = None if tau is None else np.delete(tau, best)
     if rest is None or np.isnan(tau[best]) or not np.isfinite(rest).any():

@@ -544,15 +544,22 @@ def test_checkpoints_from_before_variable_weights_still_resume():
 
 
 def test_compare_verdict_names_a_variable_left_out_of_the_loss():
-    from faconv.pipeline.commands import _weights_lines
+    from faconv.pipeline.commands import _loss_weights, _weights_lines
     from faconv.pipeline.training import RunConfig
+
+    def lines(d, cfg):
+        return _weights_lines(d, cfg, *_loss_weights(d, cfg))
 
     data = _ar1_data([0.5, 0.6, 0.98])
     data.num_steps = 400
-    (line,) = _weights_lines(data, RunConfig())
+    assert _loss_weights(data, RunConfig())[0] == {"v0": 1.0, "v1": 1.0, "v2": 0.0}
+    (line,) = lines(data, RunConfig())
     assert line.startswith("Loss weights (train.variable_weights 'auto'): v2 left out of the loss")
     similar = _ar1_data([0.5, 0.6, 0.7])
     similar.num_steps = 400
-    assert _weights_lines(similar, RunConfig()) == []
+    assert _loss_weights(similar, RunConfig())[0] is None and lines(similar, RunConfig()) == []
     equal = RunConfig.from_dict({"train": {"variable_weights": None}})
-    assert _weights_lines(data, equal) == []
+    assert lines(data, equal) == []
+    explicit = RunConfig.from_dict({"train": {"variable_weights": {"v0": 0.0}}})
+    assert _loss_weights(data, explicit)[0] == {"v0": 0.0, "v1": 1.0, "v2": 1.0}
+    assert lines(data, explicit) == []  # the user's own choice: no line
