@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from faconv._io import atomic_write
-from faconv.data.calendar import elapsed_seconds, time_fields, year_days
+from faconv.data.calendar import decimal_year, elapsed_seconds, time_fields, year_days
 from faconv.errors import DataError
 
 __all__ = ["Climatology", "diurnal_harmonics", "harmonic_design"]
@@ -32,6 +32,11 @@ _RIDGE = 1e-6
 #: derivative of the annual cycle), so across a gap in the fitting period (a validation
 #: period at the end of a single year) the fit bridges smoothly instead of oscillating.
 _ROUGH = 1e-5
+#: ``trend="auto"`` fits a linear trend when the fitting period spans at least this many
+#: years (a WMO climate normal): over decades the trend is mostly the forced warming (and
+#: reanalysis drifts), not weather; over a few years a line would absorb slow natural
+#: variability (a multi-year NAO phase) that can be the signal.
+TREND_MIN_YEARS = 30.0
 
 
 def _block_product(design: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -40,16 +45,22 @@ def _block_product(design: np.ndarray, coef: np.ndarray) -> np.ndarray:
 
 
 def harmonic_design(
-    time, harmonics: int, period: float | None = None, diurnal: int = 0
+    time,
+    harmonics: int,
+    period: float | None = None,
+    diurnal: int = 0,
+    trend_origin: float | None = None,
 ) -> np.ndarray:
     """Columns ``[1, cos φ, sin φ, ..., cos nφ, sin nφ]`` with ``φ = 2π (doy - 1 + hour/24) / P``,
     the day of year in ``time``'s own calendar (numpy datetimes or cftime dates) and ``P`` its
     year (``period``; default: :func:`~faconv.data.calendar.year_days`, 365.25 in the standard
     calendar, 360 in a 360-day one, so a harmonic is the same fraction of the year in every
-    calendar); then ``diurnal`` harmonics of the day, ``cos kψ, sin kψ`` with ``ψ = 2π hour / 24``.
+    calendar); then ``diurnal`` harmonics of the day, ``cos kψ, sin kψ`` with ``ψ = 2π hour / 24``;
+    then, with a ``trend_origin`` (a decimal year), the linear trend ``(year - origin) / 10``
+    (per decade).
 
     Shapes:
-        - time: ``(T,)`` datetimes; output: ``(T, 2n + 2m + 1)`` float64 (``m = diurnal``).
+        - time: ``(T,)`` datetimes; output: ``(T, 2n + 2m + 1 [+ 1])`` float64 (``m = diurnal``).
     """
     fields = time_fields(time)
     day = (fields["day_of_year"] - 1).astype(np.float64) + fields["hour"] / 24.0
@@ -60,6 +71,8 @@ def harmonic_design(
         cols += [np.cos(k * phi), np.sin(k * phi)]
     for k in range(1, diurnal + 1):
         cols += [np.cos(k * psi), np.sin(k * psi)]
+    if trend_origin is not None:
+        cols.append((decimal_year(time) - trend_origin) / 10.0)
     return np.stack(cols, 1)
 
 
@@ -97,6 +110,12 @@ class Climatology:
             (:func:`diurnal_harmonics`: 2 for 6-hourly or hourly steps): without them the
             diurnal cycle of temperature stays in the anomalies and the clusters follow the
             time of day. Default: ``"auto"``.
+        trend (bool or "auto"): a linear trend per point and variable, fitted with the rest and
+            extrapolated beyond the fitting period (the validation period, new data).
+            ``"auto"`` fits it when the fitting period spans at least
+            :data:`TREND_MIN_YEARS` years (30: decades of reanalysis, where the warming trend
+            would otherwise be the largest slow signal in the anomalies); never on shorter
+            records. Default: ``"auto"``.
 
     Example:
         >>> import numpy as np, pandas as pd, xarray as xr
@@ -114,6 +133,7 @@ class Climatology:
         harmonics: int | str = "auto",
         period: float | None = None,
         diurnal: int | str = "auto",
+        trend: bool | str = "auto",
     ) -> None:
         for name, value, top in (("harmonics", harmonics, 12), ("diurnal", diurnal, 4)):
             ok = value == "auto" or (
@@ -123,7 +143,12 @@ class Climatology:
                 raise DataError(
                     f"Climatology: {name} must be 'auto' or an integer in [0, {top}], got {value!r}"
                 )
+        if not (trend == "auto" or isinstance(trend, bool)):
+            raise DataError(f"Climatology: trend must be 'auto', true or false, got {trend!r}")
         self.diurnal = diurnal
+        self.trend = trend
+        #: the decimal year the fitted trend is measured from (None: no trend term)
+        self.trend_origin: float | None = None
         if period is not None and (
             not isinstance(period, (int, float)) or isinstance(period, bool) or not period > 0
         ):
@@ -132,14 +157,26 @@ class Climatology:
         self.period = None if period is None else float(period)
         self.coef: xr.Dataset | None = None  # per variable: (term, *spatial dims)
 
+    def _restore_trend(self, origin) -> None:
+        """The trend setting of saved coefficients (``None``: written without a trend)."""
+        if origin is None:
+            self.trend, self.trend_origin = False, None
+            return
+        origin = float(origin)
+        if not math.isfinite(origin):
+            raise ValueError(f"trend_origin {origin}")
+        self.trend, self.trend_origin = True, origin
+
     @property
     def fitted(self) -> bool:
         return self.coef is not None
 
     @property
     def num_terms(self) -> int:
-        """Columns of the design: the mean, two per annual and two per diurnal harmonic."""
-        return 2 * int(self.harmonics) + 2 * int(self.diurnal) + 1
+        """Columns of the design: the mean, two per annual and two per diurnal harmonic, and
+        the trend."""
+        trend = self.trend_origin is not None
+        return 2 * int(self.harmonics) + 2 * int(self.diurnal) + 1 + int(trend)
 
     @property
     def variables(self) -> list[str]:
@@ -162,15 +199,30 @@ class Climatology:
             self.harmonics = int(min(3, max(1, np.floor(years + 1e-9))))
         if self.diurnal == "auto":
             self.diurnal = diurnal_harmonics(sub["time"].values)
+        years = decimal_year(sub["time"].values)
+        span = float(years[-1] - years[0]) if n else 0.0
+        if self.trend == "auto":
+            self.trend = span >= TREND_MIN_YEARS
+        if self.trend and span <= 0:
+            raise DataError("Climatology: a trend needs a fitting period longer than one step")
+        self.trend_origin = float(years.mean()) if self.trend else None
         design = xr.DataArray(
-            harmonic_design(sub["time"].values, self.harmonics, self.period, self.diurnal),
+            harmonic_design(
+                sub["time"].values, self.harmonics, self.period, self.diurnal, self.trend_origin
+            ),
             dims=("time", "term"),
         )
         k = design.sizes["term"]
         order = np.repeat(np.arange(1, self.harmonics + 1), 2).astype(np.float64)
-        # the diurnal terms take the ridge only (a sin 2ψ column is zero at 6-hourly steps)
+        # the diurnal terms take the ridge only (a sin 2ψ column is zero at 6-hourly steps);
+        # the trend none (it spans decades when fitted)
         ridge = np.diag(
-            np.r_[0.0, (_RIDGE + _ROUGH * order**4) * n, [_RIDGE * n] * 2 * self.diurnal]
+            np.r_[
+                0.0,
+                (_RIDGE + _ROUGH * order**4) * n,
+                [_RIDGE * n] * 2 * self.diurnal,
+                [0.0] * (self.trend_origin is not None),
+            ]
         )
         coefs = {}
         for v in variables:
@@ -224,7 +276,7 @@ class Climatology:
         if self.coef is None:
             raise DataError("Climatology is not fitted")
         design = xr.DataArray(
-            harmonic_design(time, self.harmonics, self.period, self.diurnal),
+            harmonic_design(time, self.harmonics, self.period, self.diurnal, self.trend_origin),
             dims=("time", "term"),
             coords={"time": np.asarray(time)},
         )
@@ -271,9 +323,11 @@ class Climatology:
             "harmonics": self.harmonics,
             **({} if self.period is None else {"period": self.period}),
             **({"diurnal": self.diurnal} if self.diurnal else {}),
+            **({} if self.trend_origin is None else {"trend_origin": self.trend_origin}),
             "title": "faconv harmonic daily climatology coefficients",
             "comment": "term 0 is the mean; terms 2k-1, 2k are cos, sin of annual harmonic k; "
-            "then cos, sin of each diurnal harmonic",
+            "then cos, sin of each diurnal harmonic; then, with trend_origin, the linear trend "
+            "per decade from that decimal year",
         }
         for v in out.data_vars:
             out[v].attrs = {"long_name": f"harmonic climatology coefficients of {v}"}
@@ -288,6 +342,7 @@ class Climatology:
                 None if period is None else float(period),
                 int(ds.attrs.get("diurnal", 0)),  # files written before diurnal terms: none
             )
+            clim._restore_trend(ds.attrs.get("trend_origin"))  # older files: no trend
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a faconv climatology (attributes {sorted(ds.attrs)})") from exc
         if ds.sizes.get("term") != clim.num_terms or not ds.data_vars:
@@ -304,6 +359,7 @@ class Climatology:
         meta = {
             "harmonics": self.harmonics,
             **({"diurnal": self.diurnal} if self.diurnal else {}),
+            **({} if self.trend_origin is None else {"trend_origin": self.trend_origin}),
             "period": self.period,
             "variables": self.variables,
             "dims": space,
@@ -321,6 +377,7 @@ class Climatology:
                 None if period is None else float(period),
                 int(meta.get("diurnal", 0)),
             )
+            clim._restore_trend(meta.get("trend_origin"))
             coef = np.asarray(coef, dtype=np.float64)
             dims = ["term", *meta["dims"]]
             if coef.shape[0] != len(meta["variables"]) or coef.ndim != len(dims) + 1:

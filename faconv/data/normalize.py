@@ -216,6 +216,8 @@ class Normalizer:
             settings = {"harmonics": clim.harmonics, "period": clim.period}
             if clim.diurnal:  # only when fitted: earlier statistics (and fingerprints) unchanged
                 settings["diurnal"] = clim.diurnal
+            if clim.trend_origin is not None:  # likewise
+                settings["trend_origin"] = clim.trend_origin
         return {
             "method": self.method,
             "variables": list(self.variables),

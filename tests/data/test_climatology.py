@@ -68,8 +68,14 @@ def test_one_sample_per_year_gives_the_mean():
     t = pd.to_datetime([f"{y}-01-15" for y in range(1950, 2015)])
     rng = np.random.default_rng(1)
     ds = xr.Dataset({"z": (("time", "x"), 5 + rng.normal(size=(65, 3)))}, coords={"time": t})
-    clim = Climatology(3).fit(ds)
+    clim = Climatology(3, trend=False).fit(ds)
     np.testing.assert_allclose(clim.predict(t)["z"].values[0], ds["z"].mean("time"), atol=1e-9)
+    # 65 years: "auto" adds the linear trend, the least-squares line through the samples
+    line = Climatology(3).fit(ds).predict(t)["z"].values
+    x = t.year.to_numpy(np.float64)
+    for p in range(3):
+        slope, icept = np.polyfit(x, ds["z"].values[:, p], 1)
+        np.testing.assert_allclose(line[:, p], icept + slope * x, atol=1e-4)
 
 
 def test_saved_with_the_normaliser_and_reapplied(tmp_path):
@@ -123,3 +129,48 @@ def test_sub_daily_data_lose_their_diurnal_cycle_too(tmp_path):
     assert "diurnal" not in old.attrs and Climatology.from_dataset(old).diurnal == 0
     with pytest.raises(DataError, match="diurnal must be 'auto' or an integer in"):
         Climatology(diurnal=9)
+
+
+def test_a_linear_trend_over_decades_is_removed_and_extrapolated(tmp_path):
+    """``trend="auto"``: 30 years or more of fitting period get a linear trend per point (a
+    warming seasonal cycle becomes ~0, also beyond the fitting period, where the line is
+    extrapolated); shorter records keep the design without it; saved and loaded with it."""
+    from faconv.data.climatology import TREND_MIN_YEARS
+
+    years = 36
+    ds = _seasonal(days=int(365.25 * years), points=3, start="1979-01-01")
+    t = ds["time"].values
+    elapsed = (t - t[0]) / np.timedelta64(1, "D") / 365.25
+    warming = np.array([0.02, 0.04, -0.01])  # K per year at each point
+    ds["t2m"] = ds["t2m"] + elapsed[:, None] * warming[None]
+    train = slice(None, "2010-12-31")  # 32 years: the rest is extrapolated
+    clim = Climatology(2).fit(ds, time=train)
+    assert clim.trend is True and clim.trend_origin is not None
+    assert clim.num_terms == 2 * 2 + 1 + 1
+    anomaly = clim.transform(ds)["t2m"]
+    assert float(abs(anomaly).max()) < 0.02  # of a 24 K cycle and up to 1.4 K of warming
+    without = Climatology(2, trend=False).fit(ds, time=train).transform(ds)["t2m"]
+    assert float(abs(without[-365:, 1]).mean()) > 0.5  # the untreated warming is left over
+    # under 30 years: no trend term (the design as before), unless asked for
+    short = ds.sel(time=slice("1990-01-01", "1999-12-31"))
+    assert Climatology(2).fit(short).trend_origin is None
+    assert TREND_MIN_YEARS == 30.0
+    forced = Climatology(2, trend=True).fit(short)
+    assert forced.trend_origin is not None
+    assert float(abs(forced.transform(short)["t2m"]).max()) < 0.02
+    # saved and loaded, NetCDF and checkpoint state, with the trend; older files without
+    clim.save(tmp_path / "c.nc")
+    back = Climatology.load(tmp_path / "c.nc")
+    assert back.trend_origin == clim.trend_origin
+    np.testing.assert_allclose(back.transform(ds)["t2m"], anomaly, atol=1e-9)
+    again = Climatology.from_state(*clim.to_state())
+    np.testing.assert_allclose(again.transform(ds)["t2m"], anomaly, atol=1e-9)
+    old = Climatology(2).fit(short).to_dataset()
+    assert "trend_origin" not in old.attrs and Climatology.from_dataset(old).trend_origin is None
+    with pytest.raises(DataError, match="trend must be 'auto', true or false"):
+        Climatology(trend="yes")
+    # the normaliser's statistics name it only when fitted (older fingerprints unchanged)
+    n = Normalizer("zscore", climatology=Climatology(2)).fit(ds, time=train)
+    assert n.to_dict()["climatology"]["trend_origin"] == n.climatology.trend_origin
+    n_short = Normalizer("zscore", climatology=Climatology(2)).fit(short)
+    assert "trend_origin" not in n_short.to_dict()["climatology"]

@@ -87,6 +87,12 @@ def _diurnal(value, name, owner):
     return check_int(value, name, owner, minimum=0, maximum=4)
 
 
+def _trend(value, name, owner):
+    if value == "auto":
+        return value
+    return check_bool(value, name, owner)
+
+
 def _generated(value, name, owner):
     if not isinstance(value, dict):
         raise ConfigError(f"{owner}: {name} must be a mapping of generator settings, got {value!r}")
@@ -162,7 +168,10 @@ class DataConfig(_Section):
     variable, fitted on the training period; ``"auto"``: one per year of training data, 1 to
     3) before normalising; ``None`` keeps the raw fields. ``climatology_diurnal`` adds that
     many harmonics of the day (the mean diurnal cycle; ``"auto"``: 2 for sub-daily steps kept
-    with ``daily: false``, none for daily data). ``mesh_level`` regrids onto an
+    with ``daily: false``, none for daily data). ``climatology_trend`` adds a linear trend per
+    point and variable (``"auto"``: when the training period spans 30 years or more, decades
+    of reanalysis whose warming would otherwise be the largest slow signal in the anomalies;
+    never on shorter records). ``mesh_level`` regrids onto an
     icosahedral multimesh of that level. ``allow_missing_chunks`` accepts Zarr stores whose
     missing chunks are meant as missing data (written with ``write_empty_chunks=False``).
     ``in_memory: false`` reads each window from the store when it is needed (data larger than
@@ -189,6 +198,7 @@ class DataConfig(_Section):
         default="auto", metadata={"check": _optional(_harmonics)}
     )
     climatology_diurnal: int | str = field(default="auto", metadata={"check": _diurnal})
+    climatology_trend: bool | str = field(default="auto", metadata={"check": _trend})
     mesh_level: int | None = field(
         default=None,
         metadata={"check": _optional(lambda v, n, o: check_int(v, n, o, minimum=0, maximum=8))},

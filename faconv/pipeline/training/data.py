@@ -247,7 +247,11 @@ def prepare_data(
             )
         clim = None
         if cfg.climatology_harmonics is not None:
-            clim = Climatology(cfg.climatology_harmonics, diurnal=cfg.climatology_diurnal)
+            clim = Climatology(
+                cfg.climatology_harmonics,
+                diurnal=cfg.climatology_diurnal,
+                trend=cfg.climatology_trend,
+            )
         h = cfg.climatology_harmonics
         terms = 0 if h is None else 3 if h == "auto" else 2 * h + 1
         if n_train < max(2, terms + 1):  # else every anomaly is ~0 and reads as a constant
