@@ -201,8 +201,9 @@ class Climatology:
             self.diurnal = diurnal_harmonics(sub["time"].values)
         years = decimal_year(sub["time"].values)
         span = float(years[-1] - years[0]) if n else 0.0
-        if self.trend == "auto":
-            self.trend = span >= TREND_MIN_YEARS
+        if self.trend == "auto":  # years covered: 30 winters or 1979-2008 daily count as 30
+            step = float(np.median(np.diff(years))) if n > 1 else 0.0
+            self.trend = span + step >= TREND_MIN_YEARS - 2 / 365.25  # leap days aside
         if self.trend and span <= 0:
             raise DataError("Climatology: a trend needs a fitting period longer than one step")
         self.trend_origin = float(years.mean()) if self.trend else None
@@ -214,14 +215,13 @@ class Climatology:
         )
         k = design.sizes["term"]
         order = np.repeat(np.arange(1, self.harmonics + 1), 2).astype(np.float64)
-        # the diurnal terms take the ridge only (a sin 2ψ column is zero at 6-hourly steps);
-        # the trend none (it spans decades when fitted)
+        # the diurnal terms and the trend take the ridge only (a sin 2ψ column is zero at
+        # 6-hourly steps; a point observed once has no trend)
         ridge = np.diag(
             np.r_[
                 0.0,
                 (_RIDGE + _ROUGH * order**4) * n,
-                [_RIDGE * n] * 2 * self.diurnal,
-                [0.0] * (self.trend_origin is not None),
+                [_RIDGE * n] * (2 * self.diurnal + (self.trend_origin is not None)),
             ]
         )
         coefs = {}

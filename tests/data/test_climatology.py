@@ -155,6 +155,16 @@ def test_a_linear_trend_over_decades_is_removed_and_extrapolated(tmp_path):
     short = ds.sel(time=slice("1990-01-01", "1999-12-31"))
     assert Climatology(2).fit(short).trend_origin is None
     assert TREND_MIN_YEARS == 30.0
+    normal = ds.sel(time=slice("1979-01-01", "2008-12-31"))  # 30 years, daily
+    assert Climatology(2).fit(normal).trend_origin is not None
+    assert Climatology(2).fit(normal.isel(time=slice(31, None))).trend_origin is None
+    winters = ds.sel(time=ds["time.dayofyear"] == 15)  # one step a year: 30 of them count
+    assert Climatology(2).fit(winters.isel(time=slice(0, 30))).trend_origin is not None
+    assert Climatology(2).fit(winters.isel(time=slice(0, 29))).trend_origin is None
+    once = ds.copy(deep=True)
+    once["t2m"][1:, 2] = np.nan  # a point observed once: no trend there, no singular fit
+    seen_once = Climatology(2).fit(once).transform(once)["t2m"]
+    assert np.isfinite(float(seen_once[0, 2])) and abs(float(seen_once[0, 2])) < 1e-3
     forced = Climatology(2, trend=True).fit(short)
     assert forced.trend_origin is not None
     assert float(abs(forced.transform(short)["t2m"]).max()) < 0.02
