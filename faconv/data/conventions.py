@@ -189,7 +189,8 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     """Return ``ds`` in faconv's convention (lazy: no data is loaded).
 
     Raises:
-        DataError: no time dimension, missing latitude/longitude, an ensemble dimension with
+        DataError: no time dimension, missing latitude/longitude (or 2-D ones: a curvilinear
+            grid), an ensemble dimension with
             several members, non-monotonic or duplicated times, duplicated
             latitudes or longitudes (modulo 360), latitudes outside [-90, 90], unevenly spaced
             latitudes or longitudes (a step more than 1.25 × the smallest), variables that
@@ -203,6 +204,13 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
             "2024+ CDS 'valid_time'"
         )
     for dim in ("latitude", "longitude"):
+        if dim not in ds.dims and dim in ds.coords and ds[dim].ndim > 1:
+            raise DataError(
+                f"{source} has {dim} as a {ds[dim].ndim}-D coordinate over {ds[dim].dims}: a "
+                "rotated-pole or curvilinear grid, whose columns are not along meridians; "
+                "interpolate it to a regular latitude-longitude grid first (a regridder such "
+                "as xESMF, or ds.interp on a rectilinear block)"
+            )
         if dim not in ds.dims:
             raise DataError(f"{source} has no {dim} dimension (dims: {dict(ds.sizes)})")
     for dim in _GRID_DIMS:

@@ -170,6 +170,12 @@ def test_clear_errors(tmp_path):
     cyclic = cyclic.assign_coords(longitude=np.r_[lon, lon[0] + 360.0])  # a cyclic column
     with pytest.raises(DataError, match=r"duplicated longitudes modulo 360.*isel\(longitude"):
         standardize(cyclic)
+    la2, lo2 = np.meshgrid(ds.latitude.values, ds.longitude.values, indexing="ij")
+    curvi = ds.rename(latitude="rlat", longitude="rlon").assign_coords(
+        lat=(("rlat", "rlon"), la2), lon=(("rlat", "rlon"), lo2)
+    )  # a rotated-pole / curvilinear grid: 2-D latitudes and longitudes
+    with pytest.raises(DataError, match=r"latitude as a 2-D coordinate over \('rlat', 'rlon'\)"):
+        standardize(curvi)
     lat = ds.latitude.values
     with pytest.raises(DataError, match="duplicated latitudes"):
         standardize(ds.assign_coords(latitude=np.r_[lat[:-1], lat[-2]]))
