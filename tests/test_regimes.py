@@ -181,7 +181,13 @@ def test_explained_variance_by_variable_and_the_note_on_a_dominant_variable():
     assert 'train.variable_weights {"sst": 0}' in slow[0]
     fast = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, 2.5, 3.0]))
     assert len(fast) == 1 and "less than 5x slower" in fast[0]
-    assert "variable_weights" not in fast[0] and "carries the regimes here" in fast[0]
+    assert "carries the regimes here" in fast[0]
+    assert 'alone in the loss (train.variable_weights {"msl": 0, "t2m": 0}' in fast[0]
+    assert "(--variables sst)" in fast[0]
+    (fast_out,) = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, 2.5, 3.0]), ["t2m"])
+    assert 'variable_weights {"msl": 0}:' in fast_out  # t2m is out of the loss already
+    (alone,) = variable_notes(["msl", "sst"], np.array([0.1, 0.55]), np.array([2.0, 2.5]), ["msl"])
+    assert alone.endswith("carries the regimes here")  # nothing else left in the loss
     drift = variable_notes(["msl", "sst", "t2m"], share, np.array([2.0, np.inf, 3.0]))
     assert (
         "never decorrelate against a median of 2.5" in drift[0]
@@ -324,11 +330,13 @@ def test_compare_verdict_notes_a_variable_that_organises_the_clusters(tmp_path):
     assert "persistent variability of its own" in note  # measured slow: the advice to leave it out
     assert 'train.variable_weights {"sst": 0}' in note
     assert _verdict_notes(data, rng.integers(0, 2, 120)) == []
-    # white-noise msl organising the clusters is named as the weather variable, no advice
+    # white-noise msl organising the clusters is named as the weather variable, with the
+    # advice to compare a run trained on it alone
     by_msl = (data.target.numpy()[..., 0].mean((1, 2)) > 0).astype(int)
     (note,) = _verdict_notes(data, by_msl)
     assert "organised mostly by msl" in note and "so msl is the variable that carries" in note
-    assert "variable_weights" not in note
+    assert 'msl alone in the loss (train.variable_weights {"sst": 0}: all stay inputs)' in note
+    assert note.endswith("(--variables msl) (FAConvLSTM, first seed).")
 
 
 def test_calendar_recurrence_tells_regimes_from_clusters_that_follow_the_calendar():
