@@ -112,7 +112,7 @@ def main() -> None:
         "--save-gates",
         action="store_true",
         help="add FAConvLSTM2D with save_gates False and True (the default 'auto' keeps the "
-        "gates when the sequence's fit in 1-3 GiB)",
+        "gates when the sequence's fit in 1 GiB)",
     )
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--device", default="cpu")

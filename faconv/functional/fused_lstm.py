@@ -23,53 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import os
 from collections.abc import Iterator
 
 import torch
 
-__all__ = [
-    "SAVE_GATES_BUDGET_BYTES",
-    "autocast_active",
-    "fused_gate_lstm",
-    "save_gates_budget",
-    "steps_alive",
-]
+__all__ = ["SAVE_GATES_BUDGET_BYTES", "autocast_active", "fused_gate_lstm", "steps_alive"]
 
 #: ``save_gates="auto"`` keeps the gates when those of every step of the sequence (see
-#: :func:`steps_alive`) fit in this many bytes, or in an eighth of the device's memory where
-#: that is less (:func:`save_gates_budget`): a 64×128 grid, batch 4, 64 filters and 8 steps
-#: (335 MB) does, and so does 181×360 (2.5 GiB: training 1.09× faster than recomputing on
-#: the benchmark's CPU); a 365-step year at 48×48 (4.0 GiB) does not, and recomputes, so the
-#: memory of a year's training is unchanged.
-SAVE_GATES_BUDGET_BYTES = 3 << 30
-# below this much device memory in all, the budget is this floor, as before the eighth rule
-_MIN_BUDGET_BYTES = 1 << 30
-
-
-@functools.cache
-def _device_memory(device: torch.device) -> int | None:
-    """Total memory of ``device`` in bytes (physical RAM for the CPU), ``None`` if unknown."""
-    try:
-        if device.type == "cuda":
-            return int(torch.cuda.get_device_properties(device).total_memory)
-        if device.type == "cpu":
-            return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError, RuntimeError):  # no sysconf (Windows), ...
-        return None
-    return None
-
-
-def save_gates_budget(device: torch.device) -> int:
-    """Bytes of kept gates ``save_gates="auto"`` allows on ``device``: an eighth of its memory,
-    at most :data:`SAVE_GATES_BUDGET_BYTES` and at least 1 GiB (1 GiB where the memory is
-    unknown): about 3 GiB on a 24 GiB machine or an 80 GB GPU, 1 GiB on an 8 GB one."""
-    total = _device_memory(torch.device(device))
-    if total is None:
-        return min(SAVE_GATES_BUDGET_BYTES, _MIN_BUDGET_BYTES)
-    return min(SAVE_GATES_BUDGET_BYTES, max(_MIN_BUDGET_BYTES, total // 8))
-
+#: :func:`steps_alive`) fit in this many bytes: a 64×128 grid, batch 4, 64 filters and 8 steps
+#: (335 MB) does; a 365-step year at 48×48 (4.3 GB) does not, and recomputes.
+SAVE_GATES_BUDGET_BYTES = 1 << 30
 
 _STEPS_ALIVE: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "faconv_steps_alive", default=None
@@ -91,14 +54,14 @@ def steps_alive(steps: int | None) -> Iterator[None]:
 
 def _resolve_save(save_gates: bool | str, points: int, hidden: int, x: torch.Tensor) -> bool:
     """``save_gates`` as a bool: ``"auto"`` keeps the gates (``5·hidden`` values per point)
-    when the declared steps' worth fits in :func:`save_gates_budget`; outside a declared
-    sequence (a lone cell step) it recomputes."""
+    when the declared steps' worth fits in :data:`SAVE_GATES_BUDGET_BYTES`; outside a
+    declared sequence (a lone cell step) it recomputes."""
     if save_gates != "auto":
         return bool(save_gates)
     steps = _STEPS_ALIVE.get()
     if steps is None:
         return False
-    return steps * points * 5 * hidden * x.element_size() <= save_gates_budget(x.device)
+    return steps * points * 5 * hidden * x.element_size() <= SAVE_GATES_BUDGET_BYTES
 
 
 # Bytes of gate pre-activations per tile on CPU: fits in cache, few enough Python calls.
@@ -302,7 +265,7 @@ def fused_gate_lstm(
         save_gates: keep the activated gates for the backward instead of recomputing them
             (``5·C_hid`` more values per point; only when a gradient will be taken), or
             ``"auto"``: when the steps declared by :func:`steps_alive` fit in
-            :func:`save_gates_budget`. Bit for bit the same results either way.
+            :data:`SAVE_GATES_BUDGET_BYTES`. Bit for bit the same results either way.
 
     Shapes:
         - output: ``(h, c)``, each ``(..., C_hid)``.

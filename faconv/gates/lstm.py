@@ -58,8 +58,8 @@ class LSTMGate(Gate):
             backward about 1.2× at 64×128 on CPU) for ``5·C_hid`` more saved values per point
             and step (1.25 KiB at ``C_hid`` 64). ``"auto"`` (default) keeps them when a whole
             sequence's (or checkpointed chunk's) worth fits in
-            :func:`~faconv.functional.fused_lstm.save_gates_budget` (an eighth of the
-            device's memory, 1-3 GiB): short training windows yes, a 365-step year no. Bit for bit the same results either way.
+            :data:`~faconv.functional.fused_lstm.SAVE_GATES_BUDGET_BYTES` (1 GiB): short
+            training windows yes, a 365-step year no. Bit for bit the same results either way.
 
     Shapes:
         - s: ``(B, *P, C_b)``; c_prev: ``(B, *P, C_hid)``.

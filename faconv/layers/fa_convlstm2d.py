@@ -39,7 +39,7 @@ class FAConvLSTM2D(KerasGridRecurrent):
             steps when training (less memory, about one extra forward). Default: ``None``.
         save_gates (bool or str): keep the activated gates for the backward instead of
             recomputing them: faster training for ``5·filters`` more saved values per point
-            and step; ``"auto"`` when the sequence's worth fits in 1-3 GiB (see
+            and step; ``"auto"`` when the sequence's worth fits in 1 GiB (see
             :class:`~faconv.gates.LSTMGate`). Default: ``"auto"``.
 
     Shapes:
