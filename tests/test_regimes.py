@@ -122,6 +122,22 @@ def test_results_table_and_verdict():
     below = summarize({**easy, "FAConvLSTM": [run("FAConvLSTM", 0.96, 0)]})
     assert verdict(below)[0].startswith("DOES NOT BEAT")
 
+    # without planted regimes: explained variance, which KMeans maximises, gives no verdict
+    # when lower, and says so when at or above
+    def unlabelled(ev_learned, ev_eof):
+        return summarize(
+            {
+                "FAConvLSTM": [RunResult("FAConvLSTM", 0, np.zeros(3), {EXPLAINED_VARIANCE: ev_learned})],
+                "EOF (10) + KMeans": [RunResult("EOF", 0, np.zeros(3), {EXPLAINED_VARIANCE: ev_eof})],
+            }
+        )  # fmt: skip
+
+    (low,) = verdict(unlabelled(0.13, 0.30))
+    assert low.startswith("No planted regimes to score against, so no verdict")
+    assert "0.130 vs EOF (10) + KMeans 0.300 (-0.170)" in low and "BEAT" not in low
+    (high,) = verdict(unlabelled(0.31, 0.30))
+    assert "at or above the classical method on its own objective" in high
+
 
 def test_regimes_netcdf_has_coordinates_and_cf_attributes(planted, tmp_path):
     from faconv.pipeline.regimes import regime_dataset, write_netcdf
