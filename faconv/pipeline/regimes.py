@@ -95,8 +95,9 @@ def variable_notes(
     time in steps, :func:`~faconv.pipeline.training.weights.decorrelation_steps_of`) the note
     tells the two apart: a variable that decorrelates like the others is named as the one
     carrying the regimes (with the advice to compare a run trained on it alone: on the
-    independent generator F that lifted the ARI from 0.48 to 0.66), one at least :data:`~faconv.pipeline.training.weights.SLOW_RATIO`
-    times slower gets the advice to leave it out. Without it (and on seasonal steps, where a
+    independent generator F that lifted the ARI from 0.48 to 0.66), one at least
+    :data:`~faconv.pipeline.training.weights.SLOW_RATIO` times slower gets the advice to leave
+    it out. Without it (and on seasonal steps, where a
     slow ocean anomaly can be the signal: pass ``None`` there) the user is asked to look. A
     variable named in ``out_of_loss`` (weight 0 in ``train.variable_weights``) reaches the
     embedding as an input only, so the advice is to leave it out of the inputs."""

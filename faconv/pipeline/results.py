@@ -169,7 +169,7 @@ def verdict(
     elif eof is not None and ours is not None:
         base = _mean(summary, eof, key)
         gap = ours - base
-        need = margin if key == ARI else 0.0
+        need = margin
         target = f" (target: +{need:.2f})" if need else ""
         if gap >= need:
             word = "BEATS"
