@@ -42,7 +42,8 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[-_\s]", "", name).lower()
 
 
-def _close(word: str, choices: list[str]) -> str:
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """``" Did you mean 'a', 'b'?"`` for the choices close to ``word`` (typos), else ``""``."""
     near = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
     return f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
 
@@ -130,7 +131,7 @@ class Registry:
         if key not in self._lookup:
             names = self.names()
             raise ConfigError(
-                f"unknown {self.kind} {name!r}.{_close(name, names)} "
+                f"unknown {self.kind} {name!r}.{did_you_mean(name, names)} "
                 f"Valid {self.kind} types: {', '.join(names) or '(none registered)'}"
             )
         return self._classes[self._lookup[key]]
@@ -220,7 +221,7 @@ def _instantiate(
         for key in kwargs:
             if key not in params or key == "self":
                 raise ConfigError(
-                    f"unknown key {key!r} for {label}.{_close(key, valid)} "
+                    f"unknown key {key!r} for {label}.{did_you_mean(key, valid)} "
                     f"Valid keys: {', '.join(valid)}"
                 )
     missing = [
@@ -294,7 +295,7 @@ def build(spec: Any, kind: str | None = None, **context: Any) -> nn.Module:
     if not kinds:
         every = sorted(n for reg in _REGISTRIES.values() for n in reg.names())
         raise ConfigError(
-            f"unknown component type {name!r}.{_close(name, every)} Registered: "
+            f"unknown component type {name!r}.{did_you_mean(name, every)} Registered: "
             + "; ".join(f"{k}: {', '.join(r.names())}" for k, r in _REGISTRIES.items())
         )
     if len(kinds) > 1:

@@ -239,12 +239,15 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
             f"position {int(np.argmax(bad))}; a damaged or incomplete time axis"
         )
     if times.size > 1:
-        diffs = np.diff(elapsed_seconds(times))
-        if (diffs == 0).any():
-            dup = times[1:][diffs == 0][0]
-            raise DataError(f"{source} has duplicated times (first: {dup})")
-        if (diffs < 0).any():
-            raise DataError(f"{source} has times that are not increasing; sort them first")
+        seconds = elapsed_seconds(times)
+        ordered = np.argsort(seconds, kind="stable")  # duplicates anywhere, not only adjacent
+        same = np.diff(seconds[ordered]) == 0
+        if same.any():
+            raise DataError(f"{source} has duplicated times (first: {times[ordered][1:][same][0]})")
+        if (np.diff(seconds) < 0).any():
+            raise DataError(
+                f"{source} has times that are not increasing; sort them first (ds.sortby('time'))"
+            )
 
     lon = ds["longitude"].values
     if np.isnan(lon).any() or np.isnan(ds["latitude"].values).any():

@@ -30,6 +30,10 @@ EXTREME = 1e15
 #: other units by tens to thousands (K and °C: ~50-90, Pa and hPa: ~100-200, geopotential and its
 #: height: ~50). A min-max range spans some 6-10 standard deviations of daily anomalies.
 OFFSET_LIMITS = {"zscore": (0.0, 10.0), "minmax": (0.5, 2.0)}
+#: A spread of anomalies below this fraction of the raw field's magnitude is round-off of the
+#: climatology fit (float64 leaves ~1e-13), not weather: normalising it would blow rounding
+#: noise up to unit variance. float32 data resolve ~1e-7 of their magnitude.
+FLAT = 1e-6
 
 
 def check_values(ds: xr.Dataset) -> None:
@@ -107,7 +111,8 @@ class Normalizer:
 
         Raises:
             DataError: a variable holds infinite or extreme values (an undeclared fill value),
-                is all-NaN over the period, or is constant (zero spread).
+                is all-NaN over the period, or is constant (zero spread), or, with a
+                climatology, varies only with it (its anomalies are round-off).
         """
         variables = list(variables or ds.data_vars)
         if len(set(variables)) != len(variables):
@@ -116,7 +121,10 @@ class Normalizer:
         if "time" in period.dims and period.sizes["time"] == 0:
             raise DataError(f"the fitting period {time!r} selects no time step")
         check_values(period)
+        raw = None
         if self.climatology is not None:
+            # the raw magnitude, to tell weather from the round-off the climatology leaves
+            raw = (abs(period).max(skipna=True)).compute()
             self.climatology.fit(ds, variables, time)
             ds = self.climatology.transform(ds)
         sub = ds[variables] if time is None else ds[variables].sel(time=time)
@@ -137,6 +145,13 @@ class Normalizer:
                 raise DataError(
                     f"variable {v!r} is constant over the fitting period (value {cv:.6g}): it "
                     "carries no information; drop it from the variables"
+                )
+            if raw is not None and sv <= FLAT * float(raw[v]):
+                raise DataError(
+                    f"variable {v!r} varies only with its climatology over the fitting period "
+                    f"(anomaly spread {sv:.3g} against values up to {float(raw[v]):.6g}): a "
+                    "constant, a pure seasonal cycle or a static field such as orography or a "
+                    "land-sea mask carries no anomaly; drop it from the variables"
                 )
             center.append(cv)
             scale.append(sv)

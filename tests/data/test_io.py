@@ -165,6 +165,11 @@ def test_clear_errors(tmp_path):
     ds.isel(time=[0, 1, 1, 2]).to_netcdf(tmp_path / "dup.nc")
     with pytest.raises(DataError, match="duplicated times"):
         open_era5(tmp_path / "dup.nc")
+    ds.isel(time=[0, 1, 2, 0]).to_netcdf(tmp_path / "dup_apart.nc")  # a file appended twice
+    with pytest.raises(
+        DataError, match=r"duplicated times \(first: " + str(ds.time.values[0])[:10]
+    ):
+        open_era5(tmp_path / "dup_apart.nc")
     lon = ds.longitude.values
     cyclic = ds.isel(longitude=np.r_[np.arange(lon.size), 0])
     cyclic = cyclic.assign_coords(longitude=np.r_[lon, lon[0] + 360.0])  # a cyclic column

@@ -62,6 +62,29 @@ def test_normalizer_errors(ds):
         Normalizer("robust")
     with pytest.raises(DataError, match="not fitted"):
         Normalizer().transform(ds)
+    flat = ds.copy()
+    flat["t2m"] = flat["t2m"] * 0 + 280.0
+    with pytest.raises(DataError, match="'t2m' is constant"):
+        Normalizer().fit(flat, ["t2m"])
+
+
+@pytest.mark.parametrize("field", ["constant", "seasonal", "static"])
+def test_a_field_without_anomalies_is_refused_not_blown_up(field):
+    # the climatology leaves float round-off (~1e-13) that a z-score would turn into unit noise
+    ds = era5_like(days=730, height=4, width=5, regimes=3, seed=1)
+    doy = ds["time"].dt.dayofyear.values[:, None, None]
+    static = np.linspace(0.0, 3000.0, ds.sizes["latitude"])[None, :, None]
+    value = {
+        "constant": 280.0 + 0 * doy,
+        "seasonal": 280.0 + 10.0 * np.cos(2 * np.pi * doy / 365.25),
+        "static": static + 0 * doy,
+    }[field]
+    bad = ds.copy()
+    bad["z"] = ds["t2m"] * 0 + value
+    clim = faconv.data.Climatology(2)
+    with pytest.raises(DataError, match="'z' varies only with its climatology"):
+        Normalizer(climatology=clim).fit(bad, ["t2m", "z"])
+    Normalizer(climatology=faconv.data.Climatology(2)).fit(ds, ["t2m", "msl"])  # weather passes
 
 
 @given(n=st.integers(1, 200), length=st.integers(1, 20), stride=st.integers(1, 20))

@@ -131,10 +131,13 @@ def test_cluster_scores_are_labelled_and_lab_variant_is_supported():
 def test_run_config_errors(tmp_path):
     p = tmp_path / "c.json"
     p.write_text(json.dumps({"train": {"epocs": 3}}))
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['epocs'\] in the 'train' section"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key\(s\) \['epocs'\] in the 'train' section. Did you mean 'epochs'",
+    ):
         load_run_config(p)
     p.write_text(json.dumps({"trian": {}}))
-    with pytest.raises(ConfigError, match="unknown section"):
+    with pytest.raises(ConfigError, match="unknown section.*Did you mean 'train'"):
         load_run_config(p)
     y = tmp_path / "c.yaml"
     y.write_text("train: {epochs: [unclosed")

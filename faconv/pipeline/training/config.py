@@ -21,6 +21,7 @@ from faconv.checks import (
     check_str_list,
 )
 from faconv.errors import ConfigError
+from faconv.registry import did_you_mean
 
 __all__ = ["ClusterConfig", "DataConfig", "RunConfig", "TrainConfig", "load_run_config"]
 
@@ -31,10 +32,12 @@ def _from_dict(cls, d: Any, section: str):
     if not isinstance(d, dict):
         raise ConfigError(f"the '{section}' section must be a mapping, got {d!r}")
     names = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - names)
+    unknown = sorted(set(d) - names, key=str)
     if unknown:
+        hints = "".join(did_you_mean(str(k), sorted(names)) for k in unknown)
         raise ConfigError(
-            f"unknown key(s) {unknown} in the '{section}' section; valid keys: {sorted(names)}"
+            f"unknown key(s) {unknown} in the '{section}' section.{hints} "
+            f"Valid keys: {sorted(names)}"
         )
     return cls(**d)
 
@@ -323,9 +326,13 @@ class RunConfig:
             raise ConfigError(
                 "a run config must be a mapping with data/model/train/cluster sections"
             )
-        unknown = sorted(set(d) - {"data", "model", "train", "cluster"})
+        sections = ["data", "model", "train", "cluster"]
+        unknown = sorted(set(d) - set(sections), key=str)
         if unknown:
-            raise ConfigError(f"unknown section(s) {unknown}; valid: data, model, train, cluster")
+            hints = "".join(did_you_mean(str(k), sections) for k in unknown)
+            raise ConfigError(
+                f"unknown section(s) {unknown}.{hints} Valid: data, model, train, cluster"
+            )
         model = d.get("model", _default_model())
         if model is None:
             model = _default_model()
