@@ -138,6 +138,18 @@ def test_results_table_and_verdict():
     (high,) = verdict(unlabelled(0.31, 0.30))
     assert "at or above the classical method on its own objective" in high
 
+    # a clusterer that sees each day alone on daily data: the verdict says what that costs
+    def cost_line(method, persistent):
+        return [
+            ln
+            for ln in verdict(summary, method=method, persistent=persistent)
+            if "sees each step alone" in ln
+        ]
+
+    assert cost_line("kmeans", True) and "'auto' or 'arhmm'" in cost_line("kmeans", True)[0]
+    assert not cost_line("kmeans", False)  # seasonal means: KMeans is the right choice
+    assert not cost_line("arhmm", True)
+
 
 def test_regimes_netcdf_has_coordinates_and_cf_attributes(planted, tmp_path):
     from faconv.pipeline.regimes import regime_dataset, write_netcdf

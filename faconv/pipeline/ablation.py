@@ -19,6 +19,7 @@ from faconv._io import atomic_write
 from faconv.cells import CELLS
 from faconv.checks import check_int
 from faconv.errors import ConfigError
+from faconv.pipeline.clustering import persistent_steps
 from faconv.pipeline.commands import (
     check_clusters,
     classical_runs,
@@ -148,6 +149,7 @@ def run_ablation(
         method=cfg.cluster.method,
         embedding=cfg.cluster.embedding,
         requested=requested,
+        persistent=persistent_steps(data.time),
     )
     result = {
         "seeds": seeds,

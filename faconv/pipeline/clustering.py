@@ -27,6 +27,7 @@ __all__ = [
     "TiedGaussianClusterer",
     "embedding_output",
     "persistence_warning",
+    "persistent_steps",
     "resolve_method",
     "step_days",
 ]
@@ -613,6 +614,12 @@ def resolve_method(method: str, time=None) -> str:
     if step is not None and step > PERSISTENT_STEP_DAYS:
         return AUTO_METHODS["independent"]
     return AUTO_METHODS["persistent"]
+
+
+def persistent_steps(time) -> bool:
+    """Whether ``time``'s steps are close enough for regimes to persist from one to the next
+    (where ``"auto"`` picks a persistence model, :func:`resolve_method`)."""
+    return CLUSTERERS[resolve_method("auto", time)].sequential
 
 
 def persistence_warning(method: str, time) -> str | None:

@@ -27,6 +27,7 @@ from faconv.pipeline.clustering import (
     METHODS,
     embedding_output,
     persistence_warning,
+    persistent_steps,
     resolve_method,
 )
 from faconv.pipeline.evaluation import (
@@ -536,7 +537,11 @@ def run_compare(
     runs.update(classical_runs(data, cfg, seed_list))
     summary = summarize(runs)
     lines = verdict(
-        summary, method=cfg.cluster.method, embedding=cfg.cluster.embedding, requested=requested
+        summary,
+        method=cfg.cluster.method,
+        embedding=cfg.cluster.embedding,
+        requested=requested,
+        persistent=persistent_steps(data.time),
     )
     weights, starts, length = _loss_weights(data, cfg)
     out_of_loss = [v for v, x in (weights or {}).items() if x == 0]
