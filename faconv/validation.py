@@ -70,9 +70,17 @@ def check_magnitude(x: torch.Tensor, name: str, owner: str = "this layer") -> No
 
 def check_channels(x: torch.Tensor, expected: int, name: str) -> None:
     if x.shape[-1] != expected:
+        dims = [i for i in range(1, x.dim() - 1) if x.shape[i] == expected]
+        hint = (
+            f"; dim {dims[0]} has {expected}: channels-first data? faconv takes channels last "
+            f"(x.movedim({dims[0]}, -1)), and the Keras-style 2-D layers accept "
+            "data_format='channels_first'"
+            if dims
+            else ""
+        )
         raise InputError(
             f"{name} has {x.shape[-1]} channels in its last dim (shape {tuple(x.shape)}) but "
-            f"the layer was built for {expected}"
+            f"the layer was built for {expected}{hint}"
         )
 
 

@@ -150,8 +150,10 @@ def test_bad_inputs_raise_clear_errors():
     layer = faconv.FAConvLSTM2D(3, 8)
     with pytest.raises(InputError, match=r"rank-5 input \(B, T, H, W, C\)"):
         layer(torch.randn(2, 6, 7, 3))
-    with pytest.raises(InputError, match="has 4 channels .* built for 3"):
+    with pytest.raises(InputError, match=r"has 4 channels .* built for 3$"):
         layer(torch.randn(1, 2, 6, 7, 4))
+    with pytest.raises(InputError, match=r"dim 2 has 3: channels-first data\? .*movedim\(2, -1\)"):
+        layer(torch.randn(1, 2, 3, 6, 7))  # (B, T, C, H, W) given to a channels-last layer
     x = torch.randn(1, 2, 6, 7, 3)
     x[0, 1, 2, 3, 0] = float("nan")
     with pytest.raises(InputError, match="1 NaN and 0 Inf"):
