@@ -8,7 +8,7 @@ import torch
 
 from faconv.component import Component
 from faconv.domains.base import Domain, check_domain_kind
-from faconv.errors import DomainError, InputError
+from faconv.errors import ConfigError, DomainError, InputError
 from faconv.registry import Registry
 from faconv.typing import State
 from faconv.validation import check_channels, check_dtype, check_finite, check_floating
@@ -38,6 +38,22 @@ class Cell(Component):
             if hasattr(child, "domains"):
                 kinds = child.domains if kinds is None else kinds & child.domains
         return frozenset({"grid", "graph"}) if kinds is None else kinds
+
+    def check_geometry(self) -> None:
+        """Raise ConfigError when the spatial children share no domain kind (a graph mixer
+        with grid attention): the cell could run on nothing, which should be said when it is
+        built, not when it first meets data."""
+        spatial = {n: c.domains for n, c in self.named_children() if hasattr(c, "domains")}
+        if spatial and not self.supported_domains():
+            parts = ", ".join(
+                f"{n} {type(c).__name__} works on {sorted(spatial[n])}"
+                for n, c in self.named_children()
+                if n in spatial
+            )
+            raise ConfigError(
+                f"{type(self).__name__}: its parts share no geometry ({parts}); pick parts "
+                "of one geometry (grid: dilated_dw + axial; graph: graph_dw + graph_sparse)"
+            )
 
     def output_domain(self, domain: Domain) -> Domain:
         """The domain of the state and output (the input's, unless the cell strides)."""

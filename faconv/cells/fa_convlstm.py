@@ -124,6 +124,7 @@ class FAConvLSTMCell(Cell):
             width = cb if attn_on == "bottleneck" else hidden_channels
             self.attention = ATTENTION.build(attention, channels=width)
             self.attn_scale = nn.Parameter(torch.full((width,), self.layer_scale_init))
+        self.check_geometry()
 
     def check_input(self, x: torch.Tensor, domain: Domain, leading: int, name: str) -> None:
         super().check_input(x, domain, leading, name)

@@ -143,3 +143,11 @@ def test_invalid_cell_configs():
         faconv.FAConvLSTMCell(3, 8, attention="axail")
     with pytest.raises(ConfigError, match="layer_scale_init"):
         faconv.FAConvLSTMCell(3, 8, layer_scale_init="big")
+    # parts of two geometries: said when the cell is built, naming both parts
+    with pytest.raises(
+        ConfigError,
+        match=r"share no geometry \(mixer GraphDWMixer works on \['graph'\], attention AxialAttention works on \['grid'\]\)",
+    ):
+        faconv.FAConvLSTMCell(3, 8, mixer="graph_dw")
+    faconv.FAConvLSTMCell(3, 8, mixer="graph_dw", attention="graph_sparse")  # one geometry
+    faconv.FAConvLSTMCell(3, 8, mixer="graph_dw", attention=None)
