@@ -424,3 +424,20 @@ def test_regime_calendar_figure(tmp_path):
     cftime = pytest.importorskip("cftime")
     days = np.array([cftime.Datetime360Day(2001, 1, 1) + pd.Timedelta(days=i) for i in range(720)])
     assert plot_regime_calendar(days, labels[:720], tmp_path / "360.png").exists()
+
+
+def test_cluster_notes_know_what_training_left_out_of_the_loss(planted):
+    import json
+
+    import xarray as xr
+
+    from faconv.pipeline.commands import _out_of_loss
+
+    variables = list(planted.variables)
+    trained = RunConfig(train=TrainConfig(variable_weights={variables[0]: 0.0}))
+    given = RunConfig()  # the config handed to `cluster --maps`: equal weights
+    ds = xr.Dataset(attrs={"faconv_config": json.dumps(trained.to_dict())})
+    assert _out_of_loss(ds, planted, given) == [variables[0]]  # the embeddings' own config
+    assert _out_of_loss(xr.Dataset(), planted, trained) == [variables[0]]  # else the given one
+    garbled = xr.Dataset(attrs={"faconv_config": "{not json"})
+    assert _out_of_loss(garbled, planted, given) == []

@@ -233,7 +233,7 @@ def run_cluster(
         tau = weather_decorrelation(
             data.target.numpy(), data.mask.numpy(), weights, ds["time"].values
         )
-        notes += variable_notes(data.variables, share, tau)
+        notes += variable_notes(data.variables, share, tau, _out_of_loss(ds, data, maps_from))
     from faconv.provenance import provenance
 
     attrs = {
@@ -442,6 +442,20 @@ def _verdict_notes(data, labels: np.ndarray, out_of_loss: Sequence[str] = ()) ->
             "0; clusters that follow the seasonal cycle about 1).",
         )
     return lines
+
+
+def _out_of_loss(ds: xr.Dataset, data, cfg: RunConfig) -> list[str]:
+    """The variables that training left out of the loss (weight 0), by the run config the
+    embeddings record (``faconv_config``; else ``cfg``), so that the notes do not advise
+    leaving out a variable that already was."""
+    # an older or hand-made file has none: the config given to `cluster` then
+    with contextlib.suppress(KeyError, TypeError, ValueError, ConfigError):
+        cfg = RunConfig.from_dict(json.loads(ds.attrs["faconv_config"]))
+    try:
+        weights, _, _ = _loss_weights(data, cfg)
+    except (ConfigError, DataError):
+        return []  # a config that does not fit these data: no claim about the loss
+    return [v for v, x in (weights or {}).items() if x == 0]
 
 
 def _loss_weights(data, cfg: RunConfig) -> tuple[dict[str, float] | None, list[int], int]:
