@@ -21,8 +21,10 @@ from faconv.pipeline.clustering import (
     _forward_backward_pairs,
     embedding_output,
     persistence_warning,
+    persistent_steps,
     resolve_method,
     step_days,
+    steps_alone_note,
 )
 from faconv.pipeline.training.checkpoint import CheckpointError
 
@@ -369,6 +371,12 @@ def test_persistence_models_warn_on_steps_months_apart():
     assert "365 days apart" in persistence_warning("arhmm", np.array(noleap))
     assert persistence_warning("arhmm", days[:1]) is None
     assert persistence_warning("auto", winters) is None  # auto picks KMeans there
+    # the other way round: a clusterer that sees each day alone, on daily data
+    assert persistent_steps(days) and not persistent_steps(winters)
+    assert "KMeans sees each step alone" in steps_alone_note("kmeans", persistent_steps(days))
+    assert steps_alone_note("gmm", True) is not None
+    assert steps_alone_note("kmeans", persistent_steps(winters)) is None
+    assert steps_alone_note("arhmm", True) is None
 
 
 def test_auto_picks_the_clusterer_from_the_time_step():

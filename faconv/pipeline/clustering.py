@@ -30,6 +30,7 @@ __all__ = [
     "persistent_steps",
     "resolve_method",
     "step_days",
+    "steps_alone_note",
 ]
 
 
@@ -620,6 +621,19 @@ def persistent_steps(time) -> bool:
     """Whether ``time``'s steps are close enough for regimes to persist from one to the next
     (where ``"auto"`` picks a persistence model, :func:`resolve_method`)."""
     return CLUSTERERS[resolve_method("auto", time)].sequential
+
+
+def steps_alone_note(method: str, persistent: bool) -> str | None:
+    """What a clusterer that sees each step alone (KMeans, the mixture) costs on ``persistent``
+    data (steps at most a month apart, :func:`persistent_steps`), else ``None``."""
+    if not persistent or CLUSTERERS[method].sequential:
+        return None
+    return (
+        f"{CLUSTERERS[method].label} sees each step alone, but regimes persist from one step "
+        "to the next on data this frequent: measured on generated regimes, learned embeddings "
+        "clustered this way at best match EOF + KMeans, and the gain comes with a persistence "
+        "model (cluster.method 'auto' or 'arhmm'; README, 'Regimes: evidence')."
+    )
 
 
 def persistence_warning(method: str, time) -> str | None:

@@ -29,6 +29,7 @@ from faconv.pipeline.clustering import (
     persistence_warning,
     persistent_steps,
     resolve_method,
+    steps_alone_note,
 )
 from faconv.pipeline.evaluation import (
     baselines,
@@ -222,6 +223,8 @@ def run_cluster(
     if recurrence is not None:
         scores["calendar_recurrence"] = recurrence
     notes = calendar_notes(recurrence)
+    alone = steps_alone_note(method, persistent_steps(ds["time"].values))
+    notes += [] if alone is None else [alone]
     if data is not None:  # which variables the regimes organise
         from faconv.pipeline.regimes import explained_variance_by_variable, variable_notes
         from faconv.pipeline.training.weights import weather_decorrelation

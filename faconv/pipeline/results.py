@@ -212,7 +212,7 @@ def verdict(
             f"{learned} {'>=' if ours >= conv else '<'} ConvLSTM: {what} {ours:.3f} vs {conv:.3f}."
         )
     if method is not None:
-        from faconv.pipeline.clustering import CLUSTERERS, embedding_output
+        from faconv.pipeline.clustering import CLUSTERERS, embedding_output, steps_alone_note
 
         which = {"head": "the head's, per step", "refined": "refined by the temporal attention"}
         chosen = ", chosen by 'auto' from the time step" if requested == "auto" else ""
@@ -221,12 +221,7 @@ def verdict(
             f"with {CLUSTERERS[method].label} (cluster.method {method!r}{chosen}, "
             f"cluster.embedding {embedding!r}); the classical rows name their clusterer."
         )
-        if persistent and not CLUSTERERS[method].sequential:
-            lines.append(
-                f"{CLUSTERERS[method].label} sees each step alone, but regimes persist from one "
-                "step to the next on data this frequent: measured on generated regimes, learned "
-                "embeddings clustered this way at best match EOF + KMeans, and the gain comes "
-                "with a persistence model (cluster.method 'auto' or 'arhmm'; README, 'Regimes: "
-                "evidence')."
-            )
+        note = steps_alone_note(method, persistent)
+        if note is not None:
+            lines.append(note)
     return lines
