@@ -36,9 +36,10 @@ OFFSET_LIMITS = {"zscore": (0.0, 10.0), "minmax": (0.5, 2.0)}
 FLAT = 1e-6
 
 
-def check_values(ds: xr.Dataset) -> None:
+def check_values(ds: xr.Dataset) -> dict[str, float]:
     """Refuse infinite values and extreme magnitudes before they reach statistics or a layer
-    (NaN is fine: it is missing data and becomes the mask).
+    (NaN is fine: it is missing data and becomes the mask); return each variable's largest
+    magnitude (0 when it has no value).
 
     Raises:
         DataError: naming the variable, how many values are bad and the largest magnitude.
@@ -50,6 +51,7 @@ def check_values(ds: xr.Dataset) -> None:
         a = ds[v]
         lazy[v] = (np.isinf(a).sum(), abs(a.where(np.isfinite(a))).max())
     done = dask.compute(lazy)[0]
+    largest = {}
     for v, (n_inf, biggest) in done.items():
         if int(n_inf):
             raise DataError(
@@ -63,6 +65,8 @@ def check_values(ds: xr.Dataset) -> None:
                 "undeclared fill value (_FillValue / missing_value not applied); mask them first, "
                 f"e.g. ds.where(abs(ds) < {EXTREME:g})"
             )
+        largest[v] = big
+    return largest
 
 
 @dataclass
@@ -120,11 +124,8 @@ class Normalizer:
         period = ds[variables] if time is None else ds[variables].sel(time=time)
         if "time" in period.dims and period.sizes["time"] == 0:
             raise DataError(f"the fitting period {time!r} selects no time step")
-        check_values(period)
-        raw = None
+        raw = check_values(period)  # magnitudes: weather or the climatology's round-off?
         if self.climatology is not None:
-            # the raw magnitude, to tell weather from the round-off the climatology leaves
-            raw = (abs(period).max(skipna=True)).compute()
             self.climatology.fit(ds, variables, time)
             ds = self.climatology.transform(ds)
         sub = ds[variables] if time is None else ds[variables].sel(time=time)
@@ -146,10 +147,10 @@ class Normalizer:
                     f"variable {v!r} is constant over the fitting period (value {cv:.6g}): it "
                     "carries no information; drop it from the variables"
                 )
-            if raw is not None and sv <= FLAT * float(raw[v]):
+            if self.climatology is not None and sv <= FLAT * raw[v]:
                 raise DataError(
                     f"variable {v!r} varies only with its climatology over the fitting period "
-                    f"(anomaly spread {sv:.3g} against values up to {float(raw[v]):.6g}): a "
+                    f"(anomaly spread {sv:.3g} against values up to {raw[v]:.6g}): a "
                     "constant, a pure seasonal cycle or a static field such as orography or a "
                     "land-sea mask carries no anomaly; drop it from the variables"
                 )
