@@ -247,7 +247,7 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
     mean with one shared covariance. Fitted by Baum-Welch EM (scaled forward-backward) from
     the consensus mixture of :class:`TiedGaussianClusterer` and the transitions of its
     labels; with ``starts > 1`` also from the likeliest mixtures of its ensemble, keeping the
-    model of highest likelihood (measured on the README's planted settings: better on some,
+    model of highest likelihood (measured on the planted settings of docs/regimes.md: better on some,
     worse on others, so one start by default). Assigned by Viterbi decoding: the single
     likeliest regime sequence. The rows given to :meth:`fit` and :meth:`predict` are one time
     series in order; with ``breaks`` (gaps in time), each run of consecutive rows starts
@@ -360,7 +360,7 @@ class AutoregressiveHMMClusterer(HiddenMarkovClusterer):
     is the HMM. EM starts from the HMMs fitted from the consensus mixture and the ``starts - 1``
     likeliest mixtures of the ensemble, and the likeliest model is kept (``starts=6`` by
     default: unlike the HMM's, the AR model's likelihood ranked the planted regimes' solutions
-    first often enough to help; measured in the README). Assigned by Viterbi decoding over the
+    first often enough to help; measured in docs/regimes.md). Assigned by Viterbi decoding over the
     same pair likelihoods.
     """
 
@@ -562,7 +562,7 @@ def embedding_output(method: str, choice: str = "auto", time=None) -> str:
     attention mixes the days of a window, across regime transitions; a clusterer with its
     own time model would count that context twice and read the smeared transitions as
     noise, while KMeans and the mixture, which see each day alone, gain from it. Measured on
-    the README's planted settings (FA + AR-HMM 0.86 → 0.90 on the built-in data, 0.60 → 0.70
+    the planted settings of the README (FA + AR-HMM 0.86 → 0.90 on the built-in data, 0.60 → 0.70
     at noise 1.2; KMeans 0.78 → 0.71 on the head's embedding).
     """
     if choice == "auto":

@@ -71,8 +71,8 @@ def embed_outputs(
     averages them, so a day's embedding no longer depends on where a window boundary fell
     (the recurrent state starts from zero at each window's first step), at ``window /
     stride`` times the cost. ``stride=1`` was measured against the default on the stored
-    checkpoints of the README's regime runs: within the seed-to-seed spread (README,
-    "Measured, not adopted"), hence not the default.
+    checkpoints of the README's regime runs: within the seed-to-seed spread (docs/regimes.md),
+    hence not the default.
 
     Shapes:
         - output: ``{name: (T, D)}`` float64.

@@ -168,7 +168,7 @@ def resolve_variable_weights(
     Weather regimes persist for days to weeks. A variable with a slow anomaly of its own (sea
     surface temperature, soil moisture, a drift) is the largest persistent signal in the
     inputs, and an embedding trained to reproduce it organises its clusters by it instead of
-    the weather (see the independent generator F in the README).
+    the weather (see the independent generator F in the README and docs/regimes.md).
     """
     if setting != "auto":
         return variable_weights(list(data.variables), setting)
