@@ -27,6 +27,8 @@ as a per-time coordinate (new CDS), which is dropped.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -185,6 +187,48 @@ def contiguous_longitudes(lon) -> tuple[np.ndarray, np.ndarray]:
     return order, values + 360.0 * np.cumsum(np.r_[0, np.diff(values) < 0])
 
 
+#: ``units`` of a latitude / longitude coordinate in radians (converted) and in lengths (the
+#: x / y of a map projection: refused); anything else (CF's ``degrees_north``, ``degrees_E``,
+#: ``°``, no attribute) is taken as degrees.
+_RADIANS = {"rad", "radian", "radians"}
+_LENGTHS = {
+    "m",
+    "km",
+    "meter",
+    "meters",
+    "metre",
+    "metres",
+    "kilometer",
+    "kilometers",
+    "kilometre",
+    "kilometres",
+}
+
+
+def _to_degrees(ds: xr.Dataset, source: str) -> xr.Dataset:
+    """Latitude / longitude in degrees: coordinates in radians (``units: radian(s)``, as some
+    model output writes them) are converted, with a warning; one in a length unit (``m``,
+    ``km``: projected x / y) is refused. Without a ``units`` attribute: degrees."""
+    for dim in ("latitude", "longitude"):
+        units = str(ds[dim].attrs.get("units", "")).strip()
+        key = units.lower()
+        if key in _RADIANS:
+            warnings.warn(
+                f"{source}: {dim} is in radians (units {units!r}); converted to degrees",
+                stacklevel=3,
+            )
+            unit = "degrees_north" if dim == "latitude" else "degrees_east"
+            attrs = {**ds[dim].attrs, "units": unit}
+            ds = ds.assign_coords({dim: (dim, np.rad2deg(ds[dim].values), attrs)})
+        elif key in _LENGTHS:
+            raise DataError(
+                f"{source}: {dim} has units {units!r}, not degrees: the x / y of a map "
+                "projection are not latitudes and longitudes; interpolate to a regular "
+                "latitude-longitude grid first"
+            )
+    return ds
+
+
 def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
     """Return ``ds`` in faconv's convention (lazy: no data is loaded).
 
@@ -192,7 +236,8 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
         DataError: no time dimension, missing latitude/longitude (or 2-D ones: a curvilinear
             grid), an ensemble dimension with
             several members, non-monotonic or duplicated times, duplicated
-            latitudes or longitudes (modulo 360), latitudes outside [-90, 90], unevenly spaced
+            latitudes or longitudes (modulo 360), latitudes outside [-90, 90], latitude or
+            longitude in a unit other than degrees or radians (radians are converted), unevenly spaced
             latitudes or longitudes (a step more than 1.25 × the smallest), variables that
             were not CF-decoded (packing or fill attributes left on them).
     """
@@ -249,6 +294,7 @@ def standardize(ds: xr.Dataset, source: str = "dataset") -> xr.Dataset:
                 f"{source} has times that are not increasing; sort them first (ds.sortby('time'))"
             )
 
+    ds = _to_degrees(ds, source)
     lon = ds["longitude"].values
     if np.isnan(lon).any() or np.isnan(ds["latitude"].values).any():
         raise DataError(f"{source} has NaN latitude or longitude coordinates")

@@ -136,6 +136,33 @@ def test_unevenly_spaced_grids_are_refused():
     )
 
 
+def test_coordinates_in_radians_are_converted_and_projected_ones_refused(tmp_path, reference):
+    """Radians would pass as a tiny box of degrees near (0, 0): wrong area weights, crops and
+    meshes with no error. With ``units: radians`` they are converted (through a file too)."""
+    expected = standardize(reference)
+    rad = reference.assign_coords(
+        latitude=("latitude", np.deg2rad(reference.latitude.values), {"units": "radians"}),
+        longitude=("longitude", np.deg2rad(reference.longitude.values), {"units": "rad"}),
+    )
+    rad.to_netcdf(tmp_path / "rad.nc")
+    with pytest.warns(UserWarning, match="latitude is in radians.*converted to degrees"):
+        opened = [standardize(rad), open_era5(tmp_path / "rad.nc")]
+    for got in opened:
+        np.testing.assert_allclose(got.latitude.values, expected.latitude.values)
+        np.testing.assert_allclose(got.longitude.values, expected.longitude.values)
+        np.testing.assert_array_equal(got["t2m"].values, expected["t2m"].values)
+        assert got.latitude.attrs["units"] == "degrees_north"
+    metres = reference.assign_coords(
+        latitude=("latitude", reference.latitude.values * 1e3, {"units": "m"})
+    )
+    with pytest.raises(DataError, match=r"latitude has units 'm', not degrees.*map projection"):
+        standardize(metres)
+    north = reference.assign_coords(
+        latitude=("latitude", reference.latitude.values, {"units": "degrees_north"})
+    )
+    assert standardize(north).latitude.values.tolist() == expected.latitude.values.tolist()
+
+
 def test_coarsen_and_variable_selection(tmp_path):
     path = write_era5_like(tmp_path / "x.nc", "cds_old", **KW)
     ds = open_era5(path, variables=["t2m"], coarsen=2)
