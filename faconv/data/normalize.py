@@ -14,7 +14,7 @@ import xarray as xr
 
 from faconv._io import atomic_write
 from faconv.checks import check_choice
-from faconv.data.climatology import Climatology
+from faconv.data.climatology import Climatology, dask_compute
 from faconv.data.units import same_units
 from faconv.errors import DataError
 
@@ -34,6 +34,16 @@ OFFSET_LIMITS = {"zscore": (0.0, 10.0), "minmax": (0.5, 2.0)}
 #: climatology fit (float64 leaves ~1e-13), not weather: normalising it would blow rounding
 #: noise up to unit variance. float32 data resolve ~1e-7 of their magnitude.
 FLAT = 1e-6
+
+#: Steps sampled (evenly over the fitting period) for the robust spread of each variable.
+SAMPLE_STEPS = 32
+#: A scale (standard deviation, or range for ``minmax``) this many times the robust
+#: (interquartile) spread of the same anomalies is made by a few extreme values, not by
+#: weather: heavy-tailed variables stay far below (Student-t fluxes ~1.5x, precipitation with
+#: 3-40 % wet days 11-20x); a lone 1e10 spike in a year of t2m gives ~1e6x.
+DOMINATED = 1000.0
+#: A value repeated exactly, this many robust spreads from the median: a fill value.
+FILL_SPREADS = 50.0
 
 
 def check_values(ds: xr.Dataset) -> dict[str, float]:
@@ -67,6 +77,62 @@ def check_values(ds: xr.Dataset) -> dict[str, float]:
             )
         largest[v] = big
     return largest
+
+
+def _robust_spread(values: np.ndarray) -> tuple[float, float]:
+    """Median and interquartile spread (as a normal sigma) of the finite ``values``."""
+    v = values[np.isfinite(values)]
+    if v.size < 8:
+        return float("nan"), 0.0
+    q25, q50, q75 = np.percentile(v, [25, 50, 75])
+    return float(q50), float(q75 - q25) / 1.349
+
+
+def check_spread(
+    raw: xr.Dataset,
+    anomalies: xr.Dataset,
+    scale: dict[str, float],
+    method: str = "zscore",
+    largest: dict[str, float] | None = None,
+) -> None:
+    """Refuse a variable whose statistics a few extreme values would make (a silent failure:
+    its weather squashed to ~0 after normalising), judged on :data:`SAMPLE_STEPS` steps spread
+    over the period: an exactly repeated value far outside the rest (an undeclared fill value,
+    e.g. -32767 or 9999 where sea ice or land is), or a ``scale`` (over all the data) above
+    :data:`DOMINATED` times the robust spread of the sampled ``anomalies`` (``zscore``: the
+    standard deviation; ``minmax``: the range).
+
+    Raises:
+        DataError: naming the variable, the value and what to do.
+    """
+    n = raw.sizes.get("time", 1)
+    idx = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_STEPS)).round().astype(int))
+    pick = (lambda d: d.isel(time=idx)) if "time" in raw.dims else (lambda d: d)
+    raw_s, anom_s = dask_compute(pick(raw), pick(anomalies))
+    for v in raw.data_vars:
+        x = np.asarray(raw_s[v].values, dtype=np.float64).ravel()
+        med, sigma = _robust_spread(x)
+        if sigma > 0:
+            for end in (np.nanmin(x), np.nanmax(x)):
+                hits = int((x == end).sum())
+                if hits >= 2 and abs(end - med) > FILL_SPREADS * sigma:
+                    raise DataError(
+                        f"variable {v!r} holds the value {end:.6g} {hits} times in {idx.size} "
+                        f"sampled steps, {abs(end - med) / sigma:.0f} times its typical spread "
+                        f"from its median {med:.6g}: an undeclared fill value (_FillValue / "
+                        f"missing_value not applied)? Mask it first, e.g. "
+                        f"ds[{v!r}] = ds[{v!r}].where(ds[{v!r}] != {end:.6g})"
+                    )
+        _, spread = _robust_spread(np.asarray(anom_s[v].values, dtype=np.float64).ravel())
+        if spread > 0 and scale[v] > DOMINATED * spread:
+            big = largest[v] if largest and v in largest else float(abs(raw[v]).max())
+            raise DataError(
+                f"variable {v!r} has a {'range' if method == 'minmax' else 'spread'} of "
+                f"{scale[v]:.4g} over the fitting period but a "
+                f"typical (interquartile) spread of {spread:.4g}: a few extreme values (|x| up "
+                f"to {big:.6g}) make its statistics, and normalising would squash its weather "
+                "to ~0. Spikes or an undeclared fill value? Mask them first (ds.where(...))"
+            )
 
 
 @dataclass
@@ -115,6 +181,8 @@ class Normalizer:
 
         Raises:
             DataError: a variable holds infinite or extreme values (an undeclared fill value),
+                a repeated value far outside the rest (a fill value) or a spread that a few
+                extreme values make (``zscore``: :func:`check_spread`),
                 is all-NaN over the period, or is constant (zero spread), or, with a
                 climatology, varies only with it (its anomalies are round-off).
         """
@@ -156,6 +224,7 @@ class Normalizer:
                 )
             center.append(cv)
             scale.append(sv)
+        check_spread(period, sub, dict(zip(variables, scale)), self.method, raw)
         self.variables, self.center, self.scale = variables, center, scale
         self.units = [_units_of(ds[v]) for v in variables]
         return self

@@ -68,6 +68,43 @@ def test_normalizer_errors(ds):
         Normalizer().fit(flat, ["t2m"])
 
 
+@pytest.mark.parametrize("method", ["zscore", "minmax"])
+def test_fill_values_and_spikes_that_would_make_the_statistics_are_refused(ds, method):
+    """An undeclared fill value where sea ice comes and goes, or one spike, would set the
+    variable's scale and squash its weather to ~0 after normalising, with no error."""
+    iced = ds.copy()
+    sst = iced["sst"].values.copy()
+    sst[::3, :2] = -32767.0  # every third day, the two northern rows: a fill value not decoded
+    iced["sst"] = (iced["sst"].dims, sst)
+    with pytest.raises(DataError, match=r"'sst' holds the value -32767 \d+ times.*fill value"):
+        Normalizer(method).fit(iced, ["t2m", "sst"])
+    spiked = ds.copy()
+    t2m = spiked["t2m"].values.copy()
+    t2m[7, 3, 4] = 1e10  # one corrupt value (below the 1e15 of an obvious fill value)
+    spiked["t2m"] = (spiked["t2m"].dims, t2m)
+    with pytest.raises(
+        DataError, match=r"'t2m' has a .* few extreme values \(\|x\| up to 1e\+10\)"
+    ):
+        Normalizer(method, climatology=faconv.data.Climatology(1)).fit(spiked, ["t2m"])
+
+
+def test_heavy_tails_and_repeated_values_of_real_variables_pass(ds):
+    """No false alarm: dry-climate precipitation (97 % dry days), heavy-tailed fluxes (Student t, 3 dof) and an
+    SST held at the freezing point under sea ice (as ERA5 does) are weather, not fill values."""
+    rng = np.random.default_rng(0)
+    shape = ds["t2m"].shape
+    odd = ds.copy()
+    wet = rng.random(shape) < 0.03
+    odd["tp"] = (ds["t2m"].dims, np.where(wet, rng.gamma(0.5, 0.005, shape), 0.0))
+    odd["fx"] = (ds["t2m"].dims, 50.0 * rng.standard_t(3, shape))
+    sst = odd["sst"].values.copy()
+    sst[:20, :2] = 271.46  # frozen: the same value, repeated, within the range of the rest
+    odd["sst"] = (ds["sst"].dims, sst)
+    for method in ("zscore", "minmax"):
+        for clim in (None, faconv.data.Climatology(1)):
+            Normalizer(method, climatology=clim).fit(odd, ["tp", "fx", "sst", "t2m"])
+
+
 @pytest.mark.parametrize("field", ["constant", "seasonal", "static"])
 def test_a_field_without_anomalies_is_refused_not_blown_up(field):
     # the climatology leaves float round-off (~1e-13) that a z-score would turn into unit noise
