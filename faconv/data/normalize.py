@@ -44,6 +44,12 @@ SAMPLE_STEPS = 32
 DOMINATED = 1000.0
 #: A value repeated exactly, this many robust spreads from the median: a fill value.
 FILL_SPREADS = 50.0
+#: A normalised value this many fitted scales from the training data's centre, times the
+#: data's own tail factor (standard deviation over interquartile spread, 1 for a normal
+#: variable, 11-20 for precipitation), is not weather (daily anomalies stay within ~10-20
+#: standard deviations): a spike or a fill value that reached new data (-9999 Pa in msl sits
+#: ~90 scales out).
+OUTLIER_SCALES = 50.0
 
 
 def check_values(ds: xr.Dataset) -> dict[str, float]:
@@ -267,6 +273,7 @@ class Normalizer:
         mask = np.isfinite(arr)
         arr = np.where(mask, (arr - np.array(self.center)) / np.array(self.scale), 0.0)
         self._check_offset(arr, mask)
+        self._check_outliers(arr, mask)
         return arr.astype(np.float32), mask
 
     def _check_offset(self, arr: np.ndarray, mask: np.ndarray) -> None:
@@ -286,6 +293,35 @@ class Normalizer:
                 f"{c + s * mean[i]:.5g} against {c:.5g}, scale {s:.4g}): other units (K and °C, "
                 "Pa and hPa, geopotential and geopotential height)? Convert them to the fitted "
                 "ones first"
+            )
+
+    def _check_outliers(self, arr: np.ndarray, mask: np.ndarray) -> None:
+        """Refuse values :data:`OUTLIER_SCALES` fitted scales (times the variable's tail
+        factor in this data; a tenth for ``minmax``, whose scale is a range) or more from the
+        centre: a spike or fill value that reached new
+        data, named with the variable, the value and its index."""
+        if arr.size == 0:
+            return
+        middle = OFFSET_LIMITS[self.method][0]  # masked entries hold 0, near the middle
+        flat = arr.reshape(-1, arr.shape[-1])
+        worst = np.maximum(flat.max(0) - middle, middle - flat.min(0))
+        base = OUTLIER_SCALES / (10.0 if self.method == "minmax" else 1.0)  # a range: ~10 sd
+        for i in np.flatnonzero(worst >= base):
+            big = np.abs(arr - middle) * mask
+            z = arr[..., i][mask[..., i]]
+            z = z[:: max(1, z.size // 1_000_000)]  # a strided sample bounds the cost
+            _, spread = _robust_spread(z)
+            limit = base * max(1.0, z.std() / spread if spread > 0 else 1.0)
+            if worst[i] < limit:
+                continue
+            where = np.unravel_index(int(np.argmax(big[..., i])), big.shape[:-1])
+            v, value = self.variables[i], float(self.inverse(arr[where])[i])
+            what = "an anomaly" if self.climatology is not None else "a value"
+            raise DataError(
+                f"variable {v!r} has {what} {worst[i]:.3g} fitted scales from the data it was "
+                f"fitted on ({value:.6g} at index {tuple(int(j) for j in where)}, "
+                f"{int((big[..., i] >= limit).sum())} such value(s)): a spike or an "
+                "undeclared fill value, not weather; mask it first (ds.where(...))"
             )
 
     def inverse(self, values: np.ndarray) -> np.ndarray:

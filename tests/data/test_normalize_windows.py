@@ -88,6 +88,24 @@ def test_fill_values_and_spikes_that_would_make_the_statistics_are_refused(ds, m
         Normalizer(method, climatology=faconv.data.Climatology(1)).fit(spiked, ["t2m"])
 
 
+def test_a_spike_in_new_data_is_refused_when_normalised(ds):
+    """Statistics fitted on clean data; the new data (what `embed` reads) has one fill value."""
+    norm = Normalizer(climatology=faconv.data.Climatology(1)).fit(ds, ["t2m", "msl"])
+    norm.transform(ds)  # clean data passes
+    new = ds.copy()
+    msl = new["msl"].values.copy()
+    msl[5, 2, 3] = -9999.0  # one undeclared fill value in Pa
+    new["msl"] = (new["msl"].dims, msl)
+    with pytest.raises(
+        DataError, match=r"'msl' has an anomaly .* fitted scales .*index \(5, 2, 3\)"
+    ):
+        norm.transform(new)
+    minmax = Normalizer("minmax").fit(ds, ["t2m", "msl"])
+    minmax.transform(ds)
+    with pytest.raises(DataError, match=r"'msl' has a value .* fitted scales .*index \(5, 2, 3\)"):
+        minmax.transform(new)
+
+
 def test_heavy_tails_and_repeated_values_of_real_variables_pass(ds):
     """No false alarm: dry-climate precipitation (97 % dry days), heavy-tailed fluxes (Student t, 3 dof) and an
     SST held at the freezing point under sea ice (as ERA5 does) are weather, not fill values."""
@@ -102,7 +120,8 @@ def test_heavy_tails_and_repeated_values_of_real_variables_pass(ds):
     odd["sst"] = (ds["sst"].dims, sst)
     for method in ("zscore", "minmax"):
         for clim in (None, faconv.data.Climatology(1)):
-            Normalizer(method, climatology=clim).fit(odd, ["tp", "fx", "sst", "t2m"])
+            norm = Normalizer(method, climatology=clim).fit(odd, ["tp", "fx", "sst", "t2m"])
+            norm.transform(odd)
 
 
 @pytest.mark.parametrize("field", ["constant", "seasonal", "static"])
