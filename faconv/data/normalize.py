@@ -311,7 +311,9 @@ class Normalizer:
             z = arr[..., i][mask[..., i]]
             z = z[:: max(1, z.size // 1_000_000)]  # a strided sample bounds the cost
             _, spread = _robust_spread(z)
-            limit = base * max(1.0, z.std() / spread if spread > 0 else 1.0)
+            if spread <= 0:  # most values equal (sparse: sea ice, dry days): no judgement
+                continue
+            limit = base * max(1.0, z.std() / spread)
             if worst[i] < limit:
                 continue
             where = np.unravel_index(int(np.argmax(big[..., i])), big.shape[:-1])

@@ -108,7 +108,8 @@ def test_a_spike_in_new_data_is_refused_when_normalised(ds):
 
 def test_heavy_tails_and_repeated_values_of_real_variables_pass(ds):
     """No false alarm: dry-climate precipitation (97 % dry days), heavy-tailed fluxes (Student t, 3 dof) and an
-    SST held at the freezing point under sea ice (as ERA5 does) are weather, not fill values."""
+    SST held at the freezing point under sea ice (as ERA5 does) and sea ice for a day at one
+    point (a sparse variable: most of its values equal, no judgement) are weather."""
     rng = np.random.default_rng(0)
     shape = ds["t2m"].shape
     odd = ds.copy()
@@ -118,9 +119,12 @@ def test_heavy_tails_and_repeated_values_of_real_variables_pass(ds):
     sst = odd["sst"].values.copy()
     sst[:20, :2] = 271.46  # frozen: the same value, repeated, within the range of the rest
     odd["sst"] = (ds["sst"].dims, sst)
+    ice = np.zeros(shape)
+    ice[5, 0, 0] = 0.9  # sea ice for a day at one point of 80: ~56 standard deviations out
+    odd["ci"] = (ds["t2m"].dims, ice)
     for method in ("zscore", "minmax"):
         for clim in (None, faconv.data.Climatology(1)):
-            norm = Normalizer(method, climatology=clim).fit(odd, ["tp", "fx", "sst", "t2m"])
+            norm = Normalizer(method, climatology=clim).fit(odd, ["tp", "fx", "sst", "t2m", "ci"])
             norm.transform(odd)
 
 
