@@ -273,7 +273,7 @@ class Normalizer:
         mask = np.isfinite(arr)
         arr = np.where(mask, (arr - np.array(self.center)) / np.array(self.scale), 0.0)
         self._check_offset(arr, mask)
-        self._check_outliers(arr, mask)
+        self._check_outliers(arr, mask, ds[self.variables[0]].dims)
         return arr.astype(np.float32), mask
 
     def _check_offset(self, arr: np.ndarray, mask: np.ndarray) -> None:
@@ -295,7 +295,7 @@ class Normalizer:
                 "ones first"
             )
 
-    def _check_outliers(self, arr: np.ndarray, mask: np.ndarray) -> None:
+    def _check_outliers(self, arr: np.ndarray, mask: np.ndarray, dims=()) -> None:
         """Refuse values :data:`OUTLIER_SCALES` fitted scales (times the variable's tail
         factor in this data; a tenth for ``minmax``, whose scale is a range) or more from the
         centre: a spike or fill value that reached new
@@ -319,9 +319,11 @@ class Normalizer:
             where = np.unravel_index(int(np.argmax(big[..., i])), big.shape[:-1])
             v, value = self.variables[i], float(self.inverse(arr[where])[i])
             what = "an anomaly" if self.climatology is not None else "a value"
+            index = tuple(int(j) for j in where)
+            at = f"index {index}" + (f" of {tuple(dims)}" if len(dims) == len(index) else "")
             raise DataError(
                 f"variable {v!r} has {what} {worst[i]:.3g} fitted scales from the data it was "
-                f"fitted on ({value:.6g} at index {tuple(int(j) for j in where)}, "
+                f"fitted on ({value:.6g} at {at}, "
                 f"{int((big[..., i] >= limit).sum())} such value(s)): a spike or an "
                 "undeclared fill value, not weather; mask it first (ds.where(...))"
             )
