@@ -42,8 +42,10 @@ SAMPLE_STEPS = 32
 #: weather: heavy-tailed variables stay far below (Student-t fluxes ~1.5x, precipitation with
 #: 3-40 % wet days 11-20x); a lone 1e10 spike in a year of t2m gives ~1e6x.
 DOMINATED = 1000.0
-#: A value repeated exactly, this many robust spreads from the median: a fill value.
-FILL_SPREADS = 50.0
+#: A value repeated exactly, this many robust spreads from the median: a fill value (SST of
+#: 0 K over land sits ~35 spreads below its median; a sea-ice or cloud fraction at exactly 1,
+#: a few).
+FILL_SPREADS = 25.0
 #: A normalised value this many fitted scales from the training data's centre, times the
 #: data's own tail factor (standard deviation over interquartile spread, 1 for a normal
 #: variable, 11-20 for precipitation), is not weather (daily anomalies stay within ~10-20
@@ -187,8 +189,8 @@ class Normalizer:
 
         Raises:
             DataError: a variable holds infinite or extreme values (an undeclared fill value),
-                a repeated value far outside the rest (a fill value) or a spread that a few
-                extreme values make (``zscore``: :func:`check_spread`),
+                a repeated value far outside the rest (a fill value) or a scale that a few
+                extreme values make (:func:`check_spread`),
                 is all-NaN over the period, or is constant (zero spread), or, with a
                 climatology, varies only with it (its anomalies are round-off).
         """
@@ -298,8 +300,8 @@ class Normalizer:
     def _check_outliers(self, arr: np.ndarray, mask: np.ndarray, dims=()) -> None:
         """Refuse values :data:`OUTLIER_SCALES` fitted scales (times the variable's tail
         factor in this data; a tenth for ``minmax``, whose scale is a range) or more from the
-        centre: a spike or fill value that reached new
-        data, named with the variable, the value and its index."""
+        centre: a spike or fill value that reached new data, named with the variable, the
+        value and its index."""
         if arr.size == 0:
             return
         middle = OFFSET_LIMITS[self.method][0]  # masked entries hold 0, near the middle

@@ -78,6 +78,12 @@ def test_fill_values_and_spikes_that_would_make_the_statistics_are_refused(ds, m
     iced["sst"] = (iced["sst"].dims, sst)
     with pytest.raises(DataError, match=r"'sst' holds the value -32767 \d+ times.*fill value"):
         Normalizer(method).fit(iced, ["t2m", "sst"])
+    land = ds.copy()
+    sst = land["sst"].values.copy()
+    sst[np.isnan(sst)] = 0.0  # land written as 0 K instead of NaN
+    land["sst"] = (land["sst"].dims, sst)
+    with pytest.raises(DataError, match=r"'sst' holds the value 0 \d+ times"):
+        Normalizer(method).fit(land, ["sst"])
     spiked = ds.copy()
     t2m = spiked["t2m"].values.copy()
     t2m[7, 3, 4] = 1e10  # one corrupt value (below the 1e15 of an obvious fill value)
