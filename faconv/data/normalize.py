@@ -49,8 +49,8 @@ FILL_SPREADS = 25.0
 #: A normalised value this many fitted scales from the training data's centre, times the
 #: data's own tail factor (standard deviation over interquartile spread, 1 for a normal
 #: variable, 11-20 for precipitation), is not weather (daily anomalies stay within ~10-20
-#: standard deviations): a spike or a fill value that reached new data (-9999 Pa in msl sits
-#: ~90 scales out).
+#: standard deviations): a spike or a fill value that reached new data (a day at -9999 Pa in
+#: msl sits ~170 scales out on the built-in data).
 OUTLIER_SCALES = 50.0
 
 
