@@ -254,12 +254,16 @@ def is_sub_daily(ds: xr.Dataset) -> bool:
     return ds.sizes["time"] > 1 and elapsed_seconds(ds["time"].values[:2])[1] < 86400.0
 
 
-def drop_empty_steps(ds: xr.Dataset, source: str = "the data") -> xr.Dataset:
+def drop_empty_steps(
+    ds: xr.Dataset, source: str = "the data", with_ranges: bool = False
+) -> xr.Dataset | tuple[xr.Dataset, dict[str, tuple[float, float]]]:
     """Leave out, with a warning, the steps where every variable is missing everywhere (a
     day filled with NaN in a merged record, say): a model would see only its mask and the
     clusterer would give the empty day a regime. They read downstream as gaps in time. One
     pass over the data (the pipeline runs it before the daily means, so that a sub-daily step
-    of NaN makes its day incomplete).
+    of NaN makes its day incomplete); ``with_ranges`` also returns each variable's smallest
+    and largest finite value from the same pass (``(nan, nan)`` without values), which the
+    pipeline checks for fill values before daily means would dilute them.
 
     Raises:
         DataError: no step holds a value; the data cannot be read (a damaged chunk).
@@ -268,17 +272,28 @@ def drop_empty_steps(ds: xr.Dataset, source: str = "the data") -> xr.Dataset:
 
     space = [d for d in ds.dims if d != "time"]
     present = None
+    extremes = {}
     for v in ds.data_vars:
         has = ds[v].notnull().any([d for d in space if d in ds[v].dims])
         present = has if present is None else present | has
+        if with_ranges:
+            finite = ds[v].where(np.isfinite(ds[v]))
+            extremes[v] = (finite.min(), finite.max())
     if present is None:
-        return ds
+        return (ds, {}) if with_ranges else ds
     try:
-        (present,) = dask.compute(present)
+        present, extremes = dask.compute(present, extremes)
     except Exception as exc:  # codecs, HDF5 and zarr raise many types
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read the data of {source}: a damaged chunk? ({text})") from exc
-    present = np.asarray(present.values, dtype=bool)
+    ranges = {v: (float(lo), float(hi)) for v, (lo, hi) in extremes.items()}
+    ds = _drop_steps(ds, np.asarray(present.values, dtype=bool))
+    return (ds, ranges) if with_ranges else ds
+
+
+def _drop_steps(ds: xr.Dataset, present: np.ndarray) -> xr.Dataset:
+    """``ds`` without the steps where ``present`` is False, with the warning and errors of
+    :func:`drop_empty_steps`."""
     if present.all():
         return ds
     if not present.any():
@@ -288,7 +303,7 @@ def drop_empty_steps(ds: xr.Dataset, source: str = "the data") -> xr.Dataset:
         f"{empty.size} step(s) hold no value in any variable (first: "
         f"{str(ds['time'].values[empty[0]])[:19]}): left out; they read as gaps in time",
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
     return ds.isel(time=np.flatnonzero(present))
 

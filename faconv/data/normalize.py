@@ -161,6 +161,27 @@ def _refuse_beyond_sample(
         )
 
 
+def check_extremes(ds: xr.Dataset, ranges: dict[str, tuple[float, float]]) -> None:
+    """Refuse a variable whose smallest or largest value over ``ds`` (``ranges``, from a pass
+    that reads the data anyway, e.g. :func:`~faconv.data.io.drop_empty_steps`) lies far beyond
+    the tails of :data:`SAMPLE_STEPS` sampled steps (:data:`BEYOND_SAMPLE`): a spike or fill
+    value. The pipeline runs it on sub-daily data before the daily means, where a fill value
+    in one hour would become a plausible-looking daily mean (-9999 K over 24 hours: -150 K).
+
+    Raises:
+        DataError: naming the variable, the value, how many and the first step.
+    """
+    n = ds.sizes.get("time", 1)
+    idx = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_STEPS)).round().astype(int))
+    names = [v for v in ds.data_vars if v in ranges]
+    (sample,) = dask_compute(ds[names].isel(time=idx) if "time" in ds.dims else ds[names])
+    for v in names:
+        x = np.asarray(sample[v].values, dtype=np.float64).ravel()
+        x = x[np.isfinite(x)]
+        if x.size >= 8:
+            _refuse_beyond_sample(ds, v, x, ranges[v], idx.size)
+
+
 def check_spread(
     raw: xr.Dataset,
     anomalies: xr.Dataset,

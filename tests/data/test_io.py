@@ -324,6 +324,29 @@ def test_steps_without_any_value_are_left_out_as_gaps(tmp_path):
         drop_empty_steps(ds.isel(time=[5, 6]))
 
 
+def test_a_fill_value_in_one_sub_daily_step_is_refused_before_the_daily_means(tmp_path):
+    """-9999 K in one 6-hourly value becomes a daily mean near -2300 K, and 0 Pa in one step
+    of msl
+    a daily mean ~25 % low: the pipeline checks the sub-daily values (their extremes
+    from the pass that finds empty steps) before averaging, and names the step."""
+    from faconv.data.io import drop_empty_steps
+    from faconv.pipeline.training import DataConfig, prepare_data
+
+    ds = standardize(era5_like(days=40, height=8, width=10, regimes=2, seed=3, steps_per_day=4))
+    ds = ds[["msl", "t2m"]].load()
+    kept, ranges = drop_empty_steps(ds, with_ranges=True)
+    assert kept.sizes["time"] == ds.sizes["time"]
+    assert ranges["t2m"] == (float(ds["t2m"].min()), float(ds["t2m"].max()))
+    assert prepare_data(DataConfig(), tmp_path / "a", dataset=ds).num_steps == 40
+    for var, value, where in (("t2m", -9999.0, np.s_[57, 2, 3]), ("msl", 0.0, np.s_[57])):
+        bad = ds.copy(deep=True)
+        bad[var][where] = value
+        with pytest.raises(
+            DataError, match=rf"'{var}' holds {value:g}, .*the first at 2021-01-15T06:00:00"
+        ):
+            prepare_data(DataConfig(), tmp_path / var, dataset=bad)
+
+
 def test_undecoded_packed_values_are_refused(tmp_path):
     """ERA5 NetCDF used to come as int16 with scale_factor / add_offset / _FillValue: opened
     without decoding, -32767 would pass as a temperature."""

@@ -24,6 +24,7 @@ from faconv.data import (
 )
 from faconv.data.calendar import seasonal_day_of_year, time_fields
 from faconv.data.io import daily_means, drop_empty_steps, is_sub_daily
+from faconv.data.normalize import check_extremes
 from faconv.data.region import coarsen as coarsen_grid
 from faconv.data.store import (
     FieldSequence,
@@ -229,8 +230,11 @@ def prepare_data(
             chunks="auto" if cfg.in_memory else "store",
             allow_missing_chunks=cfg.allow_missing_chunks,
         )
-    ds = drop_empty_steps(ds, source)  # before the daily means: a day short of a step is partial
+    # before the daily means: a day short of a step is partial, and a fill value in one
+    # step would be diluted into a plausible-looking mean
+    ds, ranges = drop_empty_steps(ds, source, with_ranges=True)
     if cfg.daily and is_sub_daily(ds):
+        check_extremes(ds, ranges)
         ds = daily_means(ds)
     kept = np.arange(ds.sizes["time"])  # the steps of data.months (all without it)
     if cfg.months is not None:
