@@ -173,7 +173,11 @@ def run_cluster(
         with xr.open_dataset(embeddings) as ds:
             ds = ds.load()
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read embeddings {embeddings}: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"cannot read embeddings {embeddings} ({first}): --embeddings takes the "
+            "embeddings.nc (NetCDF) that `faconv embed` writes"
+        ) from exc
     if "embedding" not in ds:
         raise DataError(f"{embeddings} has no 'embedding' variable (written by `faconv embed`?)")
     requested = check_choice(method, METHODS, "method", "cluster")

@@ -107,6 +107,16 @@ def test_compare_refuses_impossible_k_before_training(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_cluster_on_a_file_that_is_not_embeddings_says_what_it_takes(tmp_path, capsys):
+    """A checkpoint given for --embeddings: one line naming the file and what is expected,
+    not xarray's list of IO backends."""
+    wrong = tmp_path / "checkpoint.pt"
+    wrong.write_bytes(b"PK\x03\x04 not a NetCDF file")
+    code, err = _cli(capsys, "cluster", "--embeddings", wrong, "--out", tmp_path / "c")
+    assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1
+    assert "checkpoint.pt" in err and "embeddings.nc (NetCDF) that `faconv embed` writes" in err
+
+
 # -- 2, 3, 9: stored data --------------------------------------------------------------------
 def _era5(tmp_path):
     ds = faconv.data.era5_like(days=6, height=4, width=5, regimes=2, variables=("t2m", "msl"))
