@@ -306,6 +306,11 @@ class Climatology:
         self._check(ds)
         chunks = ds[self.variables[0]].chunksizes.get("time")  # None: numpy-backed
         clim = self.predict(ds["time"].values, chunks)
+        # the data's own coordinates (equal to the fitted ones within _check's tolerance): a
+        # longitude that went through % 360 differs in the last bits, and xarray's alignment
+        # would silently keep only the columns whose floats match exactly
+        space = [d for d in clim.dims if d != "time" and d in ds.coords]
+        clim = clim.assign_coords({d: ds[d].values for d in space})
         out = ds[self.variables] - clim
         for v in self.variables:
             out[v].attrs = {**ds[v].attrs, "comment": "anomaly about the harmonic climatology"}

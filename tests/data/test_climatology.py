@@ -184,3 +184,19 @@ def test_a_linear_trend_over_decades_is_removed_and_extrapolated(tmp_path):
     assert n.to_dict()["climatology"]["trend_origin"] == n.climatology.trend_origin
     n_short = Normalizer("zscore", climatology=Climatology(2)).fit(short)
     assert "trend_origin" not in n_short.to_dict()["climatology"]
+
+
+def test_coordinates_equal_within_round_off_keep_every_column():
+    """Longitudes that went through % 360 and back (-33 -> 327 -> -33) differ from the fitted
+    ones in the last bits: the anomalies keep every column (xarray's alignment used to keep
+    only the columns whose floats matched exactly, 4 of 10 here) and equal the original's."""
+    from faconv.data import era5_like, standardize
+
+    ds = era5_like(days=60, height=8, width=10, seed=0)[["msl", "t2m"]]
+    clim = Climatology(2).fit(ds)
+    moved = standardize(ds.assign_coords(longitude=ds["longitude"] % 360).sortby("longitude"))
+    assert not np.array_equal(moved["longitude"].values, ds["longitude"].values)
+    np.testing.assert_allclose(moved["longitude"].values, ds["longitude"].values, atol=1e-9)
+    a, b = clim.transform(ds), clim.transform(moved)
+    assert b.sizes == a.sizes
+    np.testing.assert_allclose(b["t2m"].values, a["t2m"].values, rtol=1e-12, atol=1e-9)
