@@ -118,7 +118,15 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0][:300] if text else type(exc).__name__) or type(exc).__name__
 
 
-def _check_same_grid(parts: list[xr.Dataset], paths: list[Path]) -> None:
+def _same_grid(parts: list[xr.Dataset], paths: list[Path]) -> list[xr.Dataset]:
+    """``parts`` on the first file's latitudes and longitudes: files whose grids agree within
+    round-off (float32 coordinates in one download, float64 in another, on a 0.1° grid) are
+    put on one grid, which xarray's combination would otherwise treat as two (an outer join
+    of the columns, NaN in between).
+
+    Raises:
+        DataError: grids that disagree beyond round-off, naming both files.
+    """
     ref = parts[0]
     for ds, p in zip(parts[1:], paths[1:]):
         for dim in ("latitude", "longitude"):
@@ -128,6 +136,8 @@ def _check_same_grid(parts: list[xr.Dataset], paths: list[Path]) -> None:
                     f"the {dim} grids of {paths[0]} ({a.size} points, {a.min():.3f}..{a.max():.3f}) "
                     f"and {p} ({b.size} points, {b.min():.3f}..{b.max():.3f}) disagree"
                 )
+    grid = {d: ref[d].values for d in ("latitude", "longitude")}
+    return [ref, *(ds.assign_coords(grid) for ds in parts[1:])]
 
 
 def open_era5(
@@ -165,7 +175,7 @@ def open_era5(
     """
     files = _expand(paths)
     parts = [standardize(_open_one(p, chunks, allow_missing_chunks), source=str(p)) for p in files]
-    _check_same_grid(parts, files)
+    parts = _same_grid(parts, files)
     try:
         ds = (
             xr.combine_by_coords(parts, combine_attrs="drop_conflicts")

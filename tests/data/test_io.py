@@ -1,6 +1,7 @@
 """Opening ERA5 in every delivery convention, combining files, cropping, daily means, errors."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from hypothesis import given, settings
@@ -322,6 +323,26 @@ def test_steps_without_any_value_are_left_out_as_gaps(tmp_path):
     assert daily.sizes["time"] == 2  # the day with the empty 6-hourly step is left out
     with pytest.raises(DataError, match="no step holds a value"):
         drop_empty_steps(ds.isel(time=[5, 6]))
+
+
+def test_files_whose_grids_agree_within_round_off_combine_on_one_grid(tmp_path):
+    """Two downloads of a 0.1° grid, one with float32 coordinates and one with float64
+    (49.9 is not a float32): one grid of 50 x 50 points without NaN, not an outer join of
+    100 columns (refused before as unevenly spaced)."""
+    rng = np.random.default_rng(0)
+    lat, lon = np.round(np.arange(50, 45, -0.1), 1), np.round(np.arange(0, 5, 0.1), 1)
+    for name, start, dtype in (("a.nc", "2020-01-01", np.float32), ("b.nc", "2020-01-11", None)):
+        xr.Dataset(
+            {"t2m": (("time", "latitude", "longitude"), 280 + rng.random((10, 50, 50)))},
+            coords={
+                "time": pd.date_range(start, periods=10),
+                "latitude": lat.astype(dtype or lat.dtype),
+                "longitude": lon.astype(dtype or lon.dtype),
+            },
+        ).to_netcdf(tmp_path / name)
+    ds = open_era5([tmp_path / "a.nc", tmp_path / "b.nc"])
+    assert dict(ds.sizes) == {"time": 20, "latitude": 50, "longitude": 50}
+    assert not bool(ds["t2m"].isnull().any())
 
 
 def test_a_fill_value_in_one_sub_daily_step_is_refused_before_the_daily_means(tmp_path):
