@@ -202,6 +202,26 @@ def test_restarts_keep_the_likeliest_model_of_several_whole_searches(cls):
     np.testing.assert_allclose(three.means, best[1][0])
 
 
+def test_make_clusterer_passes_restarts_to_the_searches_that_take_them():
+    """``cluster.restarts`` reaches the persistence models; KMeans (``n_init``) and the mixture
+    (its ensemble) have restarts of their own and ignore it. The config key is checked."""
+    from faconv.pipeline.clustering import CLUSTERERS, make_clusterer
+    from faconv.pipeline.training import RunConfig
+
+    for name, cls in CLUSTERERS.items():
+        c = make_clusterer(name, 4, 2, 5, restarts=3)
+        assert type(c) is cls and (c.k, c.seed, c.n_init) == (4, 2, 5)
+        assert getattr(c, "restarts", 1) == (3 if name in ("hmm", "arhmm") else 1)
+    z, _ = _markov_regimes(1, n=300)
+    np.testing.assert_array_equal(
+        make_clusterer("arhmm", 4, 3, restarts=2).fit_predict(z),
+        AutoregressiveHMMClusterer(4, 3, restarts=2).fit_predict(z),
+    )
+    assert RunConfig.from_dict({"cluster": {"restarts": 3}}).cluster.restarts == 3
+    with pytest.raises(ConfigError, match="restarts must be an integer >= 1"):
+        RunConfig.from_dict({"cluster": {"restarts": 0}})
+
+
 def _red_regimes(
     seed: int, n: int = 900, rho: float = 0.8, stay: float = 0.95, spread: float = 0.35
 ):

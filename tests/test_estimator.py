@@ -76,10 +76,17 @@ def test_scikit_learn_conventions(fitted):
 def test_from_the_cli_run_config(tmp_path):
     cfg = tmp_path / "run.json"
     cfg.write_text(
-        json.dumps({"model": MODEL, "train": {"epochs": 3, "seed": 4}, "cluster": {"k": 5}})
+        json.dumps(
+            {
+                "model": MODEL,
+                "train": {"epochs": 3, "seed": 4},
+                "cluster": {"k": 5, "restarts": 3},
+            }
+        )
     )
     est = faconv.RegimeEstimator.from_config(cfg, n_init=2)
     assert (est.k, est.seed, est.n_init, est.train["epochs"]) == (5, 4, 2, 3)
+    assert est.restarts == 3 and est.run_config().cluster.restarts == 3
     assert est.run_config().model == MODEL
 
 

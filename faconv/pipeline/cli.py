@@ -127,6 +127,7 @@ def _cluster(args: argparse.Namespace) -> int:
         maps_from=maps,
         method=args.method,
         embedding=args.embedding,
+        restarts=args.restarts,
     )
     for key, value in r["scores"].items():
         print(f"{key:<36}{value:>10.4f}")
@@ -346,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="which embedding of the file to cluster: refined (after the temporal attention), "
         "head (the head's, per step) or auto: head for arhmm and hmm, which model the regimes' "
         "persistence themselves, refined for kmeans and gmm",
+    )
+    clu.add_argument(
+        "--restarts",
+        type=int,
+        default=1,
+        help="whole searches of arhmm and hmm (new seeds for their starts), the likeliest model "
+        "kept: more time for a likelier fit (default 1)",
     )
     clu.add_argument("--out", default="faconv-out/cluster", help="output directory")
     clu.add_argument(

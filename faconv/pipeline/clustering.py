@@ -26,6 +26,7 @@ __all__ = [
     "KMeansClusterer",
     "TiedGaussianClusterer",
     "embedding_output",
+    "make_clusterer",
     "persistence_warning",
     "persistent_steps",
     "resolve_method",
@@ -46,6 +47,8 @@ class Clusterer:
     #: whether rows are read as one time series in order (else each row is assigned alone);
     #: such a clusterer models time itself and reads the per-step ("head") embedding
     sequential: bool = False
+    #: whether the constructor takes ``restarts`` (whole searches, the likeliest kept)
+    restartable: bool = False
 
     def __init__(self, k: int, seed: int = 0, n_init: int = 10) -> None:
         self.k, self.seed, self.n_init = int(k), int(seed), int(n_init)
@@ -257,6 +260,7 @@ class HiddenMarkovClusterer(TiedGaussianClusterer):
     name = "hmm"
     label = "HMM"
     sequential = True
+    restartable = True
     state_keys = TiedGaussianClusterer.state_keys + ("log_start", "log_transition")
     max_iter: int = 200
     tol: float = 1e-7
@@ -545,6 +549,19 @@ CLUSTERERS: dict[str, type[Clusterer]] = {
         AutoregressiveHMMClusterer,
     )
 }
+
+
+def make_clusterer(
+    method: str, k: int, seed: int = 0, n_init: int = 10, restarts: int = 1
+) -> Clusterer:
+    """The clusterer ``CLUSTERERS[method]`` with ``k``, ``seed``, ``n_init`` and, for those
+    that search by EM from several starts (``hmm``, ``arhmm``: :attr:`Clusterer.restartable`),
+    ``restarts`` whole searches with the likeliest model kept; the others have their own
+    restarts (KMeans's ``n_init``, the mixture's ensemble) and ignore it."""
+    cls = CLUSTERERS[method]
+    if cls.restartable:
+        return cls(k, seed, n_init, restarts=restarts)
+    return cls(k, seed, n_init)
 
 
 #: ``cluster.embedding`` -> the model output that is clustered: ``"refined"`` (after the

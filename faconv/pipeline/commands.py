@@ -158,11 +158,13 @@ def run_cluster(
     maps_from: RunConfig | None = None,
     method: str = "auto",
     embedding: str = "auto",
+    restarts: int = 1,
 ) -> dict:
     """Cluster an embeddings file (``method``: ``"auto"``, ``"arhmm"``, ``"hmm"``, ``"gmm"`` or
     ``"kmeans"``, see :func:`~faconv.pipeline.clustering.resolve_method` and
     :data:`~faconv.pipeline.clustering.CLUSTERERS`; ``embedding``: ``"refined"``, ``"head"``
-    or ``"auto"``, see :func:`~faconv.pipeline.clustering.embedding_output`; a file written
+    or ``"auto"``, see :func:`~faconv.pipeline.clustering.embedding_output`; ``restarts``:
+    whole searches of ``hmm`` / ``arhmm``, the likeliest kept; a file written
     before ``head_embedding`` existed is clustered on its refined embedding under
     ``"auto"``); writes metrics.json, clusters.nc, the regime timeline and
     embedding projection figures, report.md, and with ``maps_from`` (a run config naming the
@@ -181,6 +183,7 @@ def run_cluster(
     if "embedding" not in ds:
         raise DataError(f"{embeddings} has no 'embedding' variable (written by `faconv embed`?)")
     requested = check_choice(method, METHODS, "method", "cluster")
+    restarts = check_int(restarts, "restarts", "cluster", minimum=1)
     _warn_persistence(requested, ds["time"].values)
     method = resolve_method(requested, ds["time"].values)
     which = embedding_output(method, embedding)
@@ -220,6 +223,7 @@ def run_cluster(
         weights=weights,
         method=method,
         breaks=time_breaks(ds["time"].values),
+        restarts=restarts,
     )
     from faconv.pipeline.regimes import calendar_notes, calendar_recurrence
 
@@ -251,6 +255,7 @@ def run_cluster(
                 "k": k,
                 "seed": seed,
                 "n_init": n_init,
+                "restarts": restarts,
                 "method": method,
                 "requested_method": requested,
                 "embedding": which,
@@ -365,6 +370,7 @@ def train_and_score(
         weights,
         method=cfg.cluster.method,
         breaks=time_breaks(data.time),
+        restarts=cfg.cluster.restarts,
     )
     from faconv.provenance import provenance
 
@@ -413,7 +419,7 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     runs: dict[str, list[RunResult]] = {}
     c = cfg.cluster.resolved(data.time)
     for seed in seeds:
-        found = baselines(data, c.k, seed, c.n_init, c.n_eofs, c.method)
+        found = baselines(data, c.k, seed, c.n_init, c.n_eofs, c.method, c.restarts)
         for name, (labels, scores) in found.items():
             runs.setdefault(name, []).append(RunResult(name, seed, labels, scores))
     return runs

@@ -23,6 +23,7 @@ from faconv.pipeline.clustering import (
     EMBEDDINGS,
     METHODS,
     embedding_output,
+    make_clusterer,
     persistence_warning,
     resolve_method,
     step_days,
@@ -86,6 +87,8 @@ class RegimeEstimator(BaseEstimator):
             ``"head"`` (the head's, per step) or ``"auto"``: ``"head"`` for the methods that
             model persistence (``arhmm``, ``hmm``), ``"refined"`` for ``kmeans`` and ``gmm``
             (:func:`~faconv.pipeline.clustering.embedding_output`). Default: ``"auto"``.
+        restarts: whole searches of ``arhmm`` and ``hmm`` (new seeds for the ensemble of
+            mixtures, its consensus and the EM starts), the likeliest model kept. Default: 1.
 
     Example::
 
@@ -109,6 +112,7 @@ class RegimeEstimator(BaseEstimator):
         method: str = "auto",
         embed_stride: int | None = None,
         embedding: str = "auto",
+        restarts: int = 1,
     ) -> None:
         self.k = k
         self.model = model
@@ -121,6 +125,7 @@ class RegimeEstimator(BaseEstimator):
         self.method = method
         self.embed_stride = embed_stride
         self.embedding = embedding
+        self.restarts = restarts
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -141,6 +146,7 @@ class RegimeEstimator(BaseEstimator):
             "method": config.cluster.method,
             "embed_stride": config.cluster.embed_stride,
             "embedding": config.cluster.embedding,
+            "restarts": config.cluster.restarts,
             "model": copy.deepcopy(config.model),
             "train": train,
             "data": data,
@@ -160,6 +166,7 @@ class RegimeEstimator(BaseEstimator):
                 "method": self.method,
                 "embed_stride": self.embed_stride,
                 "embedding": self.embedding,
+                "restarts": self.restarts,
             },
         }
         if self.model is not None:
@@ -179,7 +186,9 @@ class RegimeEstimator(BaseEstimator):
         self.method_ = resolve_method(self.method, data.time)
         emb = self._embed(data)
         breaks = time_breaks(data.time)  # gaps in time (winters only, say)
-        self.clusterer_ = self._clusterer()(self.k, self.seed, self.n_init).fit(emb, breaks)
+        self.clusterer_ = make_clusterer(
+            self._method(), self.k, self.seed, self.n_init, self.restarts
+        ).fit(emb, breaks)
         self.cluster_centers_ = self.clusterer_.centers
         self.labels_ = self._labels(self.clusterer_.predict(emb, breaks), data.time)
         self.embedding_ = self._embedding(emb, data.time)

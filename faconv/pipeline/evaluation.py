@@ -21,7 +21,7 @@ from faconv.checks import check_choice, check_int
 from faconv.data.store import window_batches
 from faconv.data.windows import time_breaks, time_segments, window_starts
 from faconv.errors import ConfigError, DataError
-from faconv.pipeline.clustering import CLUSTERERS, resolve_method
+from faconv.pipeline.clustering import CLUSTERERS, make_clusterer, resolve_method
 
 __all__ = [
     "ARI",
@@ -165,12 +165,14 @@ def cluster_and_score(
     labels: np.ndarray | None = None,
     method: str = "kmeans",
     breaks: np.ndarray | None = None,
+    restarts: int = 1,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Cluster ``features`` (``(T, F)``) with ``method`` (a key of
     :data:`~faconv.pipeline.clustering.CLUSTERERS`; ``"auto"`` is resolved by the caller,
     who knows the time step: :func:`~faconv.pipeline.clustering.resolve_method`), then the
     scores. ``breaks`` ``(T - 1,)`` marks gaps in time (:func:`faconv.data.time_breaks`) for
-    the clusterers that model persistence.
+    the clusterers that model persistence; ``restarts``: their whole searches
+    (:func:`~faconv.pipeline.clustering.make_clusterer`).
 
     Features are clustered as they are: the default ``basis`` decoder makes distances between
     embeddings area-weighted distances between the fields they decode to, the geometry EOF +
@@ -190,7 +192,7 @@ def cluster_and_score(
     z = _standardize(x) if standardize else x
     if labels is None:
         check_choice(method, CLUSTERERS, "method", "cluster_and_score")
-        labels = CLUSTERERS[method](k, seed, n_init).fit_predict(z, breaks)
+        labels = make_clusterer(method, k, seed, n_init, restarts).fit_predict(z, breaks)
     labels = np.asarray(labels)
     several = len(set(labels.tolist())) > 1
     scores = {
@@ -233,7 +235,13 @@ def oracle_labels(data) -> np.ndarray:
 
 
 def baselines(
-    data, k: int = 7, seed: int = 0, n_init: int = 10, n_eofs: int = 10, method: str = "kmeans"
+    data,
+    k: int = 7,
+    seed: int = 0,
+    n_init: int = 10,
+    n_eofs: int = 10,
+    method: str = "kmeans",
+    restarts: int = 1,
 ) -> dict:
     """The classical methods on the same normalised anomalies: ``"EOF + KMeans"`` (KMeans on
     the leading ``n_eofs`` principal components of the area-weighted anomalies), ``"raw
@@ -241,7 +249,7 @@ def baselines(
     ``"oracle"`` (:func:`oracle_labels`). With another clustering ``method`` the EOF baseline
     is also clustered that way (``"EOF (n) + AR-HMM"``), so the learned features and the classical
     ones are compared under the same clusterer (``"auto"`` is resolved with the data's time
-    step). Returns ``{name: (labels, scores)}``."""
+    step; ``restarts`` as for the learned features). Returns ``{name: (labels, scores)}``."""
     method = resolve_method(method, data.time)
     w = data.domain.point_weights(dtype=torch.float64).numpy()
     fields, mask = data.target.numpy(), data.mask.numpy()
@@ -253,6 +261,7 @@ def baselines(
         "inputs": fields,
         "weights": w,
         "breaks": time_breaks(data.time),
+        "restarts": restarts,
     }
     raw = field_features(fields, w, mask)
     pcs = eof_features(fields, n_eofs, w, mask)

@@ -187,6 +187,18 @@ def test_cli_train_embed_cluster_compare(tmp_path, capsys):
     with xr.open_dataset(tmp_path / "g" / "clusters.nc") as ds:
         assert json.loads(ds.attrs["clustering"])["method"] == "gmm"
         assert ds.attrs["clustered_embedding"] == "embedding"  # auto: refined for the mixture
+    # more whole searches of the AR-HMM (--restarts): the same labels as the clusterer's own
+    assert main(["cluster", "--embeddings", emb_file, "--k", "3", "--restarts", "2",
+                 "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    with xr.open_dataset(tmp_path / "r" / "clusters.nc") as ds:
+        assert json.loads(ds.attrs["clustering"])["restarts"] == 2
+        from faconv.data import time_breaks
+        from faconv.pipeline.clustering import AutoregressiveHMMClusterer
+
+        expected = AutoregressiveHMMClusterer(3, 0, restarts=2).fit_predict(
+            ds["head_embedding"].values, time_breaks(ds["time"].values)
+        )
+        np.testing.assert_array_equal(ds["cluster"].values, expected)
     # both embeddings are written; the AR-HMM (the default) reads the head's per-step one
     assert metrics["embedding"] == "head"
     with xr.open_dataset(tmp_path / "c" / "clusters.nc") as ds:
