@@ -9,7 +9,7 @@
 * with a hand-written backward that **recomputes** the gates from the bottleneck input
   ``s`` (``C_b`` channels) instead of saving them (``4·C_hid`` channels): autograd keeps
   ``s``, ``c_{t-1}`` and ``c_t`` per step, which is what makes a 365-step year trainable.
-  ``save_gates=True`` keeps the activated gates and ``σ(2 c_t)`` instead (``5·C_hid``
+  ``save_gates=True`` keeps the activated gates and ``σ(-2 c_t)`` instead (``5·C_hid``
   more values per point and step) and skips the recompute: faster training where memory
   allows (short sequences), bit for bit the same gradients (the kept values are the ones the
   recompute would produce).
@@ -94,8 +94,9 @@ def _tile_rows(n: int, gate_width: int, x: torch.Tensor, tile_rows: int | None) 
 
 # the factor 2 of tanh x = 2 σ(2x) - 1 for the g gate rides on its weights
 _GATE_SCALE = torch.tensor([1.0, 1.0, 2.0, 1.0]).view(4, 1, 1)
-# ... and the factor 4 of 1 - tanh² = 4 σ(2x)(1 - σ(2x)) on its gradient
-_GRAD_SCALE = torch.tensor([1.0, 1.0, 4.0, 1.0]).view(4, 1, 1)
+# ... and the factor 4 of 1 - tanh² = 4 σ(2x)(1 - σ(2x)) on its gradient; the i gate's
+# gradient is computed negated (one pass fewer, see the backward) and its -1 rides here too
+_GRAD_SCALE = torch.tensor([-1.0, 1.0, 4.0, 1.0]).view(4, 1, 1)
 
 
 def _augmented(
@@ -138,10 +139,14 @@ def _gates(
     o.sigmoid_()
 
 
-def _output_into(o: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``."""
-    torch.mul(c, -2.0, out=out).sigmoid_()
-    return torch.addcmul(o, o, out, value=-2.0, out=out)
+def _output_into(
+    o: torch.Tensor, c: torch.Tensor, out: torch.Tensor, v: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``out = o · tanh(c) = o - 2 o σ(-2c)``: two passes fewer than ``o * (2 σ(2c) - 1)``.
+    ``σ(-2c)`` goes to ``v`` when given (kept for the backward), else through ``out``."""
+    v = out if v is None else v
+    torch.mul(c, -2.0, out=v).sigmoid_()
+    return torch.addcmul(o, o, v, value=-2.0, out=out)
 
 
 class _FusedGateLSTM(torch.autograd.Function):
@@ -152,17 +157,16 @@ class _FusedGateLSTM(torch.autograd.Function):
         s_aug, w_aug = _augmented(s, weight, bias)
         h, c = s.new_empty(n, F_), s.new_empty(n, F_)
         rows = min(n, _tile_rows(n, width, s, tile_rows))
-        # kept for the backward: every tile's activated gates and u = σ(2 c_t); else one tile
+        # kept for the backward: every tile's activated gates and v = σ(-2 c_t) (which the
+        # output needs anyway: no extra pass); else one tile
         gates = s.new_empty(4, n if save_gates else rows, F_)
-        u = s.new_empty(n, F_) if save_gates else None
+        v = s.new_empty(n, F_) if save_gates else None
         for lo in range(0, n, rows):
             hi = min(n, lo + rows)
             a = gates[:, lo:hi] if save_gates else gates[:, : hi - lo]
             _gates(s_aug[lo:hi], w_aug, c_prev[lo:hi], peephole, a, c[lo:hi])
-            _output_into(a[3], c[lo:hi], h[lo:hi])
-            if save_gates:  # what the backward's recompute would give, bit for bit
-                torch.mul(c[lo:hi], 2.0, out=u[lo:hi]).sigmoid_()
-        saved = (gates, u) if save_gates else ()
+            _output_into(a[3], c[lo:hi], h[lo:hi], None if v is None else v[lo:hi])
+        saved = (gates, v) if save_gates else ()
         ctx.save_for_backward(s, c_prev, weight, bias, peephole, c, *saved)
         ctx.rows = rows
         return h, c
@@ -186,54 +190,57 @@ class _FusedGateLSTM(torch.autograd.Function):
         rows = max(1, int(ctx.rows * _BWD_TILE))
         da = s.new_empty(4, rows, F_)
         buf = None if saved else s.new_empty(4, rows, F_)
-        u_buf, t_buf, go_buf, dc_buf = (s.new_empty(rows, F_) for _ in range(4))
+        ds_buf = s.new_empty(4, rows, s.shape[1])  # per-gate terms of ds, summed over gates
+        v_buf, t_buf, go_buf, dc_buf = (s.new_empty(rows, F_) for _ in range(4))
         for lo in range(0, n, rows):
             m = min(n, lo + rows) - lo
             sl = slice(lo, lo + m)
             cp, ct, gh = c_prev[sl], c[sl], grad_h[sl]
             d = da[:, :m]
-            if saved:  # the forward's activated gates and u = σ(2 c_t), read only
-                a, u = saved[0][:, sl], saved[1][sl]
-            else:  # recompute [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t) and u
+            if saved:  # the forward's activated gates and v = σ(-2 c_t), read only
+                a, v = saved[0][:, sl], saved[1][sl]
+            else:  # recompute [i, f, σ(2 a_g), o] (o's peephole reads the saved c_t) and v
                 a = buf[:, :m]
                 torch.bmm(s_aug[sl].expand(4, m, s_aug.shape[1]), w_aug, out=a)
                 if peephole is not None:
                     a[:2].addcmul_(peephole[:2].unsqueeze(1), cp)
                     a[3].addcmul_(peephole[2], ct)
                 a.sigmoid_()
-                u = torch.mul(ct, 2.0, out=u_buf[:m]).sigmoid_()
+                v = torch.mul(ct, -2.0, out=v_buf[:m]).sigmoid_()
             i, f, sg, o = a.unbind(0)
-            t = torch.mul(u, 2.0, out=t_buf[:m]).sub_(1.0)  # tanh c = 2u - 1
+            # g_h tanh c = g_h (1 - 2v), one pass
+            ght = torch.addcmul(gh, gh, v, value=-2.0, out=t_buf[:m])
             go = torch.mul(gh, o, out=go_buf[:m])
-            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o u (1 - u)  (+ peephole of o)
-            uu = torch.addcmul(u, u, u, value=-1.0, out=u_buf[:m])
-            dc = torch.addcmul(grad_c[sl], go, uu, value=4.0, out=dc_buf[:m])
-            # da = multiplier ⊙ σ'(a), σ'(a) = a - a² for all four gates at once, written
-            # next to the activations still needed
-            d.copy_(a).addcmul_(a, a, value=-1.0)
-            d[3].mul_(t.mul_(gh))  # da_o = g_h tanh(c) σ'(o)
+            # dc = g_c + g_h o (1 - tanh² c) = g_c + 4 g_h o v (1 - v)  (+ peephole of o)
+            vv = torch.addcmul(v, v, v, value=-1.0, out=v_buf[:m])
+            dc = torch.addcmul(grad_c[sl], go, vv, value=4.0, out=dc_buf[:m])
+            # da = multiplier ⊙ σ'(a), σ'(a) = a - a² for all four gates at once (one pass),
+            # written next to the activations still needed
+            torch.addcmul(a, a, a, value=-1.0, out=d)
+            d[3].mul_(ght)  # da_o = g_h tanh(c) σ'(o)
             if peephole is not None:
                 dc.addcmul_(d[3], peephole[2])
-            d[0].mul_(dc).mul_(torch.mul(sg, 2.0, out=t).sub_(1.0))  # dc · g · σ'(i)
+            # -dc · g · σ'(i) = e - 2 e σ(2 a_g), e = dc σ'(i): g = 2 σ(2 a_g) - 1 without
+            # its own passes (the sign is undone by _GRAD_SCALE and below)
+            d[0].mul_(dc).addcmul_(d[0], sg, value=-2.0)
             d[1].mul_(dc).mul_(cp)  # dc · c_prev · σ'(f)
             d[2].mul_(dc).mul_(i)  # dc · i · σ'(σ(2 a_g)), times 4 (see w)
             if need_c:
                 dcp = torch.mul(dc, f, out=dc_prev[sl])
                 if peephole is not None:
-                    dcp.addcmul_(d[0], peephole[0]).addcmul_(d[1], peephole[1])
+                    dcp.addcmul_(d[0], peephole[0], value=-1.0).addcmul_(d[1], peephole[1])
             if need_p:
                 dp[:2] += (d[:2] * cp).sum(1)
                 dp[2] += (d[3] * ct).sum(0)
-            for k in range(4):
-                if need_s:
-                    if k == 0:
-                        torch.mm(d[k], w[k], out=ds[sl])
-                    else:
-                        ds[sl].addmm_(d[k], w[k])
-                if need_w:
-                    dw[k].addmm_(d[k].t(), s[sl])
+            # all four gates in one batched product each (four small ones cost more)
+            if need_s:
+                torch.sum(torch.bmm(d, w, out=ds_buf[:, :m]), 0, out=ds[sl])
+            if need_w:
+                dw.baddbmm_(d.transpose(1, 2), s[sl].expand(4, m, s.shape[1]))
             if need_b:
                 db += d.sum(1)
+        if need_p:
+            dp[0].neg_()
         scale = _GRAD_SCALE.to(s).view(4, 1)
         dw = None if dw is None else (dw * scale.unsqueeze(-1)).view_as(weight)
         db = None if db is None else (db * scale).view(width)
