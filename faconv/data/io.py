@@ -140,6 +140,77 @@ def _same_grid(parts: list[xr.Dataset], paths: list[Path]) -> list[xr.Dataset]:
     return [ref, *(ds.assign_coords(grid) for ds in parts[1:])]
 
 
+def _same_units(parts: list[xr.Dataset], paths: list[Path]) -> list[xr.Dataset]:
+    """``parts`` with one ``units`` spelling per variable. A variable split over files (by
+    time) whose ``units`` name different units (t2m in K in one download, in degC in another)
+    would be concatenated as it lies, jumping by 273 at the seam, with the attribute dropped as
+    a conflict: refused. Spellings of one unit (``m s**-1``, ``m/s``) take the first file's,
+    so that the attribute survives the combination (``embed`` compares it with training's).
+
+    Raises:
+        DataError: a variable whose files give it different units, naming both files.
+    """
+    from faconv.data.units import same_units
+
+    first: dict[str, tuple[str, Path]] = {}
+    out = []
+    for ds, p in zip(parts, paths):
+        fix = {}
+        for v in ds.data_vars:
+            units = ds[v].attrs.get("units")
+            if units is None:
+                continue
+            units = str(units)
+            if v not in first:
+                first[v] = (units, p)
+            elif not same_units(first[v][0], units):
+                raise DataError(
+                    f"{v} has units {first[v][0]!r} in {first[v][1]} but {units!r} in {p}: "
+                    "convert the files to one unit before combining them (faconv does not "
+                    "convert units)"
+                )
+            elif units != first[v][0]:
+                fix[v] = first[v][0]
+        for v, units in fix.items():
+            ds = ds.assign({v: ds[v].assign_attrs(units=units)})
+        out.append(ds)
+    return out
+
+
+def _same_coverage(
+    parts: list[xr.Dataset], paths: list[Path], variables: Sequence[str] | None
+) -> None:
+    """Refuse a wanted variable that some files (split by time) lack while no other file
+    holds it at their times: the combination would fill those steps with missing values
+    (sst left out of one year's download), which the model would see as a masked channel
+    and the clusters could follow (one regime a file). Files split by variable are fine.
+
+    Raises:
+        DataError: naming the variable, the file without it and its time span.
+    """
+    if len(parts) < 2:
+        return
+    from faconv.data.conventions import ERA5_NAMES
+
+    present = {str(v) for ds in parts for v in ds.data_vars}
+    wanted = present if variables is None else {ERA5_NAMES.get(v, v) for v in variables}
+    times = [ds["time"].values for ds in parts]
+    for v in sorted(wanted & present):
+        have = [t for ds, t in zip(parts, times) if v in ds.data_vars]
+        covered = np.concatenate(have)
+        for ds, t, p in zip(parts, times, paths):
+            if v in ds.data_vars:
+                continue
+            lost = ~np.isin(t, covered)
+            if lost.any():
+                span = f"{str(t[lost][0])[:19]} .. {str(t[lost][-1])[:19]}"
+                raise DataError(
+                    f"{v} is not in {p}, and no other file holds it for its {int(lost.sum())} "
+                    f"step(s) ({span}): they would be missing values; add a file with {v} "
+                    f"for that period, or leave {v} out (variables=...)"
+                )
+
+
 def open_era5(
     paths: PathLike | Sequence[PathLike],
     variables: Sequence[str] | None = None,
@@ -170,15 +241,26 @@ def open_era5(
 
     Raises:
         DataError: unreadable files, no time dimension, missing variables (listing those
-            present), disagreeing grids, an empty crop, unordered, duplicated or missing (NaT)
-            times, a file given twice, Zarr chunks missing on disk.
+            present), disagreeing grids, a variable in different units in two files, an
+            empty crop, unordered, duplicated or missing (NaT) times, a file given twice,
+            Zarr chunks missing on disk.
     """
     files = _expand(paths)
     parts = [standardize(_open_one(p, chunks, allow_missing_chunks), source=str(p)) for p in files]
-    parts = _same_grid(parts, files)
+    parts = _same_units(_same_grid(parts, files), files)
+    _same_coverage(parts, files, variables)
     try:
         ds = (
-            xr.combine_by_coords(parts, combine_attrs="drop_conflicts")
+            # xarray's current defaults, spelled out (they are to change: ``join="exact"``
+            # would refuse files split by time)
+            xr.combine_by_coords(
+                parts,
+                compat="no_conflicts",
+                data_vars="all",
+                coords="different",
+                join="outer",
+                combine_attrs="drop_conflicts",
+            )
             if len(parts) > 1
             else parts[0]
         )

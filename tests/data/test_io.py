@@ -345,6 +345,43 @@ def test_files_whose_grids_agree_within_round_off_combine_on_one_grid(tmp_path):
     assert not bool(ds["t2m"].isnull().any())
 
 
+def test_a_variable_in_other_units_in_one_file_is_refused_and_spellings_of_one_unit_kept(
+    tmp_path, reference
+):
+    """t2m in K in one download and in degC in the next would be concatenated as it lies (a
+    jump of 273 at the seam, the conflicting attribute dropped): refused, naming both files.
+    Two spellings of one unit combine, and the first file's spelling survives."""
+    ds = reference.copy()
+    a, b = ds.isel(time=slice(0, 3)), ds.isel(time=slice(3, None)).copy()
+    b["t2m"] = (b["t2m"] - 273.15).assign_attrs(units="degC")
+    a.to_netcdf(tmp_path / "a.nc")
+    b.to_netcdf(tmp_path / "b.nc")
+    with pytest.raises(DataError, match=r"t2m has units 'K' in .*a\.nc but 'degC' in .*b\.nc"):
+        open_era5([tmp_path / "a.nc", tmp_path / "b.nc"])
+    b = ds.isel(time=slice(3, None)).copy()
+    b["u10"] = b["u10"].assign_attrs(units="m/s")
+    b.to_netcdf(tmp_path / "b.nc")
+    both = open_era5([tmp_path / "a.nc", tmp_path / "b.nc"])
+    assert both["u10"].attrs["units"] == reference["u10"].attrs["units"] == "m s**-1"
+    np.testing.assert_allclose(both["t2m"].values, reference["t2m"].values, rtol=1e-6)
+
+
+def test_a_variable_missing_from_one_file_split_by_time_is_refused_unless_left_out(
+    tmp_path, reference
+):
+    """sst left out of the second download: the combination would fill its steps with
+    missing values (a masked channel for half the record, which clusters could follow)."""
+    reference.isel(time=slice(0, 3)).to_netcdf(tmp_path / "a.nc")
+    reference.isel(time=slice(3, None)).drop_vars("sst").to_netcdf(tmp_path / "b.nc")
+    files = [tmp_path / "a.nc", tmp_path / "b.nc"]
+    with pytest.raises(DataError, match=r"sst is not in .*b\.nc.* its 3 step\(s\)"):
+        open_era5(files)
+    with pytest.raises(DataError, match="sst is not in"):
+        open_era5(files, variables=["msl", "sea_surface_temperature"])
+    ds = open_era5(files, variables=["msl", "t2m"])  # not wanted: nothing is lost
+    np.testing.assert_allclose(ds["msl"].values, reference["msl"].values, rtol=1e-6)
+
+
 def test_a_fill_value_in_one_sub_daily_step_is_refused_before_the_daily_means(tmp_path):
     """-9999 K in one 6-hourly value becomes a daily mean near -2300 K, and 0 Pa in one step
     of msl
