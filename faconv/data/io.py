@@ -211,6 +211,36 @@ def _same_coverage(
                 )
 
 
+def _same_step(parts: list[xr.Dataset], paths: list[Path]) -> None:
+    """Refuse files of different time steps (daily in one, 6-hourly in another): combined,
+    one sequence would mix days and quarter days (the decision to take daily means reads
+    the first steps), and no error would follow.
+
+    Raises:
+        DataError: naming both files and their steps.
+    """
+    steps = []
+    for ds, p in zip(parts, paths):
+        t = ds["time"].values
+        if t.size > 1:
+            steps.append((float(np.median(np.diff(elapsed_seconds(t)))), p))
+    for step, p in steps[1:]:
+        if max(step, steps[0][0]) > 1.5 * min(step, steps[0][0]):  # months of 28-31 days agree
+            raise DataError(
+                f"{steps[0][1]} has a time step of {_duration(steps[0][0])} but {p} of "
+                f"{_duration(step)}: combine files of one time step (take daily means of "
+                "the finer ones first, or open them separately)"
+            )
+
+
+def _duration(seconds: float) -> str:
+    """``86400.0 -> "1 day"``, ``21600.0 -> "6 h"``."""
+    if seconds >= 86400 and seconds % 86400 == 0:
+        days = int(seconds // 86400)
+        return f"{days} day{'s' if days > 1 else ''}"
+    return f"{seconds / 3600:g} h"
+
+
 def open_era5(
     paths: PathLike | Sequence[PathLike],
     variables: Sequence[str] | None = None,
@@ -241,14 +271,16 @@ def open_era5(
 
     Raises:
         DataError: unreadable files, no time dimension, missing variables (listing those
-            present), disagreeing grids, a variable in different units in two files, an
-            empty crop, unordered, duplicated or missing (NaT) times, a file given twice,
-            Zarr chunks missing on disk.
+            present), disagreeing grids, a variable in different units in two files or
+            missing from one, files of different time steps, an empty crop, unordered,
+            duplicated or missing (NaT) times, a file given twice, Zarr chunks missing on
+            disk.
     """
     files = _expand(paths)
     parts = [standardize(_open_one(p, chunks, allow_missing_chunks), source=str(p)) for p in files]
     parts = _same_units(_same_grid(parts, files), files)
     _same_coverage(parts, files, variables)
+    _same_step(parts, files)
     try:
         ds = (
             # xarray's current defaults, spelled out (they are to change: ``join="exact"``

@@ -382,6 +382,22 @@ def test_a_variable_missing_from_one_file_split_by_time_is_refused_unless_left_o
     np.testing.assert_allclose(ds["msl"].values, reference["msl"].values, rtol=1e-6)
 
 
+def test_files_of_different_time_steps_are_refused(tmp_path, reference):
+    """Daily means in one file, 6-hourly steps in the next: one sequence of mixed steps
+    (the daily-means decision reads the first steps); months of 28-31 days are one step."""
+    reference.isel(time=slice(0, 3)).to_netcdf(tmp_path / "a.nc")
+    six_hourly = era5_like(steps_per_day=4, **KW).drop_vars(["regime", "regime_pattern", "lsm"])
+    six_hourly.isel(time=slice(12, None)).to_netcdf(tmp_path / "b.nc")
+    with pytest.raises(DataError, match=r"a\.nc has a time step of 1 day but .*b\.nc of 6 h"):
+        open_era5([tmp_path / "a.nc", tmp_path / "b.nc"])
+    monthly = reference.isel(time=[0, 0, 0, 0]).assign_coords(
+        time=pd.to_datetime(["2001-02-01", "2001-03-01", "2001-04-01", "2001-05-01"])
+    )
+    monthly.isel(time=slice(0, 2)).to_netcdf(tmp_path / "m1.nc")  # a step of 28 days
+    monthly.isel(time=slice(2, None)).to_netcdf(tmp_path / "m2.nc")  # a step of 30 days
+    assert open_era5([tmp_path / "m1.nc", tmp_path / "m2.nc"], daily=False).sizes["time"] == 4
+
+
 def test_a_fill_value_in_one_sub_daily_step_is_refused_before_the_daily_means(tmp_path):
     """-9999 K in one 6-hourly value becomes a daily mean near -2300 K, and 0 Pa in one step
     of msl
