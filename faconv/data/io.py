@@ -368,14 +368,40 @@ def select_era5(
     if box is not None:
         ds = crop_box(ds, box)
     ds = _coarsen(ds, coarsen)
+    _check_steps(ds)
     if daily and is_sub_daily(ds):
         ds = daily_means(ds)
     return ds
 
 
+def _check_steps(ds: xr.Dataset) -> None:
+    """Refuse steps much shorter than the record's usual one (6-hourly steps inside daily
+    data, once concatenated by hand): longer ones are gaps in time, handled downstream, but
+    shorter ones would make one sequence of mixed steps without an error.
+
+    Raises:
+        DataError: naming the shorter step, the usual one and where it first occurs.
+    """
+    t = ds["time"].values
+    if t.size < 3:
+        return
+    d = np.diff(elapsed_seconds(t))
+    usual = float(np.median(d))
+    short = np.flatnonzero(d < usual / 1.5)
+    if short.size:
+        raise DataError(
+            f"{short.size} time step(s) of {_duration(float(d[short[0]]))} among steps of "
+            f"{_duration(usual)} (first after {str(t[short[0]])[:19]}): data of mixed time "
+            "steps; take daily means of the finer part first"
+        )
+
+
 def is_sub_daily(ds: xr.Dataset) -> bool:
-    """Whether the first two steps are less than a day apart."""
-    return ds.sizes["time"] > 1 and elapsed_seconds(ds["time"].values[:2])[1] < 86400.0
+    """Whether the usual (median) step is shorter than a day: a record that starts with a
+    gap, or with a few daily means before its 6-hourly steps, is sub-daily all the same."""
+    if ds.sizes["time"] < 2:
+        return False
+    return float(np.median(np.diff(elapsed_seconds(ds["time"].values)))) < 86400.0
 
 
 def drop_empty_steps(
@@ -435,15 +461,21 @@ def _drop_steps(ds: xr.Dataset, present: np.ndarray) -> xr.Dataset:
 def daily_means(ds: xr.Dataset) -> xr.Dataset:
     """Daily means of sub-daily data, from complete days only (lazy).
 
-    A complete day holds the commonest number of steps per day (4 for 6-hourly data, 24 for
-    hourly). A day with fewer (a record that starts at 06 UTC, steps missing from a
-    download) would be a biased mean (part of the diurnal cycle): such days, and days with no
-    step at all, are left out with a warning, and read downstream as gaps in time (windows
-    and the clusterers' chains do not cross them)."""
+    A complete day holds a day's worth of the usual (median) step (4 for 6-hourly data, 24
+    for hourly), or, where that step does not divide a day, the commonest number of steps
+    per day. A day with fewer (a record that starts at 06 UTC, steps missing from a
+    download, daily means concatenated before 6-hourly steps) would be a biased mean (part
+    of the diurnal cycle): such days, and days with no step at all, are left out with a
+    warning, and read downstream as gaps in time (windows and the clusterers' chains do not
+    cross them)."""
     counts = np.nan_to_num(ds["time"].resample(time="1D").count().values).astype(np.int64)
     means = ds.resample(time="1D").mean()
     present = counts[counts > 0]
     full = int(np.bincount(present).argmax()) if present.size else 0
+    if ds.sizes["time"] > 1:
+        per_day = 86400.0 / float(np.median(np.diff(elapsed_seconds(ds["time"].values))))
+        if per_day > 1 and abs(per_day - round(per_day)) < 1e-6:
+            full = int(round(per_day))
     keep = counts >= full
     short = (counts > 0) & ~keep
     if short.any():

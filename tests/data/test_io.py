@@ -398,6 +398,27 @@ def test_files_of_different_time_steps_are_refused(tmp_path, reference):
     assert open_era5([tmp_path / "m1.nc", tmp_path / "m2.nc"], daily=False).sizes["time"] == 4
 
 
+def test_a_record_of_mixed_steps_in_memory_is_refused_or_its_partial_days_left_out(reference):
+    """Daily means and 6-hourly steps concatenated by hand: mostly daily, the finer steps
+    are refused; mostly 6-hourly, the record is sub-daily (read from the usual step, not
+    the first two) and the daily part's days, one step of four, are left out as partial."""
+    from faconv.data import select_era5
+
+    six = era5_like(steps_per_day=4, **KW).drop_vars(["regime", "regime_pattern", "lsm"])
+    mostly_daily = xr.concat(
+        [reference.isel(time=slice(0, 5)), six.isel(time=slice(20, 24))], "time"
+    )
+    with pytest.raises(DataError, match=r"3 time step\(s\) of 6 h among steps of 1 day"):
+        select_era5(mostly_daily)
+    mostly_six = xr.concat(
+        [reference.isel(time=slice(0, 2)), six.isel(time=slice(8, None))], "time"
+    )
+    with pytest.warns(UserWarning, match=r"2 day\(s\) hold fewer than the 4 steps"):
+        ds = select_era5(mostly_six)
+    assert ds.sizes["time"] == 4  # days 3-6 from the 6-hourly steps
+    np.testing.assert_allclose(ds["msl"].values, reference["msl"].values[2:], rtol=1e-5)
+
+
 def test_a_fill_value_in_one_sub_daily_step_is_refused_before_the_daily_means(tmp_path):
     """-9999 K in one 6-hourly value becomes a daily mean near -2300 K, and 0 Pa in one step
     of msl
