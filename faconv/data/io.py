@@ -475,7 +475,7 @@ def daily_means(ds: xr.Dataset) -> xr.Dataset:
     if ds.sizes["time"] > 1:
         per_day = 86400.0 / float(np.median(np.diff(elapsed_seconds(ds["time"].values))))
         if per_day > 1 and abs(per_day - round(per_day)) < 1e-6:
-            full = int(round(per_day))
+            full = round(per_day)
     keep = counts >= full
     short = (counts > 0) & ~keep
     if short.any():
