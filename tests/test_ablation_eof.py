@@ -63,7 +63,17 @@ def test_variants_cover_the_issue():
         ablation_variants({"encoder": [{"type": "convlstm", "hidden_channels": 8}]})
 
 
-def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
+def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys, monkeypatch):
+    from faconv.pipeline import ablation
+
+    notes = []  # the verdict's notes (loss weights, calendar, variables), as compare's
+
+    def recorded(data, cfg, labels):
+        notes.extend(real(data, cfg, labels) + ["Note: the base model's notes."])
+        return notes
+
+    real = ablation.verdict_notes
+    monkeypatch.setattr(ablation, "verdict_notes", recorded)
     cfg = small_run(32, {"epochs": 1, "batch_size": 4}, height=6, width=6)
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     assert main(["ablate", "--config", str(tmp_path / "c.json"), "--seeds", "2", "--out", str(tmp_path / "a"),
@@ -77,6 +87,7 @@ def test_ablate_command_writes_tables_plot_and_interpretation(tmp_path, capsys):
         result["summary"]
     )
     assert any("clustered with AR-HMM" in line for line in result["verdict"])
+    assert result["verdict"][-len(notes) :] == notes
     base = result["summary"]["FAConvLSTM (base)"]
     for key in ("silhouette[clustered features]", "ari[planted regimes]", "macs_per_window",
                 "explained_variance[anomalies]", "encoder_parameters", "train_seconds"):  # fmt: skip

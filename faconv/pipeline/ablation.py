@@ -26,7 +26,9 @@ from faconv.pipeline.commands import (
     convlstm_baseline,
     output_dir,
     resolve_cluster,
+    run_record,
     train_and_score,
+    verdict_notes,
     write_json,
 )
 from faconv.pipeline.evaluation import ARI, EXPLAINED_VARIANCE, SILHOUETTE
@@ -151,14 +153,8 @@ def run_ablation(
         requested=requested,
         persistent=persistent_steps(data.time),
     )
-    result = {
-        "seeds": seeds,
-        "data": data.source,
-        "config": cfg.to_dict(),
-        "summary": summary,
-        "verdict": lines,
-        "runs": {n: [r.to_json() for r in rs] for n, rs in runs.items()},
-    }
+    lines += verdict_notes(data, cfg, runs[BASE][0].labels)
+    result = run_record(seeds, data, cfg, summary, lines, runs)
     result["interpretation"] = _interpret(data, runs[BASE][0].labels, out)
     write_json(out / "ablation.json", result)
     _write_tables(summary, seeds, lines, out)

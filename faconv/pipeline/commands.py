@@ -425,6 +425,31 @@ def classical_runs(data, cfg: RunConfig, seeds: list[int]) -> dict[str, list[Run
     return runs
 
 
+def verdict_notes(data, cfg: RunConfig, labels: np.ndarray) -> list[str]:
+    """The lines that follow a verdict (``compare``, ``ablate``): a variable that
+    ``train.variable_weights: auto`` left out of the loss, then the regime notes on the
+    learned model's first-seed ``labels``."""
+    weights, starts, length = _loss_weights(data, cfg)
+    out_of_loss = [v for v, x in (weights or {}).items() if x == 0]
+    lines = _weights_lines(data, cfg, weights, starts, length)
+    return lines + _verdict_notes(data, labels, out_of_loss)
+
+
+def run_record(
+    seeds: int, data, cfg: RunConfig, summary: dict, lines: list[str], runs: dict
+) -> dict:
+    """What ``compare.json`` and ``ablation.json`` hold: the seeds, the data's source, the
+    run config, the summary table, the verdict and every run."""
+    return {
+        "seeds": seeds,
+        "data": data.source,
+        "config": cfg.to_dict(),
+        "summary": summary,
+        "verdict": lines,
+        "runs": {n: [r.to_json() for r in rs] for n, rs in runs.items()},
+    }
+
+
 def _verdict_notes(data, labels: np.ndarray, out_of_loss: Sequence[str] = ()) -> list[str]:
     """The regime notes for ``labels`` on ``data`` (for the verdict): clusters that recur on
     the same dates every year (:func:`~faconv.pipeline.regimes.calendar_notes`) and one
@@ -570,18 +595,8 @@ def run_compare(
         requested=requested,
         persistent=persistent_steps(data.time),
     )
-    weights, starts, length = _loss_weights(data, cfg)
-    out_of_loss = [v for v, x in (weights or {}).items() if x == 0]
-    lines += _weights_lines(data, cfg, weights, starts, length)
-    lines += _verdict_notes(data, runs["FAConvLSTM"][0].labels, out_of_loss)
-    result = {
-        "seeds": seeds,
-        "data": data.source,
-        "config": cfg.to_dict(),
-        "summary": summary,
-        "verdict": lines,
-        "runs": {n: [r.to_json() for r in rs] for n, rs in runs.items()},
-    }
+    lines += verdict_notes(data, cfg, runs["FAConvLSTM"][0].labels)
+    result = run_record(seeds, data, cfg, summary, lines, runs)
     write_json(out / "compare.json", result)
     atomic_write(
         out / "compare.md", lambda tmp: tmp.write_text(format_compare(summary, seeds, lines))
