@@ -80,10 +80,17 @@ def machine() -> str:
     return f"{cpu} ({cap}), {torch.get_num_threads()} threads"
 
 
+def gate_kernel() -> str:
+    """Which fused-gate path the FAConvLSTM rows run on CPU (``FACONV_NATIVE``)."""
+    from faconv.functional import native
+
+    return "gate: C kernel" if native.available() else "gate: eager (C kernel not in use)"
+
+
 def header(extra: str) -> str:
     return (
         f"faconv {faconv.__version__}, torch {torch.__version__}, {machine()}, "
-        f"{allocator_setting()}; {extra}"
+        f"{allocator_setting()}, {gate_kernel()}; {extra}"
     )
 
 

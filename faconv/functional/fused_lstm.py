@@ -14,6 +14,10 @@
   allows (short sequences), bit for bit the same gradients (the kept values are the ones the
   recompute would produce).
 
+On CPU in float32 the whole step runs instead in a compiled C kernel
+(:mod:`faconv.functional.native`: one pass per point, built on first use), with the same two
+memory modes and the same numbers to float round-off.
+
 It supports the sigmoid/tanh LSTM with per-channel or no peepholes; other variants use the
 reference path (``LSTMGate`` decides). Tests check outputs and gradients against the
 reference, including float64 ``gradcheck``. Double backward is not supported.
@@ -26,6 +30,8 @@ import contextvars
 from collections.abc import Iterator
 
 import torch
+
+from faconv.functional import native
 
 __all__ = ["SAVE_GATES_BUDGET_BYTES", "autocast_active", "fused_gate_lstm", "steps_alive"]
 
@@ -149,9 +155,75 @@ def _output_into(
     return torch.addcmul(o, o, v, value=-2.0, out=out)
 
 
+def _native_ok(*tensors: torch.Tensor | None) -> bool:
+    """Whether the C kernel (:mod:`faconv.functional.native`) takes this call: float32 CPU
+    tensors, and the kernel enabled and built."""
+    return (
+        all(t is None or (t.device.type == "cpu" and t.dtype == torch.float32) for t in tensors)
+        and native.available()
+    )
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _native_params(weight, bias, peephole, F_):
+    """The C kernel's weight ``(C_b, 4F)``, bias and peepholes (zeros where absent)."""
+    wt = weight.t().contiguous()
+    b = weight.new_zeros(4 * F_) if bias is None else bias.contiguous()
+    pe = weight.new_zeros(3, F_) if peephole is None else peephole
+    return wt, b, pe
+
+
+def _native_forward(ctx, s, c_prev, weight, bias, peephole, save_gates):
+    n, cb, F_ = s.shape[0], s.shape[1], c_prev.shape[1]
+    wt, b, pe = _native_params(weight, bias, peephole, F_)
+    h, c = s.new_empty(n, F_), s.new_empty(n, F_)
+    gates = s.new_empty(n, 4 * F_) if save_gates else None  # point-major [i, f, g, o]
+    v = s.new_empty(n, F_) if save_gates else None
+    native.library().faconv_gate_forward(
+        n, cb, F_, *map(_ptr, (s, c_prev, wt, b, pe, h, c, gates, v)), native.threads()
+    )
+    saved = (gates, v) if save_gates else ()
+    ctx.save_for_backward(s, c_prev, weight, bias, peephole, c, *saved)
+    ctx.native = True
+    return h, c
+
+
+def _native_backward(ctx, grad_h, grad_c):
+    s, c_prev, weight, bias, peephole, c, *saved = ctx.saved_tensors
+    n, cb, F_ = s.shape[0], s.shape[1], c_prev.shape[1]
+    wt, b, pe = _native_params(weight, bias, peephole, F_)
+    gates, v = saved if saved else (None, None)
+    ds, dc_prev = torch.empty_like(s), torch.empty_like(c_prev)
+    dwt, db, dp = torch.zeros_like(wt), torch.zeros_like(b), torch.zeros_like(pe)
+    grads = (grad_h.contiguous(), grad_c.contiguous())
+    native.library().faconv_gate_backward(
+        n,
+        cb,
+        F_,
+        *map(_ptr, (s, c_prev, c, wt, b, pe, gates, v, *grads, ds, dc_prev, dwt, db, dp)),
+        native.threads(),
+    )
+    need = ctx.needs_input_grad
+    return (
+        ds if need[0] else None,
+        dc_prev if need[1] else None,
+        dwt.t() if need[2] else None,
+        db if bias is not None and need[3] else None,
+        dp if peephole is not None and need[4] else None,
+        None,
+        None,
+    )
+
+
 class _FusedGateLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s, c_prev, weight, bias, peephole, tile_rows, save_gates):
+        ctx.native = False
+        if _native_ok(s, c_prev, weight, bias, peephole):
+            return _native_forward(ctx, s, c_prev, weight, bias, peephole, save_gates)
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
         s_aug, w_aug = _augmented(s, weight, bias)
@@ -174,6 +246,8 @@ class _FusedGateLSTM(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_h, grad_c):
+        if ctx.native:
+            return _native_backward(ctx, grad_h, grad_c)
         s, c_prev, weight, bias, peephole, c, *saved = ctx.saved_tensors
         n, width = s.shape[0], weight.shape[0]
         F_ = width // 4
@@ -267,8 +341,9 @@ def fused_gate_lstm(
         c_prev: previous cell state ``(..., C_hid)`` (same leading dims).
         weight: ``(4·C_hid, C_b)``; bias: ``(4·C_hid,)`` or ``None``.
         peephole: ``(3, C_hid)`` weights ``[w_ci, w_cf, w_co]`` or ``None``.
-        tile_rows: points per tile; default: about 4 MiB of gate pre-activations on CPU,
-            all points at once on GPU.
+        tile_rows: points per tile of the eager path; default: about 4 MiB of gate
+            pre-activations on CPU, all points at once on GPU. The C kernel
+            (:mod:`faconv.functional.native`, float32 on CPU) runs in blocks of 8 points.
         save_gates: keep the activated gates for the backward instead of recomputing them
             (``5·C_hid`` more values per point; only when a gradient will be taken), or
             ``"auto"``: when the steps declared by :func:`steps_alive` fit in
