@@ -1,4 +1,5 @@
-"""The compiled CPU kernel of the fused gate (``csrc/fused_gate.c``), built on first use.
+"""faconv's compiled CPU kernels (``csrc/*.c``), built on first use: the fused gate, and the
+weight gradient of the dilated depthwise convolution.
 
 The fused 1×1-gate + LSTM step is faconv's hot loop. In eager PyTorch it runs as ~17 passes
 forward and ~25 backward over each tile of points, each a separate operator call that
@@ -41,7 +42,7 @@ from faconv.errors import ConfigError, FAConvError
 
 __all__ = ["NativeBuildError", "available", "disabled", "library", "set_enabled", "status"]
 
-SOURCE = Path(__file__).with_name("csrc") / "fused_gate.c"
+SOURCES = tuple(sorted((Path(__file__).parent / "csrc").glob("*.c")))
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp")
 ENV = "FACONV_NATIVE"
 _MODES = ("auto", "0", "1")
@@ -93,17 +94,16 @@ def _cpu_signature() -> str:
 
 def _build(cc: str) -> Path:
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+    texts = [p.read_text() for p in SOURCES]
     key = hashlib.sha256(
-        "\0".join(
-            [SOURCE.read_text(), " ".join(FLAGS), cc, version.stdout, _cpu_signature()]
-        ).encode()
+        "\0".join([*texts, " ".join(FLAGS), cc, version.stdout, _cpu_signature()]).encode()
     ).hexdigest()[:16]
-    out = _cache_dir() / f"fused_gate-{key}.so"
+    out = _cache_dir() / f"faconv_native-{key}.so"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    cmd = [cc, *FLAGS, "-fPIC", "-shared", str(SOURCE), "-o", str(tmp)]
+    cmd = [cc, *FLAGS, "-fPIC", "-shared", *map(str, SOURCES), "-o", str(tmp)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -138,6 +138,8 @@ def _load() -> ctypes.CDLL:
     lib.faconv_gate_forward.restype = None
     lib.faconv_gate_backward.argtypes = [i64] * 3 + [p] * 15 + [i32]
     lib.faconv_gate_backward.restype = None
+    lib.faconv_depthwise_weight_grad.argtypes = [i64] * 9 + [p] * 3 + [i32]
+    lib.faconv_depthwise_weight_grad.restype = None
     return lib
 
 
@@ -171,7 +173,7 @@ def library() -> ctypes.CDLL | None:
 
 
 def available() -> bool:
-    """Whether the fused gate runs through the C kernel (for float32 CPU tensors)."""
+    """Whether the C kernels run (for float32 CPU tensors)."""
     return library() is not None
 
 
@@ -179,11 +181,11 @@ def status() -> str:
     """One line: whether the kernel is in use, and why not."""
     mode = _mode()
     if mode == "0":
-        return f"faconv native gate kernel: disabled ({ENV}=0 or set_enabled(False))"
+        return f"faconv native kernels: disabled ({ENV}=0 or set_enabled(False))"
     lib = library()
     if lib is not None:
-        return f"faconv native gate kernel: in use ({lib._name})"
-    return f"faconv native gate kernel: not built, the eager path runs ({_error})"
+        return f"faconv native kernels: in use ({lib._name})"
+    return f"faconv native kernels: not built, the eager path runs ({_error})"
 
 
 def set_enabled(enabled: bool | None) -> None:

@@ -1,10 +1,13 @@
-"""The dilated depthwise convolution's CPU backward against autograd through ``F.conv2d``."""
+"""The dilated depthwise convolution's CPU backward (eager and C kernel) against autograd through
+``F.conv2d``."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faconv.functional import native
 from faconv.functional.depthwise import _DilatedDepthwiseCPU, depthwise_conv2d
 
 
@@ -73,3 +76,34 @@ def test_undilated_and_no_grad_calls_are_plain_conv2d():
     assert y.dtype == torch.bfloat16 and type(y.grad_fn).__name__ == "ConvolutionBackward0"
     y.float().sum().backward()
     assert x.grad.dtype == torch.float32
+
+
+@pytest.mark.skipif(not native.available(), reason=native.status())
+@settings(max_examples=20, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    channels=st.sampled_from([3, 8, 16, 20]),  # the 8-wide vector path and the scalar one
+    kernel=st.sampled_from([3, 5]),
+    dilation=st.integers(2, 4),
+    channels_last=st.booleans(),
+    seed=st.integers(0, 99),
+)
+def test_float32_weight_gradient_of_the_c_kernel(
+    batch, channels, kernel, dilation, channels_last, seed
+):
+    # float32 takes the C kernel (one pass over the rows); float64 gives the reference
+    g = torch.Generator().manual_seed(seed)
+    p = dilation * (kernel - 1) // 2
+    x = torch.randn(batch, 11, 13, channels, generator=g).permute(0, 3, 1, 2)
+    x = x if channels_last else x.contiguous()
+    w = torch.randn(channels, 1, kernel, kernel, generator=g).requires_grad_()
+    cot = torch.randn(batch, channels, 11, 13, generator=g)
+    (gw,) = torch.autograd.grad(depthwise_conv2d(x, w, None, (p, p), dilation), [w], cot)
+    with native.disabled():
+        (gw_eager,) = torch.autograd.grad(depthwise_conv2d(x, w, None, (p, p), dilation), [w], cot)
+    w64 = w.detach().double().requires_grad_()
+    (gw_ref,) = torch.autograd.grad(
+        _reference(x.double(), w64, None, (p, p), dilation), [w64], cot.double()
+    )
+    torch.testing.assert_close(gw.double(), gw_ref, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(gw, gw_eager, rtol=1e-5, atol=1e-4)
