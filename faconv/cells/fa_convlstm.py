@@ -12,6 +12,7 @@ from faconv.cells.base import CELLS, Cell
 from faconv.checks import check_choice, check_number, check_positive_int
 from faconv.domains.base import Domain
 from faconv.errors import ConfigError
+from faconv.functional.linear import pointwise_linear
 from faconv.gates.base import GATES
 from faconv.mixers.base import MIXERS
 from faconv.typing import State
@@ -131,7 +132,8 @@ class FAConvLSTMCell(Cell):
         check_magnitude(x, name, type(self).__name__)  # a layer norm would overflow to NaN
 
     def project_input(self, x: torch.Tensor, domain: Domain) -> torch.Tensor:
-        return self.in_proj(x)  # pointwise: (*lead, *P, C_in) -> (*lead, *P, C_b)
+        # pointwise: (*lead, *P, C_in) -> (*lead, *P, C_b)
+        return pointwise_linear(x, self.in_proj.weight, self.in_proj.bias)
 
     def attends_at(self, t: int) -> bool:
         return self.attention is not None and t % self.attn_every == 0

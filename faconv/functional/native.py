@@ -1,25 +1,28 @@
-"""faconv's compiled CPU kernels (``csrc/*.c``), built on first use: the fused gate, and the
-weight gradient of the dilated depthwise convolution.
+"""faconv's compiled CPU kernels (``csrc/*.c``), built on first use.
 
-The fused 1×1-gate + LSTM step is faconv's hot loop. In eager PyTorch it runs as ~17 passes
-forward and ~25 backward over each tile of points, each a separate operator call that
-threads poorly at these sizes. The C kernel does one pass per point: the ``C_b → 4·C_hid``
-projection with the pre-activations kept in registers, the five sigmoids of a vectorised
-``exp``, the cell update, and in the backward the input, weight, bias and peephole gradients,
-split over torch's OpenMP threads. Forward + backward of the gate runs about 1.6-2× faster
-than the eager path on the benchmark's shapes (README, "Benchmarks").
+* ``fused_gate.c``: the fused 1×1-gate + LSTM step, faconv's hot loop. In eager PyTorch it
+  runs as ~17 passes forward and ~25 backward over each tile of points, each a separate
+  operator call that threads poorly at these sizes. The kernel does one pass per point: the
+  ``C_b → 4·C_hid`` projection with the pre-activations in registers, the five sigmoids of a
+  vectorised ``exp``, the cell update, and in the backward the input, weight, bias and
+  peephole gradients, over torch's OpenMP threads.
+* ``depthwise_grad.c``: the weight gradient of the dilated depthwise convolution, one pass
+  over the output gradient's rows instead of a multiply-and-reduce per kernel tap.
 
-It is built once per machine with the system C compiler (``$CC``, else the one Python was
+They are built once per machine with the system C compiler (``$CC``, else the one Python was
 built with, else ``cc``; ``-O3 -march=native -fopenmp``, no fast-math), in about a second,
 into ``$FACONV_CACHE_DIR`` (default ``$XDG_CACHE_HOME/faconv`` or ``~/.cache/faconv``), keyed
-by the source, the flags, the compiler and the CPU. It is used for float32 CPU tensors;
+by the sources, the flags, the compiler and the CPU, and used for float32 CPU tensors;
 everything else (float64, GPUs, autocast) runs the eager path. Both give the same numbers to
-float round-off (tested).
+float round-off (tested). Weight gradients are summed per thread and the partials added in
+thread order, so a run is deterministic for a given thread count.
 
-``FACONV_NATIVE`` chooses: unset or ``auto`` uses the kernel when it builds and falls back to
-the eager path silently otherwise (see :func:`status`); ``0`` never uses it; ``1`` requires it
-(a failed build raises :class:`NativeBuildError` with the compiler's message).
-:func:`set_enabled` overrides the variable from Python.
+``FACONV_NATIVE`` chooses: unset or ``auto`` uses the kernels when they build and falls back
+to the eager path silently otherwise (see :func:`status`); ``0`` never uses them; ``1``
+requires them (a failed build raises :class:`NativeBuildError` with the compiler's message).
+:func:`set_enabled` overrides the variable from Python. Under ``auto`` they are not used when
+torch runs on an OpenMP runtime other than GNU's (Intel's or LLVM's), since the kernels link
+libgomp and two thread pools would compete for the cores.
 """
 
 from __future__ import annotations
