@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from faconv.functional.fused_lstm import autocast_active
+
 __all__ = ["pointwise_linear"]
 
 
@@ -36,7 +38,8 @@ def pointwise_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``F.linear(x, weight, bias)``; on CPU with a gradient to take, the weight gradient is
-    computed as ``(xᵀ g)ᵀ`` instead of ``gᵀ x`` (same values to float round-off). For the
+    computed as ``(xᵀ g)ᵀ`` instead of ``gᵀ x`` (same values to float round-off; under
+    autocast, or with mixed dtypes, it is ``F.linear`` as is). For the
     hoisted input projection of a recurrent layer: few input channels over every point and
     step. Double backward is not supported on that path.
 
@@ -47,6 +50,7 @@ def pointwise_linear(
     needs = torch.is_grad_enabled() and (
         weight.requires_grad or (bias is not None and bias.requires_grad) or x.requires_grad
     )
-    if not needs or x.device.type != "cpu" or x.dim() < 2:
+    plain = x.device.type != "cpu" or x.dim() < 2 or x.dtype != weight.dtype
+    if not needs or plain or autocast_active("cpu"):  # autocast casts inside F.linear
         return F.linear(x, weight, bias)
     return _PointwiseLinear.apply(x, weight, bias)

@@ -53,3 +53,12 @@ def test_cell_projects_its_input_with_its_linear_weights():
     torch.testing.assert_close(
         cell.project_input(x, faconv.GridDomain(5, 6)), cell.in_proj(x), rtol=0, atol=1e-6
     )
+
+
+def test_autocast_keeps_f_linear_and_its_casts():
+    x, w = torch.randn(6, 7), torch.randn(4, 7, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = pointwise_linear(x, w)
+    assert y.dtype == torch.bfloat16 and "PointwiseLinear" not in type(y.grad_fn).__name__
+    y.float().sum().backward()
+    assert w.grad.dtype == torch.float32 and torch.isfinite(w.grad).all()
