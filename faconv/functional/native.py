@@ -45,7 +45,8 @@ from faconv.errors import ConfigError, FAConvError
 
 __all__ = ["NativeBuildError", "available", "disabled", "library", "set_enabled", "status"]
 
-SOURCES = tuple(sorted((Path(__file__).parent / "csrc").glob("*.c")))
+CSRC = Path(__file__).parent / "csrc"
+SOURCES = tuple(sorted(CSRC.glob("*.c")))
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp")
 ENV = "FACONV_NATIVE"
 _MODES = ("auto", "0", "1")
@@ -97,7 +98,7 @@ def _cpu_signature() -> str:
 
 def _build(cc: str) -> Path:
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
-    texts = [p.read_text() for p in SOURCES]
+    texts = [p.read_text() for p in (*SOURCES, *sorted(CSRC.glob("*.h")))]
     key = hashlib.sha256(
         "\0".join([*texts, " ".join(FLAGS), cc, version.stdout, _cpu_signature()]).encode()
     ).hexdigest()[:16]

@@ -15,16 +15,9 @@
 #include <omp.h>
 #endif
 
+#include "vec8.h"
+
 #define MAXK 8 /* kernel widths up to this run the vector path */
-
-typedef float v8f __attribute__((vector_size(32)));
-
-static inline v8f ld8(const float* p) {
-  v8f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void st8(float* p, v8f v) { memcpy(p, &v, sizeof v); }
 
 void faconv_depthwise_weight_grad(int64_t B, int64_t Hp, int64_t Wp, int64_t C, int64_t Ho,
                                   int64_t Wo, int64_t kh, int64_t kw, int64_t d, const float* xp,

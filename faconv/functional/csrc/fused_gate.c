@@ -22,19 +22,10 @@
 #include <omp.h>
 #endif
 
+#include "vec8.h"
+
 #define PB 8 /* points per block */
 
-/* 8-wide vectors of the GCC/Clang vector extension: AVX on x86-64, two NEON/SSE registers
-   elsewhere. */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-
-static inline v8f ld8(const float* p) {
-  v8f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void st8(float* p, v8f v) { memcpy(p, &v, sizeof v); }
 static inline v8f sel8(v8i m, v8f a, v8f b) { return (v8f)((m & (v8i)a) | (~m & (v8i)b)); }
 
 /* exp(x): Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, a polynomial for exp(r)
