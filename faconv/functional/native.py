@@ -56,6 +56,7 @@ _lib: ctypes.CDLL | None = None
 _error: str | None = None
 _tried = False
 _override: bool | None = None
+_foreign: list[str | None] = []  # the foreign OpenMP runtime, once looked up
 
 
 class NativeBuildError(FAConvError, RuntimeError):
@@ -129,12 +130,6 @@ def _foreign_openmp() -> str | None:
 
 
 def _load() -> ctypes.CDLL:
-    other = _foreign_openmp()
-    if other is not None and _mode() != "1":
-        raise RuntimeError(
-            f"torch runs on {other}, not GNU OpenMP: the kernel would start a second thread "
-            f"pool on the same cores (set {ENV}=1 to use it anyway)"
-        )
     cc = _compiler()
     lib = ctypes.CDLL(str(_build(cc)))
     i64, p, i32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
@@ -148,8 +143,8 @@ def _load() -> ctypes.CDLL:
 
 
 def library() -> ctypes.CDLL | None:
-    """The loaded kernel, building it on first call; ``None`` when disabled or when it does
-    not build (``auto``).
+    """The loaded kernels' library, built on the first call; ``None`` when disabled, when
+    it does not build, or beside a foreign OpenMP runtime (the last two under ``auto``).
 
     Raises:
         NativeBuildError: the build or load failed and ``FACONV_NATIVE=1`` requires it.
@@ -159,6 +154,10 @@ def library() -> ctypes.CDLL | None:
     mode = _mode()
     if mode == "0":
         return None
+    if not _foreign:
+        _foreign.append(_foreign_openmp())
+    if mode == "auto" and _foreign[0] is not None:
+        return None  # two OpenMP thread pools would fight over the cores (status() says so)
     if not _tried:
         with _lock:
             if not _tried:
@@ -169,7 +168,7 @@ def library() -> ctypes.CDLL | None:
                 _tried = True
     if _lib is None and mode == "1":
         raise NativeBuildError(
-            f"{ENV}=1 requires the compiled gate kernel, which did not build: {_error}. "
+            f"{ENV}=1 requires the compiled kernels, which did not build: {_error}. "
             f"Install a C compiler with OpenMP (gcc), set CC, or unset {ENV} to use the "
             "eager path"
         )
@@ -189,6 +188,12 @@ def status() -> str:
     lib = library()
     if lib is not None:
         return f"faconv native kernels: in use ({lib._name})"
+    if mode == "auto" and _foreign and _foreign[0] is not None:
+        return (
+            f"faconv native kernels: not used, torch runs on {_foreign[0]}, not GNU OpenMP "
+            f"(the kernels would start a second thread pool on the same cores; {ENV}=1 "
+            "uses them anyway)"
+        )
     return f"faconv native kernels: not built, the eager path runs ({_error})"
 
 
@@ -201,7 +206,8 @@ def set_enabled(enabled: bool | None) -> None:
 
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
-    """Run the eager path inside the block (for comparisons and tests)."""
+    """Run the eager path inside the block (for comparisons and tests; process-wide, not
+    per thread)."""
     global _override
     before = _override
     _override = False
@@ -216,6 +222,7 @@ def _reset() -> None:
     global _lib, _error, _tried
     with _lock:
         _lib, _error, _tried = None, None, False
+        _foreign.clear()
 
 
 def threads() -> int:

@@ -150,3 +150,17 @@ def test_the_kernel_is_built_once_into_the_cache(fresh_build):
     native._reset()  # a new process: loads the cached library, no compile
     assert native.library() is not None
     assert built[0].stat().st_mtime_ns == stamp and len(list(fresh_build.glob("*.so"))) == 1
+
+
+def test_a_foreign_openmp_runtime_keeps_the_eager_path_unless_forced(fresh_build, monkeypatch):
+    # torch on Intel's or LLVM's OpenMP: the kernels (libgomp) would add a second thread pool
+    monkeypatch.setattr(native, "_foreign_openmp", lambda: "libiomp5")
+    monkeypatch.setenv("FACONV_NATIVE", "auto")
+    assert native.library() is None and "libiomp5" in native.status()
+    args = _inputs((9,), 3, 8, True, True, seed=7, dtype=torch.float32)
+    assert not _run(args, _grads((9,), 8, 7))[0].native
+    monkeypatch.setenv("FACONV_NATIVE", "1")  # forced: built and used all the same
+    try:
+        assert native.library() is not None
+    except native.NativeBuildError:
+        pytest.skip("no C compiler here")
