@@ -49,6 +49,7 @@ def test_composites_and_provenance():
     attrs = provenance({"a": 1}, "somewhere")
     assert attrs["faconv_config"] == '{"a": 1}' and attrs["source"] == "somewhere"
     assert "faconv_version" in attrs and attrs["date_created"].endswith("+00:00")
+    assert attrs["faconv_cpu_kernels"] in ("native", "eager") and attrs["torch_version"]
 
 
 @pytest.fixture(scope="module")
